@@ -20,7 +20,9 @@ STAGES = (
 
 def _epilog() -> str:
     lines = ["pipeline stages (notebook, what it does):"]
-    lines += [f"  {s:<11} notebooks/{nb}.ipynb  {what}" for s, nb, what in STAGES]
+    here = Path(__file__).resolve().parents[1] / "notebooks"
+    lines += [f"  {s:<11} {nb + '.ipynb':<22} {what}" + ("" if (here / f"{nb}.ipynb").exists() else "  [not built yet]")
+              for s, nb, what in STAGES]
     lines += ["", "Each stage reads and writes artifacts in runs/<name>/ (see `s2v run show NAME`)."]
     return "\n".join(lines)
 
@@ -102,14 +104,11 @@ def _cmd_run(a) -> int:
 
 
 def _cmd_demo(a) -> int:
-    import papermill as pm
+    from s2v.notebooks import run_notebook
 
-    root = Path(__file__).resolve().parents[1]
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(str(root / "notebooks" / "00_body_model.ipynb"), str(out / "00_body_model.ipynb"),
-                        parameters={"out_dir": str(out.resolve())}, kernel_name="python3", progress_bar=False)
-    print(f"executed notebook: {out / '00_body_model.ipynb'}\npreview: {out / 'body_model.png'}")
+    out = Path(a.out).resolve()
+    nb = run_notebook("00_body_model.ipynb", out / "00_body_model.ipynb", {"out_dir": str(out)}, progress=True)
+    print(f"executed notebook: {nb}\npreview: {out / 'body_model.png'}")
     return 0
 
 

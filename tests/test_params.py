@@ -68,7 +68,7 @@ def test_clear_errors_for_bad_shapes_and_nans():
     with pytest.raises(ParamsError, match=r"body_pose has shape \(3, 60\); expected \(3, 63\)"):
         SMPLXParams.zeros(3).replace(body_pose=np.zeros((3, 60)))
     bad = np.zeros((4, 106))
-    bad[2, 70] = np.nan
+    bad[2, ParamLayout().slices()["left_hand_pose"].start + 3] = np.nan
     with pytest.raises(ParamsError, match=r"left_hand_pose contains NaN/inf at frames \[2\]"):
         SMPLXParams.from_vector(bad)
     with pytest.raises(ParamsError, match="expected"):

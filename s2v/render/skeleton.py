@@ -148,15 +148,16 @@ def part_boxes(label: np.ndarray, min_pixels: int = 4) -> dict[str, tuple[int, i
 
     ``label``: (H, W, 3) uint8 skeleton image. A part that is not drawn gives ``None``.
     """
+    label = np.ascontiguousarray(label)
     H, W = label.shape[:2]
     out: dict[str, tuple[int, int, int, int] | None] = {}
     for name, color in PART_COLORS.items():
-        mask = np.all(label == color, axis=-1)
-        ys, xs = np.nonzero(mask)
-        if len(xs) < min_pixels:
+        mask = cv2.inRange(label, color, color)  # exact colour match, 255 where equal
+        if cv2.countNonZero(mask) < min_pixels:
             out[name] = None
             continue
-        x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+        x, y, w, h = cv2.boundingRect(mask)
+        x0, x1, y0, y1 = x, x + w, y, y + h
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         if name == "face":
             half = max(x1 - x0, y1 - y0) / 2 * (1 + FACE_BOX_MARGIN)
