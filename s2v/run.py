@@ -33,6 +33,10 @@ ARTIFACTS: dict[str, ArtifactSpec] = {
     "audio": ArtifactSpec("capture/audio.wav", "capture", 1, "16 kHz mono speech"),
     "transcript": ArtifactSpec("capture/transcript.json", "capture", 1, "words with start/end seconds"),
     "camera": ArtifactSpec("capture/camera.json", "capture", 1, "pinhole camera of the recording"),
+    "truth_params": ArtifactSpec("capture/truth/params.npz", "capture", 1, "studio ground truth: SMPL-X per frame"),
+    "truth_keypoints": ArtifactSpec("capture/truth/keypoints_2d.npz", "capture", 1,
+                                    "studio ground truth: projected keypoints (OpenPose layout)"),
+    "truth_keyposes": ArtifactSpec("capture/truth/keyposes.json", "capture", 1, "studio ground truth: posed key words"),
     "keypoints": ArtifactSpec("keypoints/keypoints.npz", "detect", 1, "2D body/hand/face keypoints per frame"),
     "params": ArtifactSpec("fit/params.npz", "fit", 1, "SMPL-X parameters per frame"),
     "features": ArtifactSpec("features/features.npz", "features", 1, "audio/text features per frame"),
@@ -150,8 +154,8 @@ class Run:
         return bool(rec) and p.exists() and _sha256(p) == rec["sha256"]
 
     def missing(self) -> list[str]:
-        """Artifacts not written yet, in pipeline order."""
-        return [a for a in ARTIFACTS if not self.has(a)]
+        """Artifacts not written yet, in pipeline order (studio ground truth exists for studio runs only)."""
+        return [a for a in ARTIFACTS if not a.startswith("truth_") and not self.has(a)]
 
     def __repr__(self) -> str:
         done = [a for a in ARTIFACTS if self.has(a)]

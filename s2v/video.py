@@ -43,11 +43,14 @@ def write_video(frames: Iterable[np.ndarray], path: str | Path, fps: float, audi
             writer.send(np.ascontiguousarray(f))
         writer.close()
         if audio is not None:
-            with atomic_path(path, ".mp4") as tmp_mux:
+            muxed = tmp_video.with_name(tmp_video.stem + ".mux.mp4")
+            try:
                 cmd = [ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(tmp_video), "-i", str(audio),
-                       "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-shortest", str(tmp_mux)]
+                       "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-shortest", str(muxed)]
                 subprocess.run(cmd, check=True)
-                tmp_mux.replace(tmp_video)
+                muxed.replace(tmp_video)
+            finally:
+                muxed.unlink(missing_ok=True)
     return path
 
 

@@ -1,0 +1,1 @@
+"""Speech: text-to-speech with timestamps, and (later) recognition, alignment and features."""

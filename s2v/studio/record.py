@@ -1,0 +1,211 @@
+"""Record a synthetic studio session into a run folder (the kit's embedded default data).
+
+It produces what the capture stage produces for a real recording — ``recording.mp4`` (H.264 + AAC
+speech), ``audio.wav`` (16 kHz mono), ``transcript.json`` (words with start/end seconds), ``camera.json``
+— plus the ground truth a real studio never has: ``truth/params.npz`` (SMPL-X per frame),
+``truth/keypoints_2d.npz`` (projected keypoints, OpenPose layout) and ``truth/keyposes.json``.
+
+As in the paper's studio (section 3.1): a fixed camera, one person standing, reading a script, and at the
+end posing for the key words ("huge, tiny, up, down, me, you").
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from s2v.body import BodyModel
+from s2v.camera import Camera
+from s2v.io import save_json
+from s2v.keypoints import KeypointTrack, from_smplx
+from s2v.params import SMPLXParams
+from s2v.run import Run
+from s2v.speech.tts import ESpeak, Phoneme, Word, resample
+from s2v.studio.cast import SPEAKERS, Script, rest_pose
+from s2v.studio.motion import MotionConfig, perform
+
+SAMPLE_RATE = 16000
+
+
+@dataclass
+class StudioConfig:
+    speaker: str = "ada"
+    script: str = "economy"          # a name from s2v.studio.cast.SCRIPTS
+    text: str | None = None          # or your own text (then ``language`` says which)
+    language: str = "en"
+    max_seconds: float | None = None  # cut the script to about this long (whole sentences)
+    width: int = 256
+    height: int = 256
+    fps: float = 30.0
+    framing: str = "full"            # "full" body or "upper" (knees up)
+    pose_session: bool = True        # pose for the key words at the end (section 3.1)
+    seed: int = 0
+    lead: float = 0.5                # seconds of silence before the speech
+    tail: float = 0.6
+    noise_db: float = -55.0          # room noise (dBFS RMS): real recordings are never silent
+    background: tuple[float, float, float] = (0.80, 0.82, 0.85)
+    backend: str = "auto"            # body model
+    motion: MotionConfig = field(default_factory=MotionConfig)
+
+    @classmethod
+    def preset(cls, name: str, **kw) -> "StudioConfig":
+        """``tiny`` (a few seconds, 128^2, for tests), ``small`` (~20 s, 256^2), ``demo`` (minutes, 512^2)."""
+        presets = {
+            "tiny": dict(width=128, height=128, max_seconds=3.0, pose_session=False),
+            "small": dict(width=256, height=256, max_seconds=20.0),
+            "demo": dict(width=512, height=512, max_seconds=None),
+        }
+        if name not in presets:
+            raise KeyError(f"unknown preset {name!r}; choose from {sorted(presets)}")
+        return cls(**{**presets[name], **kw})
+
+
+@dataclass
+class Recording:
+    run: Run
+    duration: float
+    num_frames: int
+    words: list[Word]
+    keyposes: list
+    camera: Camera
+
+
+def _cut_text(text: str, language: str, max_seconds: float | None, rate_wpm: int) -> str:
+    """Whole sentences up to about ``max_seconds`` of speech."""
+    if max_seconds is None:
+        return text
+    import re
+
+    sentences = [s for s in re.split(r"(?<=[.!?。！？])\s*", text) if s.strip()]
+    per_unit = 60.0 / rate_wpm if language == "en" else 60.0 / (rate_wpm * 1.6)
+    out, total = [], 0.0
+    for s in sentences:
+        units = len(s.split()) if language == "en" else len(s)
+        if out and total + units * per_unit > max_seconds:
+            break
+        out.append(s)
+        total += units * per_unit
+    text = " ".join(out) if language == "en" else "".join(out)
+    if language == "en" and total > max_seconds * 1.3:  # one long sentence: cut by words
+        n = max(1, int(max_seconds / per_unit))
+        text = " ".join(text.split()[:n]).rstrip(",;") + "."
+    return text
+
+
+def speak(script: Script, speaker, cfg: StudioConfig) -> tuple[np.ndarray, list[Word], list[Phoneme], set[int]]:
+    """Synthesise the script (and the posing session) at 16 kHz with lead/tail silence and room noise."""
+    tts = ESpeak()
+    parts = [tts.synthesize(_cut_text(script.text, script.language, cfg.max_seconds, speaker.rate),
+                            voice=speaker.voice, rate=speaker.rate, pitch=speaker.pitch)]
+    for w in script.pose_session:
+        parts.append(tts.synthesize(w, voice=speaker.voice, rate=speaker.rate, pitch=speaker.pitch))
+    sr = parts[0].sample_rate
+    audio, words, phonemes, session = [np.zeros(int(cfg.lead * sr), np.float32)], [], [], set()
+    t = cfg.lead
+    for k, sp in enumerate(parts):
+        gap = 0.0 if k == 0 else 1.6
+        audio.append(np.zeros(int(gap * sr), np.float32))
+        t += gap
+        for w in sp.words:
+            if k > 0:
+                session.add(len(words))
+            words.append(Word(w.text, w.start + t, w.end + t))
+        base = len(words) - len(sp.words)
+        phonemes += [Phoneme(p.symbol, p.start + t, p.end + t, -1 if p.word < 0 else p.word + base) for p in sp.phonemes]
+        audio.append(sp.audio)
+        t += sp.duration
+    audio.append(np.zeros(int(cfg.tail * sr), np.float32))
+    y = resample(np.concatenate(audio), sr, SAMPLE_RATE)
+    rng = np.random.default_rng(cfg.seed + 7)
+    y = y + rng.normal(scale=10 ** (cfg.noise_db / 20), size=len(y)).astype(np.float32)
+    return np.clip(y, -1, 1).astype(np.float32), words, phonemes, session
+
+
+def studio_camera(model: BodyModel, betas, cfg: StudioConfig) -> Camera:
+    """A fixed frontal camera framing the speaker standing in the rest pose (with room for gestures)."""
+    p = SMPLXParams.from_vector(rest_pose(model.layout)[None], model.layout, betas=betas)
+    with torch.no_grad():
+        v = model(p).vertices[0].cpu().numpy()
+    if cfg.framing == "upper":
+        knee = v[:, 1].min() + 0.3 * (v[:, 1].max() - v[:, 1].min())
+        v = v[v[:, 1] > knee]
+    lo, hi = v.min(0), v.max(0)
+    pad = np.array([[0.35 * (hi[1] - lo[1]) * (0.5 if cfg.framing == "full" else 0.9), 0.0, 0.0]])
+    box = np.concatenate([v, lo + 0 * pad, hi + pad, lo - pad])  # widen for wide gestures
+    box = np.concatenate([box, [[0, hi[1] + 0.25 * (cfg.framing == "upper") * (hi[1] - lo[1]), 0]]])
+    return Camera.framing(box, cfg.width, cfg.height, fov_y_deg=25.0, margin=0.04)
+
+
+def record(cfg: StudioConfig, run: Run | str | Path, progress: bool = True) -> Recording:
+    """Generate a studio session into ``run`` (a :class:`Run` or a folder)."""
+    from tqdm.auto import tqdm
+
+    from s2v.render.mesh import MeshRenderer
+    from s2v.studio.appearance import vertex_colors, vertex_regions
+    from s2v.video import write_video
+
+    run = run if isinstance(run, Run) else Run.create(Path(run).name, Path(run).parent)
+    speaker = SPEAKERS[cfg.speaker] if isinstance(cfg.speaker, str) else cfg.speaker
+    if cfg.text is not None:
+        script = Script("custom", cfg.language, cfg.text)
+    else:
+        script = Script.named(cfg.script, cfg.pose_session)
+    if script.language == "zh" and not speaker.voice.startswith("cmn"):
+        speaker = type(speaker)(**{**asdict(speaker), "voice": "cmn"})
+
+    audio, words, phonemes, session = speak(script, speaker, cfg)
+    duration = len(audio) / SAMPLE_RATE
+    T = int(np.floor(duration * cfg.fps))
+    model = BodyModel(backend=cfg.backend, device="cpu")
+    vec, events = perform(words, phonemes, audio, SAMPLE_RATE, T, cfg.fps, speaker, cfg.seed, model.layout,
+                          cfg.motion, session)
+    betas = np.asarray(speaker.betas, np.float32)[:model.layout.num_betas]
+    params = SMPLXParams.from_vector(vec, model.layout, betas=betas)
+    camera = studio_camera(model, betas, cfg)
+
+    import soundfile as sf
+
+    from s2v.io import atomic_path
+
+    with atomic_path(run.path("audio"), ".wav") as tmp:
+        sf.write(tmp, audio, SAMPLE_RATE, subtype="PCM_16")
+    save_json(run.path("transcript"), {"text": script.text if cfg.max_seconds is None else None,
+                                       "language": script.language, "source": "eSpeak NG (studio TTS)",
+                                       "words": [w.to_dict() for w in words]})
+    camera.save(run.path("camera"))
+    params.save(run.path("truth_params"), fps=cfg.fps, speaker=speaker.name)
+    save_json(run.path("truth_keyposes"), {"fps": cfg.fps, "events": [e.to_dict() for e in events]})
+
+    regions = vertex_regions(model)
+    colors = vertex_colors(regions, speaker)
+    kps = np.zeros((T, 137, 3), np.float32)
+    chunk = 32
+
+    def frames():
+        with MeshRenderer(camera, bg_color=cfg.background) as renderer:
+            bar = tqdm(total=T, desc=f"studio {speaker.name}", unit="frame", disable=not progress)
+            for a in range(0, T, chunk):
+                with torch.no_grad():
+                    out = model(params.frames(slice(a, min(T, a + chunk))))
+                verts = out.vertices.cpu().numpy()
+                kps[a:a + len(verts)] = from_smplx(camera.project(out.keypoints.cpu().numpy()), model.use_face_contour)
+                for v in verts:
+                    img, _ = renderer.render(v, model.faces, vertex_colors=colors)
+                    yield img
+                    bar.update()
+            bar.close()
+
+    write_video(frames(), run.path("recording"), cfg.fps, audio=run.path("audio"))
+    KeypointTrack(kps, cfg.width, cfg.height, cfg.fps).save(run.path("truth_keypoints"))
+    conf = {"studio": _plain(cfg), "speaker": asdict(speaker), "script": script.name, "body_model": model.backend}
+    for a in ("recording", "audio", "transcript", "camera", "truth_params", "truth_keypoints", "truth_keyposes"):
+        run.record(a, config=conf)
+    return Recording(run, duration, T, words, events, camera)
+
+
+def _plain(cfg: StudioConfig) -> dict:
+    d = asdict(cfg)
+    d["background"] = list(d["background"])
+    return d
