@@ -103,12 +103,36 @@ def _cmd_run(a) -> int:
     return 0
 
 
+def _cmd_capture(a) -> int:
+    from s2v.run import Run
+
+    run = Run.create(a.run, a.runs_dir)
+    if a.video:
+        from s2v.capture import import_video
+
+        info = import_video(a.video, run, width=a.size, sample_every=a.sample_every,
+                            people="ignore" if a.allow_several_people else "error")
+        print(f"imported {a.video} -> {run.root} ({info.width}x{info.height}, {info.fps:g} fps, {info.duration:.1f} s)")
+    else:
+        from s2v.studio import StudioConfig, record
+
+        cfg = StudioConfig.preset(a.preset, speaker=a.speaker, script=a.script, seed=a.seed,
+                                  **({"width": a.size, "height": a.size} if a.size else {}),
+                                  **({"max_seconds": a.seconds} if a.seconds else {}))
+        rec = record(cfg, run)
+        print(f"studio: {rec.duration:.1f} s, {rec.num_frames} frames, {len(rec.keyposes)} key poses -> {run.root}")
+    return 0
+
+
 def _cmd_demo(a) -> int:
     from s2v.notebooks import run_notebook
 
     out = Path(a.out).resolve()
-    nb = run_notebook("00_body_model.ipynb", out / "00_body_model.ipynb", {"out_dir": str(out)}, progress=True)
-    print(f"executed notebook: {nb}\npreview: {out / 'body_model.png'}")
+    nb0 = run_notebook("00_body_model.ipynb", out / "00_body_model.ipynb", {"out_dir": str(out)}, progress=True)
+    nb1 = run_notebook("01_capture.ipynb", out / "01_capture.ipynb",
+                       {"runs_dir": str(out / "runs"), "max_seconds": 12.0, "size": 256}, progress=True)
+    print(f"executed notebooks: {nb0}, {nb1}\nbody model preview: {out / 'body_model.png'}\n"
+          f"studio recording: {out / 'runs' / 'studio_demo' / 'capture' / 'recording.mp4'}")
     return 0
 
 
@@ -141,6 +165,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--fps", type=float, default=25.0)
     s.set_defaults(func=_cmd_skeleton)
 
+    c = sub.add_parser("capture", help="record the synthetic studio, or import your own video, into a run")
+    c.add_argument("--run", required=True, help="run name (folder under --runs-dir)")
+    c.add_argument("--runs-dir", default="runs")
+    c.add_argument("--video", default=None, help="your recording (video with sound); omit for the studio")
+    c.add_argument("--sample-every", type=int, default=1, help="keep every k-th frame (the paper: 5 at 60 fps)")
+    c.add_argument("--allow-several-people", action="store_true")
+    c.add_argument("--preset", default="small", choices=("tiny", "small", "demo"))
+    c.add_argument("--speaker", default="ada")
+    c.add_argument("--script", default="economy")
+    c.add_argument("--seconds", type=float, default=None)
+    c.add_argument("--size", type=int, default=None)
+    c.add_argument("--seed", type=int, default=0)
+    c.set_defaults(func=_cmd_capture)
+
     r = sub.add_parser("run", help="create or inspect a run folder")
     r.add_argument("action", choices=("init", "show"))
     r.add_argument("name")
@@ -159,7 +197,16 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(a, "func", None):
         p.print_help()
         return 0
-    return int(a.func(a) or 0)
+    from s2v.body.model import BodyModelNotFound
+    from s2v.capture import CaptureError
+    from s2v.params import ParamsError
+    from s2v.run import MissingArtifactError
+
+    try:
+        return int(a.func(a) or 0)
+    except (BodyModelNotFound, CaptureError, MissingArtifactError, ParamsError) as err:
+        print(f"s2v: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -26,3 +26,20 @@ def test_body_model_notebook_runs(tmp_path):
     assert "per frame: 106" in text and "paper's total: 119" in text
     assert "max bone-length change 0.0" in text      # < 0.1 mm under random 3D poses
     assert (tmp_path / "body_model.png").stat().st_size > 5000
+
+
+def _outputs(nb):
+    return [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+
+
+@pytest.mark.notebook
+def test_capture_notebook_records_the_studio_and_refuses_bad_input(tmp_path):
+    out = run_notebook("01_capture.ipynb", tmp_path / "nb.ipynb",
+                       {"runs_dir": str(tmp_path / "runs"), "max_seconds": 3.0, "size": 128, "fps": 25.0})
+    nb = json.loads(out.read_text())
+    text = "".join("".join(o.get("text", "")) for o in _outputs(nb))
+    assert "recorded" in text and "CaptureError:" in text and "no audio track" in text
+    images = [o for o in _outputs(nb) if "image/png" in o.get("data", {})]
+    assert len(images) >= 2, "waveform and overlay figures"
+    assert any("video" in "".join(o.get("data", {}).get("text/html", "")) for o in _outputs(nb)), "inline video"
+    assert (tmp_path / "runs" / "studio_demo" / "capture" / "truth" / "params.npz").exists()

@@ -1,0 +1,71 @@
+"""Importing a real recording: normalised, checked, with clear errors for bad input."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from s2v.capture import CaptureError, count_people, import_video, probe
+from s2v.run import Run
+from s2v.video import read_video, write_video
+
+
+@pytest.fixture(scope="module")
+def clip(tiny_recording):
+    rec, cfg = tiny_recording
+    return rec.run.path("recording"), rec.run.path("audio"), cfg
+
+
+def test_import_normalises_size_fps_and_audio(clip, tmp_path):
+    video, _, cfg = clip
+    run = Run.create("imported", tmp_path)
+    info = import_video(video, run, width=64, sample_every=5)
+    assert (info.width, info.height) == (64, 64) and info.fps == pytest.approx(cfg.fps / 5)
+    audio, sr = sf.read(run.path("audio"))
+    src = probe(video)
+    assert sr == 16000 and abs(len(audio) / sr - src.duration) < 0.1
+    frames, _ = read_video(run.path("recording"))
+    assert abs(len(frames) - src.duration * cfg.fps / 5) <= 2
+    assert run.manifest["artifacts"]["recording"]["config"]["sample_every"] == 5
+
+
+def test_video_without_audio_is_refused(clip, tmp_path):
+    frames, fps = read_video(clip[0])
+    write_video(frames[:20], tmp_path / "mute.mp4", fps)
+    with pytest.raises(CaptureError, match="no audio track"):
+        import_video(tmp_path / "mute.mp4", Run.create("x", tmp_path))
+
+
+def test_silent_audio_is_refused(clip, tmp_path):
+    frames, fps = read_video(clip[0])
+    sf.write(tmp_path / "silence.wav", np.zeros(32000, np.float32), 16000)
+    write_video(frames[:40], tmp_path / "silent.mp4", fps, audio=tmp_path / "silence.wav")
+    with pytest.raises(CaptureError, match="silent"):
+        import_video(tmp_path / "silent.mp4", Run.create("x", tmp_path))
+
+
+def test_corrupt_and_missing_files_are_refused(tmp_path):
+    (tmp_path / "bad.mp4").write_bytes(b"\x00garbage" * 1000)
+    with pytest.raises(CaptureError, match="not a readable video"):
+        import_video(tmp_path / "bad.mp4", Run.create("x", tmp_path))
+    with pytest.raises(CaptureError, match="no such file"):
+        probe(tmp_path / "nothing.mp4")
+
+
+def test_two_people_are_refused_one_is_not(clip, tmp_path):
+    frames, fps = read_video(clip[0])
+    one = [count_people(frames[i]) for i in range(0, len(frames), max(1, len(frames) // 8))]
+    assert max(one) == 1
+    two = np.concatenate([frames, frames[::-1]], axis=2)
+    write_video(two, tmp_path / "two.mp4", fps, audio=clip[1])
+    with pytest.raises(CaptureError, match="several people"):
+        import_video(tmp_path / "two.mp4", Run.create("x", tmp_path))
+    import_video(tmp_path / "two.mp4", Run.create("y", tmp_path), people="ignore")
+
+
+def test_cli_reports_errors_without_a_traceback(tmp_path):
+    (tmp_path / "bad.mp4").write_bytes(b"junk" * 100)
+    r = subprocess.run([sys.executable, "-m", "s2v", "capture", "--run", "r", "--runs-dir", str(tmp_path),
+                        "--video", str(tmp_path / "bad.mp4")], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.startswith("s2v: error:") and "Traceback" not in r.stderr
