@@ -35,7 +35,7 @@ NUM_KEYPOINTS = 137
 
 def _smplx_source_names() -> list[str]:
     """For each of the 137 OpenPose points, the SMPL-X keypoint name it comes from (None: derived)."""
-    body = ["nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
+    body = ["nose", "neck", "right_shoulder",  # neck: replaced by the shoulder midpoint in from_smplx "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
             "left_wrist", "pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee",
             "left_ankle", "right_eye", "left_eye", "right_ear", "left_ear", "left_big_toe", "left_small_toe",
             "left_heel", "right_big_toe", "right_small_toe", "right_heel"]
@@ -63,6 +63,8 @@ def from_smplx(points_2d: np.ndarray, use_face_contour: bool = True) -> np.ndarr
     ok = idx >= 0
     out[..., ok, :2] = pts[..., idx[ok], :]
     out[..., ok, 2] = 1.0
+    # OpenPose's neck is the midpoint of the shoulders (as detectors report it), not SMPL-X's neck joint
+    out[..., 1, :2] = (out[..., 2, :2] + out[..., 5, :2]) / 2
     return out
 
 

@@ -58,6 +58,19 @@ SCRIPTS: dict[str, tuple[str, str]] = {  # name: (language, text)
     "weather": ("en", "Good morning. Temperatures will be low at first, then go up by noon. A huge front moves "
                       "in from the west, and you may see a tiny bit of rain. Winds stay high on the coast. Me? "
                       "I would take an umbrella."),
+    "history": ("en", "Two hundred years ago, a small village stood here by the river. People worked the low fields "
+                      "and carried grain up the hill to the mill. Then the railway came, and the village grew huge "
+                      "within a single lifetime. My grandmother remembered the first train. She told me the whole "
+                      "town came down to the station to watch it arrive."),
+    "health": ("en", "Sleep is not a luxury. When you sleep too little, your blood pressure can go up, and your "
+                     "mood goes down. Even a small walk each day makes a big difference. I know it sounds tiny, but "
+                     "ten minutes is enough to start. Keep your sugar low, drink water, and let your body rest."),
+    "travel": ("en", "From the top of the mountain, the lake below looks tiny, like a coin on the grass. The climb is "
+                     "long and the air is thin up high. You will want good boots and a warm coat. Me, I always pack "
+                     "too much. The view, though, is huge, and worth every step of the way down."),
+    "technology": ("en", "Every phone in your pocket holds a computer that would once have filled a whole room. Chips "
+                         "keep getting smaller, and the numbers keep going up. But a tiny flaw in the code can bring "
+                         "a large system down. So when you hear that a program is perfect, ask me how it was tested."),
     "city": ("zh", "这座城市很大，人口很多。我每天早上坐地铁上班，你也许也是这样。房价一直在上涨，但是工资涨得很小。"
                    "我们需要更高的目标，也要看到下面的困难。"),
 }
@@ -173,7 +186,14 @@ class Script:
 
     @classmethod
     def named(cls, name: str, pose_session: bool = True) -> "Script":
-        if name not in SCRIPTS:
-            raise KeyError(f"unknown script {name!r}; choose from {sorted(SCRIPTS)} or pass your own text")
-        lang, text = SCRIPTS[name]
+        """A script by name; several joined with ``+`` (same language) read one after the other."""
+        names = name.split("+")
+        unknown = [n for n in names if n not in SCRIPTS]
+        if unknown:
+            raise KeyError(f"unknown script {unknown[0]!r}; choose from {sorted(SCRIPTS)} or pass your own text")
+        langs = {SCRIPTS[n][0] for n in names}
+        if len(langs) > 1:
+            raise ValueError(f"scripts {names} mix languages {sorted(langs)}")
+        lang = langs.pop()
+        text = (" " if lang == "en" else "").join(SCRIPTS[n][1] for n in names)
         return cls(name, lang, text, POSE_SESSION_WORDS[lang] if pose_session else ())

@@ -23,7 +23,9 @@ from s2v.keypoints import KeypointTrack, from_smplx
 from s2v.params import SMPLXParams
 from s2v.run import Run
 from s2v.speech.tts import ESpeak, Phoneme, Word, resample
-from s2v.studio.cast import SPEAKERS, Script, rest_pose
+from s2v.studio.cast import SCRIPTS, SPEAKERS, Script, rest_pose
+
+ALL_ENGLISH = "+".join(n for n, (lang, _) in SCRIPTS.items() if lang == "en")
 from s2v.studio.motion import MotionConfig, perform
 
 SAMPLE_RATE = 16000
@@ -32,7 +34,7 @@ SAMPLE_RATE = 16000
 @dataclass
 class StudioConfig:
     speaker: str = "ada"
-    script: str = "economy"          # a name from s2v.studio.cast.SCRIPTS
+    script: str = "economy"          # a name from s2v.studio.cast.SCRIPTS, or several joined by "+"
     text: str | None = None          # or your own text (then ``language`` says which)
     language: str = "en"
     max_seconds: float | None = None  # cut the script to about this long (whole sentences)
@@ -51,11 +53,12 @@ class StudioConfig:
 
     @classmethod
     def preset(cls, name: str, **kw) -> "StudioConfig":
-        """``tiny`` (a few seconds, 128^2, for tests), ``small`` (~20 s, 256^2), ``demo`` (minutes, 512^2)."""
+        """``tiny`` (a few seconds, 128^2, for tests), ``small`` (~20 s, 256^2), ``demo`` (all English scripts,
+        about 2.5 minutes with the posing session, 512^2, 30 fps)."""
         presets = {
             "tiny": dict(width=128, height=128, max_seconds=3.0, pose_session=False),
             "small": dict(width=256, height=256, max_seconds=20.0),
-            "demo": dict(width=512, height=512, max_seconds=None),
+            "demo": dict(width=512, height=512, max_seconds=None, script=ALL_ENGLISH),
         }
         if name not in presets:
             raise KeyError(f"unknown preset {name!r}; choose from {sorted(presets)}")

@@ -1,0 +1,104 @@
+"""2D keypoints of body, hands and face per frame (the paper used OpenPose; section 3.2).
+
+The detector is MediaPipe's Holistic solution, whose models ship inside the ``mediapipe`` 0.10.x wheel
+(no download; ``pip install -e .[detect]``). Its landmarks are mapped to the OpenPose layout the field
+exchanges (BODY_25 + 2 x 21 hands + 70 face, :mod:`s2v.keypoints`), each with a confidence; a missed
+part gets confidence 0, never stale coordinates. OpenPose/DWPose output can be brought instead through
+:func:`s2v.keypoints.load_openpose_json` / :meth:`~s2v.keypoints.KeypointTrack.from_dwpose_npz`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from s2v.keypoints import NUM_KEYPOINTS, SLICES, KeypointTrack
+
+# BODY_25 index <- MediaPipe Pose (33 landmarks) index.
+_BODY25_FROM_MP_POSE = {0: 0, 2: 12, 3: 14, 4: 16, 5: 11, 6: 13, 7: 15, 9: 24, 10: 26, 11: 28, 12: 23, 13: 25,
+                      14: 27, 15: 5, 16: 2, 17: 8, 18: 7, 19: 31, 21: 29, 22: 32, 24: 30}
+# BODY_25 index: MediaPipe index. Neck (1) and mid-hip (8) are midpoints; small toes (20, 23) are absent.
+
+#: MediaPipe Face Mesh (468) vertices that correspond to the 68 iBUG points, in iBUG order.
+MP_FACE_TO_68 = np.array([
+    127, 234, 93, 132, 58, 136, 150, 176, 152, 400, 379, 365, 288, 361, 323, 454, 356,   # contour
+    70, 63, 105, 66, 107, 336, 296, 334, 293, 300,                                        # brows
+    168, 197, 5, 4, 75, 97, 2, 326, 305,                                                  # nose
+    33, 160, 158, 133, 153, 144, 362, 385, 387, 263, 373, 380,                            # eyes
+    61, 39, 37, 0, 267, 269, 291, 405, 314, 17, 84, 181,                                  # outer lip
+    78, 82, 13, 312, 308, 317, 14, 87])                                                   # inner lip
+#: Iris centres (with ``refine_face_landmarks``): right 468, left 473.
+MP_IRIS = (468, 473)
+
+
+class DetectorUnavailable(ImportError):
+    """MediaPipe is not installed."""
+
+
+@dataclass
+class DetectorConfig:
+    model_complexity: int = 1      # only 1 is bundled in the wheel (0 and 2 would be downloaded)
+    min_detection_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    refine_face: bool = True       # iris landmarks for the pupils (face points 68, 69)
+    static_image_mode: bool = False
+
+
+def _visibility(lms) -> np.ndarray:
+    return np.array([getattr(p, "visibility", 1.0) or 0.0 for p in lms.landmark], np.float32)
+
+
+def holistic_to_openpose(result, width: int, height: int) -> np.ndarray:
+    """One MediaPipe Holistic result -> (137, 3) OpenPose-layout keypoints in pixels."""
+    out = np.zeros((NUM_KEYPOINTS, 3), np.float32)
+
+    def xy(lms):
+        return np.array([[p.x * width, p.y * height] for p in lms.landmark], np.float32)
+
+    if result.pose_landmarks is not None:
+        p = xy(result.pose_landmarks)
+        vis = _visibility(result.pose_landmarks)
+        body = out[SLICES["body"]]
+        for b25, mp_i in _BODY25_FROM_MP_POSE.items():
+            body[b25, :2], body[b25, 2] = p[mp_i], vis[mp_i]
+        for b25, (a, b) in ((1, (11, 12)), (8, (23, 24))):
+            body[b25, :2] = (p[a] + p[b]) / 2
+            body[b25, 2] = min(vis[a], vis[b])
+    for side, lms in (("left_hand", result.left_hand_landmarks), ("right_hand", result.right_hand_landmarks)):
+        if lms is not None:
+            out[SLICES[side], :2] = xy(lms)
+            out[SLICES[side], 2] = 1.0
+    if result.face_landmarks is not None:
+        f = xy(result.face_landmarks)
+        face = out[SLICES["face"]]
+        face[:68, :2] = f[MP_FACE_TO_68]
+        face[:68, 2] = 1.0
+        if len(f) > max(MP_IRIS):
+            face[68, :2], face[69, :2] = f[MP_IRIS[0]], f[MP_IRIS[1]]
+            face[68:70, 2] = 1.0
+    return out
+
+
+def detect_frames(frames, config: DetectorConfig | None = None, progress: bool = True, fps: float = 30.0
+                  ) -> KeypointTrack:
+    """Run Holistic over RGB frames (an array or any iterable of (H, W, 3) uint8)."""
+    try:
+        import mediapipe as mp
+    except ImportError as e:
+        raise DetectorUnavailable("2D keypoint detection needs MediaPipe: pip install -e '.[detect]' "
+                                  "(or bring OpenPose/DWPose keypoints)") from e
+    from tqdm.auto import tqdm
+
+    cfg = config or DetectorConfig()
+    pts, size = [], None
+    with mp.solutions.holistic.Holistic(static_image_mode=cfg.static_image_mode,
+                                        model_complexity=cfg.model_complexity,
+                                        refine_face_landmarks=cfg.refine_face,
+                                        min_detection_confidence=cfg.min_detection_confidence,
+                                        min_tracking_confidence=cfg.min_tracking_confidence) as hol:
+        for f in tqdm(frames, desc="keypoints", unit="frame", disable=not progress):
+            size = (f.shape[1], f.shape[0])
+            pts.append(holistic_to_openpose(hol.process(np.ascontiguousarray(f)), *size))
+    if not pts:
+        raise ValueError("no frames to detect keypoints in")
+    return KeypointTrack(np.stack(pts), size[0], size[1], fps)
