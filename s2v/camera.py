@@ -85,8 +85,8 @@ class Camera:
         z = z.clamp(min=1e-6) if hasattr(z, "clamp") else np.maximum(z, 1e-6)
         uv = Xc[..., :2] / z
         if hasattr(uv, "new_tensor"):
-            f = uv.new_tensor([self.fx, self.fy])
-            c = uv.new_tensor([self.cx, self.cy])
+            self._rt_like(uv)
+            f, c = self._torch_cache[(uv.device, uv.dtype)][2:]
         else:
             f, c = np.array([self.fx, self.fy]), np.array([self.cx, self.cy])
         return uv * f + c
@@ -123,8 +123,13 @@ class Camera:
         return pose
 
     def _rt_like(self, X):
-        if hasattr(X, "new_tensor"):
-            return X.new_tensor(self.R), X.new_tensor(self.t)
+        if hasattr(X, "new_tensor"):  # torch: cache per device/dtype (fitting projects every step)
+            key = (X.device, X.dtype)
+            cache = self.__dict__.setdefault("_torch_cache", {})
+            if key not in cache:
+                cache[key] = (X.new_tensor(self.R), X.new_tensor(self.t),
+                              X.new_tensor([self.fx, self.fy]), X.new_tensor([self.cx, self.cy]))
+            return cache[key][:2]
         return self.R, self.t
 
     # ------------------------------------------------------------------ I/O

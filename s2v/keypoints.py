@@ -35,7 +35,8 @@ NUM_KEYPOINTS = 137
 
 def _smplx_source_names() -> list[str]:
     """For each of the 137 OpenPose points, the SMPL-X keypoint name it comes from (None: derived)."""
-    body = ["nose", "neck", "right_shoulder",  # neck: replaced by the shoulder midpoint in from_smplx "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
+    # "neck" is replaced by the shoulder midpoint in from_smplx (OpenPose's convention)
+    body = ["nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
             "left_wrist", "pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee",
             "left_ankle", "right_eye", "left_eye", "right_ear", "left_ear", "left_big_toe", "left_small_toe",
             "left_heel", "right_big_toe", "right_small_toe", "right_heel"]

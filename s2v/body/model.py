@@ -118,6 +118,7 @@ class BodyModel(torch.nn.Module):
             p.requires_grad_(False)
         self.faces = np.asarray(self.smplx.faces, dtype=np.int64)
         self.keypoint_names = keypoint_names(use_face_contour)
+        self._sub = None
         self.to(device if device is not None else default_device())
 
     @property
@@ -135,17 +136,7 @@ class BodyModel(torch.nn.Module):
                 raise ValueError(f"params layout {params.layout} differs from the model's {self.layout}")
             params = params.to_torch(self.device)
         B = next(iter(params.values())).shape[0]
-        kw = {}
-        for name, size in {**self.layout.frame_fields, "betas": self.layout.num_betas,
-                           "global_orient": 3, "transl": 3}.items():
-            v = params.get(name)
-            if v is None:
-                v = torch.zeros(B, size, device=self.device)
-            v = torch.as_tensor(v, dtype=torch.float32, device=self.device)
-            if name == "betas" and v.ndim == 1:
-                v = v.expand(B, -1)
-            kw[name] = v.reshape(B, size)
-        out = self.smplx(return_verts=return_verts, **kw)
+        out = self.smplx(return_verts=return_verts, **self._full_kwargs(params, B))
         return BodyOutput(joints=out.joints[:, :NUM_JOINTS], keypoints=out.joints,
                           vertices=out.vertices if return_verts else None)
 
@@ -160,6 +151,92 @@ class BodyModel(torch.nn.Module):
                 v = torch.as_tensor(v, dtype=torch.float32, device=self.device)
                 d[name] = v.expand(B, -1) if v.ndim == 1 else v
         return self.forward(d, return_verts=return_verts)
+
+    # ------------------------------------------------------------------ keypoints only (fitting)
+    def _sparse_setup(self) -> None:
+        """Precompute what the keypoint-only forward needs: the few vertices keypoints are made of."""
+        sm = self.smplx
+        faces = sm.faces_tensor
+        need = [sm.vertex_joint_selector.extra_joints_idxs, faces[sm.lmk_faces_idx].reshape(-1)]
+        if self.use_face_contour:
+            need.append(faces[sm.dynamic_lmk_faces_idx].reshape(-1))
+        sub = torch.unique(torch.cat([n.to(torch.long) for n in need]))
+        lookup = torch.full((self.num_vertices,), -1, dtype=torch.long, device=sub.device)
+        lookup[sub] = torch.arange(len(sub), device=sub.device)
+        V = self.num_vertices
+        shapedirs = torch.cat([sm.shapedirs, sm.expr_dirs], -1)  # (V, 3, betas + expr)
+        self._sub = sub
+        self._sub_lookup = lookup
+        self._sub_template = sm.v_template[sub]
+        self._sub_shapedirs = shapedirs[sub]
+        self._sub_posedirs = sm.posedirs.view(-1, V, 3)[:, sub].reshape(sm.posedirs.shape[0], -1)
+        self._has_posedirs = bool(self._sub_posedirs.abs().max() > 0)  # the free model has none
+        self._sub_weights = sm.lbs_weights[sub]
+        self._J_template = sm.J_regressor @ sm.v_template
+        self._J_shapedirs = torch.einsum("jv,vck->jck", sm.J_regressor, shapedirs)
+
+    def keypoints(self, params: SMPLXParams | dict) -> torch.Tensor:
+        """(B, K, 3) keypoints only, identical to ``forward(...).keypoints`` but skinning just the few
+        hundred vertices that landmarks and vertex keypoints use, not the whole mesh: what makes
+        fitting whole sequences at once cheap (see ``benchmarks/bench_fitting.py``)."""
+        from smplx.lbs import batch_rigid_transform, batch_rodrigues, find_dynamic_lmk_idx_and_bcoords
+
+        if getattr(self, "_sub", None) is None or self._sub.device != self.device:
+            self._sparse_setup()
+        sm = self.smplx
+        if isinstance(params, SMPLXParams):
+            params = params.to_torch(self.device)
+        B = next(iter(params.values())).shape[0]
+        kw = self._full_kwargs(params, B)
+        lh, rh = kw["left_hand_pose"], kw["right_hand_pose"]
+        if sm.use_pca:
+            lh = lh @ sm.left_hand_components
+            rh = rh @ sm.right_hand_components
+        full = torch.cat([kw["global_orient"], kw["body_pose"], kw["jaw_pose"], kw["leye_pose"], kw["reye_pose"],
+                          lh, rh], 1) + sm.pose_mean
+        coeffs = torch.cat([kw["betas"], kw["expression"]], 1)
+        J = self._J_template + torch.einsum("jck,bk->bjc", self._J_shapedirs, coeffs)
+        rot = batch_rodrigues(full.reshape(-1, 3)).reshape(B, -1, 3, 3)
+        eye = torch.eye(3, device=self.device, dtype=rot.dtype)
+        pose_feat = (rot[:, 1:] - eye).reshape(B, -1)
+        S = len(self._sub)
+        v = self._sub_template + torch.einsum("sck,bk->bsc", self._sub_shapedirs, coeffs)
+        if self._has_posedirs:
+            v = v + (pose_feat @ self._sub_posedirs).reshape(B, S, 3)
+        J_posed, A = batch_rigid_transform(rot, J, sm.parents, dtype=rot.dtype)
+        T = torch.matmul(self._sub_weights, A.reshape(B, -1, 16)).reshape(B, S, 4, 4)
+        v = torch.einsum("bsxy,bsy->bsx", T[..., :3, :3], v) + T[..., :3, 3]
+        t = kw["transl"][:, None]
+        v = v + t
+
+        def gather(vidx):  # vertices by full-mesh id -> positions
+            return v[:, self._sub_lookup[vidx]] if vidx.ndim == 1 else v[torch.arange(B)[:, None], self._sub_lookup[vidx]]
+
+        extra = gather(sm.vertex_joint_selector.extra_joints_idxs.to(torch.long))
+        lmk_f = sm.lmk_faces_idx.unsqueeze(0).expand(B, -1)
+        lmk_b = sm.lmk_bary_coords.unsqueeze(0).expand(B, -1, -1)
+        if self.use_face_contour:
+            dyn_f, dyn_b = find_dynamic_lmk_idx_and_bcoords(v, full, sm.dynamic_lmk_faces_idx,
+                                                            sm.dynamic_lmk_bary_coords, sm.neck_kin_chain)
+            lmk_f = torch.cat([lmk_f, dyn_f], 1)
+            lmk_b = torch.cat([lmk_b, dyn_b], 1)
+        tri = sm.faces_tensor[lmk_f]                       # (B, L, 3) full-mesh vertex ids
+        pts = v[torch.arange(B)[:, None, None], self._sub_lookup[tri]]  # (B, L, 3, 3)
+        lmk = (pts * lmk_b[..., None]).sum(2)
+        return torch.cat([J_posed + t, extra, lmk], 1)
+
+    def _full_kwargs(self, params: dict, B: int) -> dict:
+        kw = {}
+        for name, size in {**self.layout.frame_fields, "betas": self.layout.num_betas,
+                           "global_orient": 3, "transl": 3}.items():
+            v = params.get(name)
+            if v is None:
+                v = torch.zeros(B, size, device=self.device)
+            v = torch.as_tensor(v, dtype=torch.float32, device=self.device)
+            if name == "betas" and v.ndim == 1:
+                v = v.expand(B, -1)
+            kw[name] = v.reshape(B, size)
+        return kw
 
     # ------------------------------------------------------------------ hands
     def hand_components(self, side: str) -> torch.Tensor:
