@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q "$(TORCH)"
 	$(PY) -m pip install -q -e '.[dev]'
+	# MediaPipe's Holistic (2D keypoints, models inside the wheel) without the jax/jaxlib and
+	# opencv-contrib it declares but never uses for Holistic (~540 MB; contrib would shadow our OpenCV)
+	$(PY) -m pip install -q --no-deps "mediapipe==0.10.14"
+	$(PY) -m pip install -q absl-py attrs flatbuffers "protobuf>=4.25.3,<5"
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 

@@ -64,6 +64,13 @@ class Camera:
         view = np.asarray(view_dir, dtype=np.float64)
         return cls.look_at(center - view / np.linalg.norm(view) * dist, center, width, height, fov_y_deg)
 
+    @classmethod
+    def default_for(cls, width: int, height: int, fov_deg: float = 60.0) -> "Camera":
+        """A camera for a video whose calibration is unknown: at the origin looking along +z, with a
+        ``fov_deg`` field of view across the longer image side (typical of phones and webcams)."""
+        f = 0.5 * max(width, height) / np.tan(np.radians(fov_deg) / 2)
+        return cls(f, f, width / 2.0, height / 2.0, width, height)
+
     # ------------------------------------------------------------------ geometry
     @property
     def K(self) -> np.ndarray:

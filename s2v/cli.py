@@ -5,6 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
+FIT_STEPS = 250
+
 #: The pipeline, in order: (stage, notebook, what it makes). Each stage's subcommand appears as it lands.
 STAGES = (
     ("body", "00_body_model", "body model: free SMPL-X-compatible or official; previews"),
@@ -124,6 +126,31 @@ def _cmd_capture(a) -> int:
     return 0
 
 
+def _cmd_detect(a) -> int:
+    from s2v.detect import detect_run
+    from s2v.run import Run
+
+    run = Run(Path(a.runs_dir) / a.run)
+    track = detect_run(run, source=a.source, noise_px=a.noise_px)
+    found = (track.points[:, :25, 2] > 0.5).any(1).mean()
+    print(f"keypoints for {len(track)} frames (person found in {found:.1%}) -> {run.path('keypoints')}")
+    return 0
+
+
+def _cmd_fit(a) -> int:
+    import numpy as np
+
+    from s2v.fit import FitConfig, fit_run
+    from s2v.run import Run
+
+    run = Run(Path(a.runs_dir) / a.run)
+    cfg = FitConfig(steps=a.steps, device=a.device)
+    res = fit_run(run, cfg, backend=a.backend)
+    print(f"fitted {len(res.params)} frames: median residual {np.median(res.residual_px):.2f} px, "
+          f"{int(res.failed.sum())} failed -> {run.path('params')}")
+    return 0
+
+
 def _cmd_demo(a) -> int:
     from s2v.notebooks import run_notebook
 
@@ -131,7 +158,8 @@ def _cmd_demo(a) -> int:
     nb0 = run_notebook("00_body_model.ipynb", out / "00_body_model.ipynb", {"out_dir": str(out)}, progress=True)
     nb1 = run_notebook("01_capture.ipynb", out / "01_capture.ipynb",
                        {"runs_dir": str(out / "runs"), "max_seconds": 12.0, "size": 256}, progress=True)
-    print(f"executed notebooks: {nb0}, {nb1}\nbody model preview: {out / 'body_model.png'}\n"
+    nb2 = run_notebook("02_fitting.ipynb", out / "02_fitting.ipynb", {"runs_dir": str(out / "runs")}, progress=True)
+    print(f"executed notebooks: {nb0}, {nb1}, {nb2}\nbody model preview: {out / 'body_model.png'}\n"
           f"studio recording: {out / 'runs' / 'studio_demo' / 'capture' / 'recording.mp4'}")
     return 0
 
@@ -178,6 +206,22 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--size", type=int, default=None)
     c.add_argument("--seed", type=int, default=0)
     c.set_defaults(func=_cmd_capture)
+
+    d = sub.add_parser("detect", help="2D keypoints (body, hands, face) of a run's recording")
+    d.add_argument("--run", required=True)
+    d.add_argument("--runs-dir", default="runs")
+    d.add_argument("--source", default="video", choices=("video", "truth"),
+                   help="'truth': a studio run's ground-truth keypoints (+ --noise-px) instead of the detector")
+    d.add_argument("--noise-px", type=float, default=0.0)
+    d.set_defaults(func=_cmd_detect)
+
+    f = sub.add_parser("fit", help="fit SMPL-X parameters to a run's keypoints (section 3.2)")
+    f.add_argument("--run", required=True)
+    f.add_argument("--runs-dir", default="runs")
+    f.add_argument("--backend", default="auto", choices=("auto", "smplx", "free"))
+    f.add_argument("--steps", type=int, default=FIT_STEPS)
+    f.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    f.set_defaults(func=_cmd_fit)
 
     r = sub.add_parser("run", help="create or inspect a run folder")
     r.add_argument("action", choices=("init", "show"))

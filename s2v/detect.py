@@ -102,3 +102,34 @@ def detect_frames(frames, config: DetectorConfig | None = None, progress: bool =
     if not pts:
         raise ValueError("no frames to detect keypoints in")
     return KeypointTrack(np.stack(pts), size[0], size[1], fps)
+
+
+def detect_run(run, config: DetectorConfig | None = None, source: str = "video", noise_px: float = 0.0,
+               seed: int = 0, progress: bool = True) -> KeypointTrack:
+    """The keypoint stage of a run: ``capture/recording.mp4`` -> ``keypoints/keypoints.npz``.
+
+    ``source="truth"`` takes a studio run's ground-truth keypoints instead of the detector, with Gaussian
+    noise of ``noise_px`` (to measure the fitter alone).
+    """
+    from s2v.video import count_frames, iter_frames, probe_fps
+
+    if source == "truth":
+        track = KeypointTrack.load(run.require("truth_keypoints"))
+        rng = np.random.default_rng(seed)
+        pts = track.points.copy()
+        pts[..., :2] += rng.normal(scale=noise_px, size=pts[..., :2].shape).astype(np.float32) * (pts[..., 2:] > 0)
+        track = KeypointTrack(pts, track.width, track.height, track.fps)
+    elif source == "video":
+        video = run.require("recording")
+        frames = iter_frames(video)
+        if progress:
+            from tqdm.auto import tqdm
+
+            frames = tqdm(frames, total=count_frames(video), desc="keypoints", unit="frame")
+        track = detect_frames(frames, config, progress=False, fps=probe_fps(video))
+    else:
+        raise ValueError(f"source must be 'video' or 'truth', got {source!r}")
+    track.save(run.path("keypoints"))
+    run.record("keypoints", config={"source": source, "noise_px": noise_px,
+                                    "detector": None if source == "truth" else vars(config or DetectorConfig())})
+    return track

@@ -35,6 +35,12 @@ class FitConfig:
     robust_sigma: float = 0.03      # Geman-McClure scale, in image heights
     part_weights: dict = field(default_factory=lambda: {"body": 1.0, "hands": 1.0, "face": 1.0})
     w_pose: float = 2e-5            # body pose towards a relaxed standing pose (weak: gestures are large)
+    # per-joint multipliers of w_pose: a speaker stands still (section 3.2), so legs and spine move little;
+    # without this, keypoint-convention offsets of a detector (e.g. ankles a few px off) become leg tilts in depth
+    joint_prior: dict = field(default_factory=lambda: {
+        "left_hip": 50.0, "right_hip": 50.0, "left_knee": 50.0, "right_knee": 50.0, "left_ankle": 50.0,
+        "right_ankle": 50.0, "left_foot": 50.0, "right_foot": 50.0, "spine1": 10.0, "spine2": 10.0,
+        "spine3": 10.0, "left_wrist": 5.0, "right_wrist": 5.0})
     w_bend: float = 1e-2            # elbows and knees bend one way only
     w_hands: float = 2e-5           # hand PCA coefficients (MANO-style L2 prior)
     w_expression: float = 1e-5
@@ -111,10 +117,20 @@ def _initial_translation(model, camera: Camera, track: KeypointTrack, frames: np
     return (target - R @ sh_mid).astype(np.float32)
 
 
+def _joint_prior_weights(cfg: FitConfig, device) -> torch.Tensor:
+    from s2v.body.joints import JOINT_NAMES
+
+    w = np.ones(63, np.float32)
+    for name, mult in cfg.joint_prior.items():
+        j = JOINT_NAMES.index(name) - 1
+        w[3 * j:3 * j + 3] = mult
+    return torch.as_tensor(w * cfg.w_pose, device=device)
+
+
 def _priors(vec: torch.Tensor, layout: ParamLayout, rest: torch.Tensor, cfg: FitConfig) -> torch.Tensor:
     sl = layout.slices()
     body = vec[:, sl["body_pose"]]
-    loss = cfg.w_pose * ((body - rest[sl["body_pose"]]) ** 2).sum(1)
+    loss = (_joint_prior_weights(cfg, vec.device) * (body - rest[sl["body_pose"]]) ** 2).sum(1)
     # elbows (joints 18, 19) flex about -y / +y, knees (4, 5) about +x: penalise the wrong direction
     bend = torch.relu(body[:, 3 * 17 + 1]) + torch.relu(-body[:, 3 * 18 + 1]) + \
         torch.relu(-body[:, 3 * 3 + 0]) + torch.relu(-body[:, 3 * 4 + 0])
@@ -279,7 +295,8 @@ def fit_per_frame(track: KeypointTrack, camera: Camera, model, fixed: SMPLXParam
 
 def joint_errors_mm(fitted: SMPLXParams, truth: SMPLXParams, model) -> dict[str, float]:
     """Mean per-joint 3D error (mm) after aligning the pelvis (MPJPE), and after the best similarity
-    transform (PA-MPJPE, which removes the scale/depth ambiguity of a single view), for body and fingers."""
+    transform (PA-MPJPE, which removes the scale/depth ambiguity of a single view): body joints aligned
+    on the body, each hand (wrist + 15 finger joints) aligned on itself, as hand benchmarks do."""
     with torch.no_grad():
         a = model.keypoints(fitted)[:, :55]
         b = model.keypoints(truth)[:, :55]
@@ -288,11 +305,16 @@ def joint_errors_mm(fitted: SMPLXParams, truth: SMPLXParams, model) -> dict[str,
     e = torch.linalg.norm(a - b, dim=-1).cpu().numpy() * 1000
     body = list(range(1, 22))
     hands = list(range(25, 55))
-    pa = np.stack([_procrustes(x, y) for x, y in zip(a.cpu().numpy(), b.cpu().numpy())])
-    pe = np.linalg.norm(pa - b.cpu().numpy(), axis=-1) * 1000
+    A, B = a.cpu().numpy(), b.cpu().numpy()
+
+    def pa_error(idx):  # Procrustes-align each frame on these joints only, then their mean error
+        return float(np.mean([np.linalg.norm(_procrustes(x[idx], y[idx]) - y[idx], axis=-1).mean()
+                              for x, y in zip(A, B)]) * 1000)
+
+    body_pa = pa_error(list(range(0, 22)))
+    hands_pa = (pa_error([20] + list(range(25, 40))) + pa_error([21] + list(range(40, 55)))) / 2
     return {"body_mm": float(e[:, body].mean()), "hands_mm": float(e[:, hands].mean()),
-            "jaw_mm": float(e[:, 22].mean()), "body_pa_mm": float(pe[:, body].mean()),
-            "hands_pa_mm": float(pe[:, hands].mean())}
+            "jaw_mm": float(e[:, 22].mean()), "body_pa_mm": body_pa, "hands_pa_mm": hands_pa}
 
 
 def _procrustes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -305,3 +327,38 @@ def _procrustes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     R = U @ D @ Vt
     scale = (S * np.diag(D)).sum() / (xc ** 2).sum()
     return scale * xc @ R + my
+
+
+def fit_run(run, cfg: FitConfig | None = None, backend: str = "auto", progress: bool = True) -> FitResult:
+    """The fitting stage of a run: ``keypoints/keypoints.npz`` (+ ``capture/camera.json`` when known)
+    -> ``fit/params.npz`` with per-frame residuals (px) and failure flags."""
+    from s2v.body import BodyModel
+
+    cfg = cfg or FitConfig()
+    track = KeypointTrack.load(run.require("keypoints"))
+    camera = Camera.load(run.path("camera")) if run.has("camera") else Camera.default_for(track.width, track.height)
+    model = BodyModel(backend=backend, device=cfg.device)
+    res = fit_sequence(track, camera, model, cfg, progress=progress)
+    res.save(run.path("params"))
+    run.record("params", config=cfg, body_model=model.backend, frames=len(track),
+               failed=int(res.failed.sum()), median_residual_px=float(np.median(res.residual_px)))
+    return res
+
+
+def load_fit(path) -> FitResult:
+    """Read ``fit/params.npz`` back with its residuals and failure flags."""
+    with np.load(path) as z:
+        res, failed = z["meta_residual_px"], z["meta_failed"]
+    return FitResult(SMPLXParams.load(path), res, failed.astype(bool), [])
+
+
+def project_params(params: SMPLXParams, model, camera: Camera, chunk: int = 256) -> np.ndarray:
+    """(T, 137, 3) OpenPose-layout pixels of fitted parameters (confidence 1), e.g. for overlays."""
+    proj = _Projector(model, camera)
+    out = []
+    with torch.no_grad():
+        for a in range(0, len(params), chunk):
+            d = {k: torch.as_tensor(v, device=model.device) for k, v in params.frames(slice(a, a + chunk)).as_dict(True).items()}
+            out.append(proj(d).cpu().numpy())
+    uv = np.concatenate(out)
+    return np.concatenate([uv, np.ones(uv.shape[:-1] + (1,), np.float32)], -1).astype(np.float32)

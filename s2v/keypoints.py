@@ -131,3 +131,63 @@ class KeypointTrack:
         face70[:, :68] = face
         pts = np.concatenate([body, hands[:, 0], hands[:, 1], face70], 1)
         return cls(pts, size, size, fps)
+
+
+def save_openpose_json(track: KeypointTrack, folder: str | Path) -> Path:
+    """Write one OpenPose-format JSON per frame (``<folder>/000000_keypoints.json``), as OpenPose does."""
+    import json
+
+    from s2v.io import save_bytes
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for t, kp in enumerate(track.points):
+        person = {"person_id": [-1],
+                  "pose_keypoints_2d": kp[SLICES["body"]].reshape(-1).tolist(),
+                  "face_keypoints_2d": kp[SLICES["face"]].reshape(-1).tolist(),
+                  "hand_left_keypoints_2d": kp[SLICES["left_hand"]].reshape(-1).tolist(),
+                  "hand_right_keypoints_2d": kp[SLICES["right_hand"]].reshape(-1).tolist()}
+        people = [person] if kp[:, 2].any() else []
+        save_bytes(folder / f"{t:06d}_keypoints.json", json.dumps({"version": 1.3, "people": people}).encode())
+    return folder
+
+
+def load_openpose_json(folder: str | Path, width: int, height: int, fps: float = 30.0,
+                       person: str = "largest") -> KeypointTrack:
+    """Read OpenPose per-frame JSON files (BODY_25 or COCO-18 bodies; hands and face when present).
+
+    Frames without a person get confidence 0. With several people, ``person="largest"`` keeps the one
+    with the largest body box; ``"error"`` refuses the frame set.
+    """
+    import json
+
+    files = sorted(Path(folder).glob("*_keypoints.json")) or sorted(Path(folder).glob("*.json"))
+    if not files:
+        raise FileNotFoundError(f"no OpenPose JSON files in {folder}")
+    pts = np.zeros((len(files), NUM_KEYPOINTS, 3), np.float32)
+    for t, f in enumerate(files):
+        people = json.loads(Path(f).read_text()).get("people", [])
+        if not people:
+            continue
+        if len(people) > 1 and person == "error":
+            raise ValueError(f"{f}: {len(people)} people; pass person='largest' to keep the biggest")
+
+        def body_of(p):
+            b = np.asarray(p.get("pose_keypoints_2d", []), np.float32).reshape(-1, 3)
+            return from_coco18(b[None, :, :2], b[None, :, 2])[0] if len(b) == 18 else b
+
+        def extent(p):
+            b = body_of(p)
+            ok = b[:, 2] > 0.1
+            return float(np.ptp(b[ok, 0]) * np.ptp(b[ok, 1])) if ok.sum() >= 2 else 0.0
+
+        p = max(people, key=extent)
+        pts[t, SLICES["body"]] = body_of(p)[:25]
+        for key, part in (("hand_left_keypoints_2d", "left_hand"), ("hand_right_keypoints_2d", "right_hand")):
+            a = np.asarray(p.get(key, []), np.float32).reshape(-1, 3)
+            if len(a) == 21:
+                pts[t, SLICES[part]] = a
+        face = np.asarray(p.get("face_keypoints_2d", []), np.float32).reshape(-1, 3)
+        if len(face) in (68, 70):
+            pts[t, 67:67 + len(face)] = face
+    return KeypointTrack(pts, width, height, fps)

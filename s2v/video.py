@@ -63,3 +63,29 @@ def read_video(path: str | Path) -> tuple[np.ndarray, float]:
     w, h = meta["size"]
     frames = [np.frombuffer(b, np.uint8).reshape(h, w, 3) for b in reader]
     return np.stack(frames), float(meta["fps"])
+
+
+def iter_frames(path: str | Path):
+    """Stream RGB frames (H, W, 3) uint8 one by one (bounded memory for any length)."""
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = reader.__next__()
+    w, h = meta["size"]
+    for b in reader:
+        yield np.frombuffer(b, np.uint8).reshape(h, w, 3)
+
+
+def count_frames(path: str | Path) -> int:
+    import imageio_ffmpeg
+
+    return int(imageio_ffmpeg.count_frames_and_secs(str(path))[0])
+
+
+def probe_fps(path: str | Path) -> float:
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = reader.__next__()
+    reader.close()
+    return float(meta["fps"])

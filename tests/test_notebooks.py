@@ -43,3 +43,19 @@ def test_capture_notebook_records_the_studio_and_refuses_bad_input(tmp_path):
     assert len(images) >= 2, "waveform and overlay figures"
     assert any("video" in "".join(o.get("data", {}).get("text/html", "")) for o in _outputs(nb)), "inline video"
     assert (tmp_path / "runs" / "studio_demo" / "capture" / "truth" / "params.npz").exists()
+
+
+@pytest.mark.notebook
+def test_fitting_notebook_fits_and_compares_with_truth(tiny_recording, tmp_path):
+    import shutil
+
+    rec, _ = tiny_recording
+    shutil.copytree(rec.run.root, tmp_path / "runs" / "tiny")
+    out = run_notebook("02_fitting.ipynb", tmp_path / "nb.ipynb",
+                       {"runs_dir": str(tmp_path / "runs"), "run_name": "tiny", "steps": 120})
+    nb = json.loads(out.read_text())
+    text = "".join("".join(o.get("text", "")) for o in _outputs(nb))
+    assert "median reprojection error" in text and "body_pa_mm" in text
+    images = [o for o in _outputs(nb) if "image/png" in o.get("data", {})]
+    assert len(images) >= 4
+    assert (tmp_path / "runs" / "tiny" / "fit" / "params.npz").exists()

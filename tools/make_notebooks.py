@@ -232,9 +232,108 @@ except CaptureError as err:
     ]
 
 
+def fitting_notebook():
+    return [
+        md("""
+# 02 · Fitting: from 2D keypoints to SMPL-X parameters
+
+**What this stage does.** For every frame of the recording it finds the 2D keypoints of body, hands and
+face, then the SMPL-X parameters whose projected joints and landmarks match them.
+
+**Why (paper, section 3.2).** Keypoints alone are the wrong representation to learn from (figure 4:
+nothing stops a predicted arm from stretching). A fitted 3D model turns each frame into joint rotations on
+a fixed skeleton. The fit minimises, as SMPLify-X does, the confidence-weighted distance between projected
+model keypoints and detections ("so that noisy detection will have less influence"), plus priors. The
+paper's simplification: the speaker stands still, so **shape and global orientation are estimated on the
+first frames only** and fixed; each frame then has only the **106 pose and expression numbers** left.
+
+**How the kit does it.** The detector is MediaPipe Holistic (its models ship in the wheel), mapped to the
+OpenPose layout (BODY_25 + 2 × 21 hands + 70 face). The fitter optimises *all frames at once* on the
+device with a temporal smoothness term, using a forward pass that skins only the ~200 vertices the
+keypoints need; frames that end in a local minimum are re-started from their best neighbour. On a studio
+recording the result is compared with the ground truth.
+"""),
+        code("""
+# Parameters (papermill overrides these)
+run_name = "studio_demo"   # a run with capture/recording.mp4 (notebook 01)
+runs_dir = "runs"
+source = "video"           # "video": MediaPipe on the frames; "truth": studio ground truth + noise
+noise_px = 1.0             # with source="truth"
+steps = 250                # optimisation steps over all frames
+backend = "auto"           # body model
+""", tags=["parameters"]),
+        code("""
+import numpy as np, matplotlib.pyplot as plt, torch
+from s2v.run import Run
+from s2v.body import BodyModel
+from s2v.camera import Camera
+from s2v.detect import detect_run, DetectorUnavailable
+from s2v.fit import FitConfig, fit_run, joint_errors_mm, project_params
+from s2v.keypoints import KeypointTrack, SLICES
+from s2v.params import SMPLXParams
+from s2v.plots import overlay_grid
+from s2v.video import read_video
+
+run = Run(f"{runs_dir}/{run_name}")
+try:
+    track = detect_run(run, source=source, noise_px=noise_px)
+except DetectorUnavailable as err:   # no MediaPipe: use the studio's truth so the notebook still teaches
+    print(err); source = "truth"; track = detect_run(run, source="truth", noise_px=noise_px)
+found = {p: float((track.points[:, sl, 2] > 0.5).any(1).mean()) for p, sl in SLICES.items()}
+print("frames with the part found:", {k: f"{v:.0%}" for k, v in found.items()})
+"""),
+        code("""
+res = fit_run(run, FitConfig(steps=steps), backend=backend)
+print(f"median reprojection error {np.median(res.residual_px):.2f} px, {int(res.failed.sum())} of {len(res.failed)} frames failed")
+print("shape (betas):", np.round(res.params.betas[:5], 2), " global orientation:", np.round(res.params.global_orient[0], 3))
+"""),
+        md("""
+## Detections and the fitted skeleton
+
+Left of each pair: the detected keypoints; right: the fitted model's keypoints projected with the same camera.
+"""),
+        code("""
+frames, _ = read_video(run.path("recording"))
+model = BodyModel(backend=backend, device="cpu")
+camera = Camera.load(run.path("camera")) if run.has("camera") else Camera.default_for(track.width, track.height)
+fitted = project_params(res.params, model, camera)
+idx = np.linspace(0, len(frames) - 1, 4).astype(int)
+pairs = np.concatenate([overlay_grid(frames, track.points, idx, cols=4), overlay_grid(frames, fitted, idx, cols=4)], 0)
+plt.figure(figsize=(14, 7)); plt.imshow(pairs); plt.axis("off"); plt.show()
+"""),
+        md("## Residuals over time, and the worst frames"),
+        code("""
+fig, ax = plt.subplots(figsize=(14, 3))
+t = np.arange(len(res.residual_px)) / track.fps
+ax.plot(t, res.residual_px, lw=1); ax.set_xlabel("seconds"); ax.set_ylabel("mean error (px)")
+ax.scatter(t[res.failed], res.residual_px[res.failed], color="red", s=12, label="failed")
+ax.legend(); plt.show()
+worst = np.argsort(res.residual_px)[-4:]
+print("worst frames:", worst, np.round(res.residual_px[worst], 1), "px")
+plt.figure(figsize=(14, 4)); plt.imshow(overlay_grid(frames, fitted, worst, cols=4)); plt.axis("off"); plt.show()
+"""),
+        md("""
+## Against the ground truth (studio recordings only)
+
+MPJPE: mean 3D joint error after aligning the pelvis. PA-MPJPE: after the best similarity transform, which
+removes what one camera cannot see (overall scale and depth).
+"""),
+        code("""
+if run.has("truth_params"):
+    truth = SMPLXParams.load(run.path("truth_params"))
+    err = joint_errors_mm(res.params, truth, model)
+    print({k: round(v, 1) for k, v in err.items()})
+    fig, ax = plt.subplots(figsize=(14, 3))
+    ax.plot(t, truth.jaw_pose[:, 0], label="jaw (truth)"); ax.plot(t, res.params.jaw_pose[:, 0], label="jaw (fitted)")
+    ax.set_xlabel("seconds"); ax.legend(); plt.show()
+"""),
+    ]
+
+
 def main():
     NB_DIR.mkdir(exist_ok=True)
-    books = {"00_body_model.ipynb": body_model_notebook(), "01_capture.ipynb": capture_notebook()}
+    books = {"00_body_model.ipynb": body_model_notebook(), "01_capture.ipynb": capture_notebook(),
+             "02_fitting.ipynb": fitting_notebook()}
     for name, cells in books.items():
         nb = nbf.v4.new_notebook()
         nb.cells = cells

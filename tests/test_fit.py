@@ -1,0 +1,149 @@
+"""Fitting SMPL-X to 2D keypoints (section 3.2), measured against the studio's ground truth."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from s2v.body import BodyModel
+from s2v.camera import Camera
+from s2v.fit import FitConfig, fit_per_frame, fit_run, fit_sequence, joint_errors_mm, load_fit
+from s2v.keypoints import SLICES, KeypointTrack, load_openpose_json, save_openpose_json
+from s2v.params import SMPLXParams
+
+FRAMES = slice(0, 120)
+
+
+@pytest.fixture(scope="module")
+def studio(tiny_recording):
+    rec, cfg = tiny_recording
+    run = rec.run
+    track = KeypointTrack.load(run.path("truth_keypoints"))
+    truth = SMPLXParams.load(run.path("truth_params"))
+    return run, Camera.load(run.path("camera")), track, truth
+
+
+@pytest.fixture(scope="module")
+def fitted(studio, body_model):
+    run, cam, track, truth = studio
+    rng = np.random.default_rng(0)
+    pts = track.points[FRAMES].copy()
+    pts[..., :2] += rng.normal(scale=0.5, size=pts[..., :2].shape)        # 0.5 px noise at 128^2
+    res = fit_sequence(KeypointTrack(pts, track.width, track.height, track.fps), cam, body_model, FitConfig(),
+                       progress=False)
+    return res, truth.frames(FRAMES), pts
+
+
+def test_batched_fit_recovers_the_studio_pose(fitted, body_model):
+    res, truth, _ = fitted
+    assert not res.failed.any()
+    assert np.median(res.residual_px) < 1.5, np.median(res.residual_px)
+    err = joint_errors_mm(res.params, truth, body_model)
+    assert err["body_pa_mm"] < 40 and err["hands_pa_mm"] < 25, err
+    assert err["body_mm"] < 60, err
+
+
+def test_fit_fixes_shape_and_orientation_after_the_first_frames(fitted):
+    res, truth, _ = fitted
+    p = res.params
+    assert np.ptp(p.global_orient, axis=0).max() == 0 and np.ptp(p.transl, axis=0).max() == 0
+    assert p.to_vector().shape == (120, 106)
+    # upright and facing the camera, like the truth (identity)
+    from scipy.spatial.transform import Rotation
+
+    assert Rotation.from_rotvec(p.global_orient[0]).magnitude() < np.radians(8)
+
+
+def test_loss_decreases(fitted):
+    res, _, _ = fitted
+    first_stage2 = FitConfig().init_steps
+    assert res.losses[-1] < res.losses[first_stage2] * 0.9
+
+
+def test_jaw_follows_the_truth(fitted):
+    res, truth, _ = fitted
+    r = np.corrcoef(res.params.jaw_pose[:, 0], truth.jaw_pose[:, 0])[0, 1]
+    assert r > 0.6, r
+
+
+def test_per_frame_loop_agrees_with_batched(fitted, studio, body_model):
+    res, truth, pts = fitted
+    run, cam, track, _ = studio
+    sub = KeypointTrack(pts[:4], track.width, track.height, track.fps)
+    loop = fit_per_frame(sub, cam, body_model, res.params.frames(slice(0, 4)), FitConfig(), steps=150)
+    assert np.median(loop.residual_px) < 2.0
+    e = joint_errors_mm(loop.params, truth.frames(slice(0, 4)), body_model)
+    assert e["body_pa_mm"] < 40
+
+
+def test_missing_person_is_a_clear_error(studio, body_model):
+    run, cam, track, _ = studio
+    empty = KeypointTrack(np.zeros((5, 137, 3), np.float32), track.width, track.height)
+    with pytest.raises(ValueError, match="no person detected"):
+        fit_sequence(empty, cam, body_model, FitConfig(init_steps=3, steps=3), progress=False)
+
+
+def test_lost_frames_are_flagged_not_garbage(studio, body_model):
+    run, cam, track, _ = studio
+    pts = track.points[:30].copy()
+    pts[10:13] = 0.0                              # the person vanishes for three frames
+    res = fit_sequence(KeypointTrack(pts, track.width, track.height), cam, body_model,
+                       FitConfig(init_steps=60, steps=80), progress=False)
+    assert res.failed[10:13].all() and not res.failed[:10].any()
+    assert np.isfinite(res.params.to_vector()).all()
+
+
+def test_fit_stage_writes_params_with_residuals(studio, tmp_path):
+    from s2v.detect import detect_run
+    from s2v.run import Run
+
+    run, *_ = studio
+    r = Run.create("fitstage", tmp_path)
+    for a in ("camera", "truth_keypoints"):
+        r.path(a).write_bytes(run.path(a).read_bytes())
+    track = detect_run(r, source="truth", noise_px=0.5, progress=False)
+    assert r.has("keypoints") and len(track) > 0
+    small = KeypointTrack(track.points[:40], track.width, track.height, track.fps)
+    small.save(r.path("keypoints"))
+    res = fit_run(r, FitConfig(init_steps=60, steps=80), backend="free", progress=False)
+    back = load_fit(r.path("params"))
+    np.testing.assert_allclose(back.residual_px, res.residual_px)
+    assert r.manifest["artifacts"]["params"]["frames"] == 40
+
+
+def test_openpose_json_round_trip_and_largest_person(studio, tmp_path):
+    _, _, track, _ = studio
+    sub = KeypointTrack(track.points[:5], track.width, track.height)
+    sub.points[2] = 0.0
+    save_openpose_json(sub, tmp_path / "op")
+    back = load_openpose_json(tmp_path / "op", track.width, track.height)
+    np.testing.assert_allclose(back.points, sub.points, atol=1e-4)
+    # add a small second person to frame 0: the largest is kept
+    f = tmp_path / "op" / "000000_keypoints.json"
+    d = json.loads(f.read_text())
+    small = dict(d["people"][0])
+    small["pose_keypoints_2d"] = (np.asarray(small["pose_keypoints_2d"]).reshape(-1, 3) * [0.2, 0.2, 1]).ravel().tolist()
+    d["people"].insert(0, small)
+    f.write_text(json.dumps(d))
+    again = load_openpose_json(tmp_path / "op", track.width, track.height)
+    np.testing.assert_allclose(again.points[0], sub.points[0], atol=1e-4)
+    with pytest.raises(ValueError, match="2 people"):
+        load_openpose_json(tmp_path / "op", track.width, track.height, person="error")
+
+
+def test_detector_finds_the_studio_speaker(studio):
+    pytest.importorskip("mediapipe", reason="MediaPipe not installed (make installs it)")
+    from s2v.detect import detect_frames
+    from s2v.video import read_video
+
+    run, _, track, _ = studio
+    frames, _ = read_video(run.path("recording"))
+    det = detect_frames(frames[:40], progress=False)
+    gt = track.points[:40]
+    body = det.points[:, SLICES["body"]]
+    ok = body[..., 2] > 0.5
+    assert ok[:, [0, 2, 5, 9, 12]].mean() > 0.95                 # nose, shoulders, hips
+    err = np.linalg.norm(body[..., :2] - gt[:, SLICES["body"], :2], axis=-1)
+    assert np.median(err[ok]) < 4.0, np.median(err[ok])          # px at 128^2
+    face = det.points[:, SLICES["face"]]
+    assert (face[:, :68, 2] > 0).mean() > 0.9
