@@ -82,13 +82,20 @@ def holistic_to_openpose(result, width: int, height: int) -> np.ndarray:
 def detect_frames(frames, config: DetectorConfig | None = None, progress: bool = True, fps: float = 30.0
                   ) -> KeypointTrack:
     """Run Holistic over RGB frames (an array or any iterable of (H, W, 3) uint8)."""
+    import os
+
+    os.environ.setdefault("GLOG_minloglevel", "2")       # MediaPipe's C++ logging: warnings and up only
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         import mediapipe as mp
     except ImportError as e:
         raise DetectorUnavailable("2D keypoint detection needs MediaPipe: pip install -e '.[detect]' "
                                   "(or bring OpenPose/DWPose keypoints)") from e
+    import warnings
+
     from tqdm.auto import tqdm
 
+    warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype")  # protobuf noise inside mediapipe
     cfg = config or DetectorConfig()
     pts, size = [], None
     with mp.solutions.holistic.Holistic(static_image_mode=cfg.static_image_mode,

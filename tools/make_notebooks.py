@@ -257,8 +257,8 @@ recording the result is compared with the ground truth.
 # Parameters (papermill overrides these)
 run_name = "studio_demo"   # a run with capture/recording.mp4 (notebook 01)
 runs_dir = "runs"
-source = "video"           # "video": MediaPipe on the frames; "truth": studio ground truth + noise
-noise_px = 1.0             # with source="truth"
+source = "video"           # video: MediaPipe on the frames; truth: studio ground truth + noise
+noise_px = 1.0             # keypoint noise (px) when source is truth
 steps = 250                # optimisation steps over all frames
 backend = "auto"           # body model
 """, tags=["parameters"]),

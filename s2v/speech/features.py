@@ -1,0 +1,108 @@
+"""Audio features for the speech-to-pose LSTM, exactly as the paper specifies (section 3.4).
+
+===============================================  ==============================================
+paper (section 3.4)                              here
+===============================================  ==============================================
+"normalize its volume by RMS-based               :func:`rms_normalize` to ``target_rms`` (-20 dBFS)
+normalization"
+"for every 25ms-length audio clip ... sampled    ``n_fft = win = 25 ms``, ``hop = 10 ms`` (400/160
+at 10ms interval"                                samples at 16 kHz), Hann window, no centring
+"discrete Fourier Transform"                     ``librosa.stft`` (power spectrum)
+"40 triangular Mel-scale filters"                ``n_mels = 40`` (librosa's Slaney mel filterbank)
+"followed by a logarithm operator"               natural log of the mel energies (+ a floor)
+"reduce the output dimension to 13 by applying   ``scipy.fft.dct`` type II, orthonormal, first 13
+a Discrete Cosine Transform"                     (what ``librosa.feature.mfcc`` does)
+"plus the log mean value of volume" (14-D)       log of the frame's mean squared amplitude
+"temporal first-order derivatives ... the        ``x[t] - x[t-1]`` (zero for the first frame),
+difference to the previous feature vector"       not librosa's smoothed ``delta``
+===============================================  ==============================================
+
+Any sample rate is resampled to 16 kHz first. :func:`align_to_frames` averages the 100 Hz features over
+each video frame's time span, so features and poses share one time axis. :func:`add_pause_noise` is the
+paper's fix for TTS audio that is perfectly silent in pauses (section 4.2).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SAMPLE_RATE = 16000
+FEATURE_DIM = 28
+
+
+@dataclass(frozen=True)
+class AudioFeatureConfig:
+    sample_rate: int = SAMPLE_RATE
+    window: float = 0.025     # seconds (section 3.4)
+    hop: float = 0.010        # seconds (section 3.4)
+    n_mels: int = 40          # section 3.4
+    n_mfcc: int = 13          # section 3.4
+    target_rms: float = 0.1   # RMS normalisation target (-20 dBFS)
+    floor: float = 1e-10      # added before the logarithms
+
+
+def rms_normalize(audio: np.ndarray, target_rms: float = 0.1) -> np.ndarray:
+    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if len(audio) else 0.0
+    if rms < 1e-8:
+        raise ValueError("the audio is silent (RMS ~ 0): no speech to take features from")
+    return (np.asarray(audio, np.float64) * (target_rms / rms)).astype(np.float32)
+
+
+def audio_features(audio: np.ndarray, sr: int, cfg: AudioFeatureConfig | None = None) -> np.ndarray:
+    """(N, 28) features at 100 Hz: 13 MFCC + log mean volume, and their first differences."""
+    import librosa
+    from scipy.fft import dct
+
+    cfg = cfg or AudioFeatureConfig()
+    y = np.asarray(audio, np.float32)
+    if y.ndim == 2:  # (samples, channels) as soundfile returns
+        y = y.mean(1)
+    if sr != cfg.sample_rate:
+        y = librosa.resample(y, orig_sr=sr, target_sr=cfg.sample_rate)
+    y = rms_normalize(y, cfg.target_rms)
+    n = int(round(cfg.window * cfg.sample_rate))
+    hop = int(round(cfg.hop * cfg.sample_rate))
+    if len(y) < n:
+        raise ValueError(f"the audio is too short ({len(y) / cfg.sample_rate * 1000:.0f} ms): at least one "
+                         f"{cfg.window * 1000:.0f} ms window is needed")
+    power = np.abs(librosa.stft(y, n_fft=n, hop_length=hop, win_length=n, window="hann", center=False)) ** 2
+    mel = librosa.filters.mel(sr=cfg.sample_rate, n_fft=n, n_mels=cfg.n_mels) @ power
+    mfcc = dct(np.log(mel + cfg.floor), type=2, axis=0, norm="ortho")[:cfg.n_mfcc]
+    frames = librosa.util.frame(y, frame_length=n, hop_length=hop)      # (n, N)
+    volume = np.log(np.mean(frames.astype(np.float64) ** 2, axis=0) + cfg.floor)
+    static = np.vstack([mfcc, volume[None, :mfcc.shape[1]]]).T          # (N, 14)
+    diff = np.diff(static, axis=0, prepend=static[:1])
+    return np.hstack([static, diff]).astype(np.float32)
+
+
+def feature_times(num: int, cfg: AudioFeatureConfig | None = None) -> np.ndarray:
+    """Centre time (s) of each feature frame."""
+    cfg = cfg or AudioFeatureConfig()
+    return np.arange(num) * cfg.hop + cfg.window / 2
+
+
+def align_to_frames(features: np.ndarray, num_frames: int, fps: float, cfg: AudioFeatureConfig | None = None
+                    ) -> np.ndarray:
+    """Average the features falling in each video frame's span [t/fps, (t+1)/fps) -> (num_frames, D).
+
+    Frames past the end of the audio repeat the last feature; a frame containing no feature centre takes
+    the nearest one.
+    """
+    cfg = cfg or AudioFeatureConfig()
+    t = feature_times(len(features), cfg)
+    edges = np.arange(num_frames + 1) / fps
+    c = np.concatenate([np.zeros((1, features.shape[1])), np.cumsum(features, 0, dtype=np.float64)])
+    lo = np.searchsorted(t, edges[:-1], side="left")
+    hi = np.searchsorted(t, edges[1:], side="left")
+    count = (hi - lo)[:, None]
+    mean = (c[hi] - c[lo]) / np.maximum(count, 1)
+    nearest = np.clip(np.searchsorted(t, (edges[:-1] + edges[1:]) / 2), 0, len(features) - 1)
+    return np.where(count > 0, mean, features[nearest]).astype(np.float32)
+
+
+def add_pause_noise(audio: np.ndarray, sr: int, level_db: float = -50.0, seed: int = 0) -> np.ndarray:
+    """White noise at ``level_db`` dBFS RMS added everywhere (section 4.2: TTS audio is perfectly silent in
+    pauses, which recorded training audio never is, and the network has never seen such silence)."""
+    rng = np.random.default_rng(seed)
+    return (np.asarray(audio, np.float32) + rng.normal(scale=10 ** (level_db / 20), size=len(audio))).astype(np.float32)
