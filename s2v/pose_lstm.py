@@ -1,0 +1,277 @@
+"""Speech to pose: the paper's 2-layer LSTM (section 3.4), its training and chunked inference.
+
+* **Network**: a 2-layer unidirectional LSTM with a 300-dimensional cell and a linear read-out; the input
+  is normalised by its mean and variance, the output is kept in SMPL-X parameter scale ("in order to keep
+  the relative scale of different SMPL-X parameters").
+* **Delay**: the output is shifted by 200 ms, so the pose at time t is predicted from speech up to
+  t + 200 ms ("looking in the future of speaking").
+* **Loss**: L2 on the 106 numbers weighted per part, body/hands/mouth/face = 1/4/100/100, plus a
+  difference loss on consecutive poses. The paper only says it enforces smoothness "by adding a difference
+  loss between 2 consecutive poses"; here the predicted frame-to-frame differences are matched to the
+  target's, which smooths as much as the data is smooth without pulling the output towards stillness.
+* **Training**: Adam, lr 0.001, batch 100 windows; checkpoints written atomically every N steps hold the
+  model, optimiser, data-order RNG and history, so an interrupted run resumes with identical results;
+  early stopping on a validation split keeps the best weights.
+* **Baseline**: ``target="keypoints2d"`` trains the same network on 2D keypoints, the paper's first attempt
+  (figure 4), for the evaluation of what the 3D skeleton buys.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from s2v.io import atomic_path
+from s2v.params import PAPER_PART_WEIGHTS, ParamLayout
+
+
+@dataclass
+class PoseLSTMConfig:
+    hidden: int = 300                 # section 3.4
+    layers: int = 2                   # section 3.4
+    delay: float = 0.2                # seconds (section 3.4)
+    lr: float = 1e-3                  # section 3.4
+    batch_size: int = 100             # section 3.4
+    window: float = 4.0               # seconds per training window
+    part_weights: dict = field(default_factory=lambda: dict(PAPER_PART_WEIGHTS))  # section 3.4
+    w_diff: float = 1.0               # difference loss on consecutive poses
+    max_steps: int = 2000
+    eval_every: int = 100             # steps between validation checks
+    patience: int = 5                 # validation checks without improvement before stopping
+    checkpoint_every: int = 100
+    seed: int = 0
+    device: str | None = None
+
+
+class PoseLSTM(nn.Module):
+    def __init__(self, input_dim: int, output_dim: int, hidden: int = 300, layers: int = 2):
+        super().__init__()
+        self.lstm = nn.LSTM(input_dim, hidden, layers, batch_first=True)
+        self.out = nn.Linear(hidden, output_dim)
+        self.register_buffer("in_mean", torch.zeros(input_dim))
+        self.register_buffer("in_std", torch.ones(input_dim))
+        self.register_buffer("out_init", torch.zeros(output_dim))
+
+    def forward(self, x: torch.Tensor, state=None):
+        h, state = self.lstm((x - self.in_mean) / self.in_std, state)
+        return self.out(h) + self.out_init, state
+
+
+@dataclass
+class Sequence:
+    """One training sequence: per-frame inputs (T, D_in) and targets (T, D_out) at ``fps``."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    fps: float
+    name: str = ""
+
+
+def _shift(targets: np.ndarray, d: int) -> np.ndarray:
+    """Target for input frame t is the pose at t - d (the network answers 200 ms late)."""
+    if d <= 0:
+        return targets
+    return np.concatenate([np.repeat(targets[:1], d, 0), targets[:-d]])
+
+
+class _Windows:
+    """Random windows from the training sequences, in an order fixed by a saved RNG."""
+
+    def __init__(self, seqs: list[Sequence], length: int, d: int, rng: np.random.Generator):
+        self.x = [s.inputs.astype(np.float32) for s in seqs]
+        self.y = [_shift(s.targets, d).astype(np.float32) for s in seqs]
+        self.len = length
+        self.rng = rng
+        lens = np.array([len(x) for x in self.x], float)
+        self.p = lens / lens.sum()
+
+    def batch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        xs, ys = [], []
+        for s in self.rng.choice(len(self.x), size=n, p=self.p):
+            T = len(self.x[s])
+            L = min(self.len, T)
+            a = int(self.rng.integers(0, T - L + 1))
+            x, y = self.x[s][a:a + L], self.y[s][a:a + L]
+            if L < self.len:  # pad short sequences by repeating the last frame
+                x = np.concatenate([x, np.repeat(x[-1:], self.len - L, 0)])
+                y = np.concatenate([y, np.repeat(y[-1:], self.len - L, 0)])
+            xs.append(x)
+            ys.append(y)
+        return np.stack(xs), np.stack(ys)
+
+
+def target_weights(target: str, dim: int, cfg: PoseLSTMConfig, layout: ParamLayout | None = None) -> np.ndarray:
+    if target == "smplx":
+        return (layout or ParamLayout()).part_weights(cfg.part_weights)
+    return np.ones(dim, np.float32)
+
+
+def loss_fn(pred: torch.Tensor, y: torch.Tensor, w: torch.Tensor, w_diff: float) -> torch.Tensor:
+    l2 = ((pred - y) ** 2 * w).sum(-1).mean()
+    if w_diff and pred.shape[1] > 1:
+        dp, dy = pred[:, 1:] - pred[:, :-1], y[:, 1:] - y[:, :-1]
+        l2 = l2 + w_diff * ((dp - dy) ** 2 * w).sum(-1).mean()
+    return l2
+
+
+@dataclass
+class TrainState:
+    step: int = 0
+    best_val: float = float("inf")
+    best_step: int = 0
+    bad_checks: int = 0
+    history: list = field(default_factory=list)   # (step, train_loss)
+    val_history: list = field(default_factory=list)  # (step, val_loss)
+    stopped_early: bool = False
+
+
+class Trainer:
+    """Trains a :class:`PoseLSTM` on sequences, with atomic checkpoints and exact resume."""
+
+    def __init__(self, train: list[Sequence], val: list[Sequence], cfg: PoseLSTMConfig | None = None,
+                 target: str = "smplx", checkpoint: str | Path | None = None, layout: ParamLayout | None = None):
+        if not train:
+            raise ValueError("no training sequences")
+        self.cfg = cfg or PoseLSTMConfig()
+        self.target = target
+        self.fps = train[0].fps
+        self.delay_frames = int(round(self.cfg.delay * self.fps))
+        self.device = torch.device(self.cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        torch.manual_seed(self.cfg.seed)
+        din, dout = train[0].inputs.shape[1], train[0].targets.shape[1]
+        if target == "smplx" and dout != (layout or ParamLayout()).frame_dim:
+            raise ValueError(f"target 'smplx' needs {(layout or ParamLayout()).frame_dim} numbers per frame, the "
+                             f"sequences have {dout} (use target='keypoints2d' for other targets)")
+        if target not in ("smplx", "keypoints2d"):
+            raise ValueError(f"target must be 'smplx' or 'keypoints2d', got {target!r}")
+        self.model = PoseLSTM(din, dout, self.cfg.hidden, self.cfg.layers).to(self.device)
+        allx = np.concatenate([s.inputs for s in train])
+        ally = np.concatenate([s.targets for s in train])
+        self.model.in_mean.copy_(torch.as_tensor(allx.mean(0)))
+        self.model.in_std.copy_(torch.as_tensor(allx.std(0) + 1e-5))
+        self.model.out_init.copy_(torch.as_tensor(ally.mean(0)))
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr)
+        self.rng = np.random.default_rng(self.cfg.seed)
+        self.windows = _Windows(train, max(2, int(round(self.cfg.window * self.fps))), self.delay_frames, self.rng)
+        self.val = val
+        self.w = torch.as_tensor(target_weights(target, dout, self.cfg, layout), device=self.device)
+        self.state = TrainState()
+        self.best = copy.deepcopy(self.model.state_dict())
+        self.checkpoint = Path(checkpoint) if checkpoint else None
+        if self.checkpoint and self.checkpoint.exists():
+            self._load(self.checkpoint)
+
+    # ------------------------------------------------------------------ checkpoints
+    def _payload(self) -> dict:
+        return {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "best": self.best,
+                "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                "state": asdict(self.state), "config": asdict(self.cfg), "target": self.target, "fps": self.fps,
+                "input_dim": self.model.lstm.input_size, "output_dim": self.model.out.out_features}
+
+    def save(self, path: str | Path | None = None) -> Path:
+        path = Path(path or self.checkpoint)
+        with atomic_path(path, ".pt") as tmp:
+            torch.save(self._payload(), tmp)
+        return path
+
+    def _load(self, path: Path) -> None:
+        ck = torch.load(path, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(ck["model"])
+        self.opt.load_state_dict(ck["opt"])
+        self.best = ck["best"]
+        self.rng.bit_generator.state = ck["rng"]
+        torch.set_rng_state(ck["torch_rng"])
+        self.state = TrainState(**ck["state"])
+
+    # ------------------------------------------------------------------ training
+    def validation_loss(self) -> float:
+        if not self.val:
+            return float("nan")
+        self.model.eval()
+        tot, n = 0.0, 0
+        with torch.no_grad():
+            for s in self.val:
+                x = torch.as_tensor(s.inputs[None], dtype=torch.float32, device=self.device)
+                y = torch.as_tensor(_shift(s.targets, self.delay_frames)[None], dtype=torch.float32, device=self.device)
+                pred, _ = self.model(x)
+                tot += float(loss_fn(pred, y, self.w, self.cfg.w_diff)) * len(s.inputs)
+                n += len(s.inputs)
+        self.model.train()
+        return tot / max(n, 1)
+
+    def train(self, steps: int | None = None, progress: bool = True) -> TrainState:
+        """Train up to ``cfg.max_steps`` (or ``steps`` more); stops early when validation stalls."""
+        from tqdm.auto import tqdm
+
+        cfg, st = self.cfg, self.state
+        end = cfg.max_steps if steps is None else min(cfg.max_steps, st.step + steps)
+        bar = tqdm(total=end - st.step, desc=f"pose LSTM ({self.target})", unit="step", disable=not progress)
+        self.model.train()
+        while st.step < end and not st.stopped_early:
+            x, y = self.windows.batch(cfg.batch_size)
+            x = torch.as_tensor(x, device=self.device)
+            y = torch.as_tensor(y, device=self.device)
+            pred, _ = self.model(x)
+            loss = loss_fn(pred, y, self.w, cfg.w_diff)
+            self.opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
+            self.opt.step()
+            st.step += 1
+            st.history.append((st.step, float(loss.detach())))
+            bar.update()
+            bar.set_postfix(loss=f"{st.history[-1][1]:.4g}")
+            if st.step % cfg.eval_every == 0 and self.val:
+                v = self.validation_loss()
+                st.val_history.append((st.step, v))
+                if v < st.best_val:
+                    st.best_val, st.best_step, st.bad_checks = v, st.step, 0
+                    self.best = copy.deepcopy(self.model.state_dict())
+                else:
+                    st.bad_checks += 1
+                    st.stopped_early = st.bad_checks >= cfg.patience
+            if self.checkpoint and (st.step % cfg.checkpoint_every == 0 or st.step == end or st.stopped_early):
+                self.save()
+        bar.close()
+        return st
+
+    def best_model(self) -> PoseLSTM:
+        m = copy.deepcopy(self.model)
+        if self.val and self.state.best_val < float("inf"):
+            m.load_state_dict(self.best)
+        return m.eval()
+
+    def export(self, path: str | Path, meta: dict | None = None) -> Path:
+        """The trained network (best weights) for inference: ``pose/model.pt``."""
+        m = self.best_model()
+        with atomic_path(Path(path), ".pt") as tmp:
+            torch.save({"model": m.state_dict(), "config": asdict(self.cfg), "target": self.target, "fps": self.fps,
+                        "input_dim": m.lstm.input_size, "output_dim": m.out.out_features, "meta": meta or {}}, tmp)
+        return Path(path)
+
+
+def load_model(path: str | Path, device=None) -> tuple[PoseLSTM, dict]:
+    ck = torch.load(path, map_location=device or "cpu", weights_only=False)
+    cfg = ck["config"]
+    m = PoseLSTM(ck["input_dim"], ck["output_dim"], cfg["hidden"], cfg["layers"])
+    m.load_state_dict(ck["model"])
+    return m.eval().to(device or "cpu"), ck
+
+
+@torch.no_grad()
+def predict(model: PoseLSTM, inputs: np.ndarray, fps: float, delay: float = 0.2, chunk: int = 2048) -> np.ndarray:
+    """Poses (T, D_out) for inputs (T, D_in) of any length, in chunks carrying the LSTM state (bounded
+    memory; identical to one pass). The 200 ms delay is undone: inputs are padded at the end and the
+    first ``delay`` frames of output dropped."""
+    d = int(round(delay * fps))
+    dev = next(model.parameters()).device
+    x = np.concatenate([inputs, np.repeat(inputs[-1:], d, 0)]).astype(np.float32) if d else inputs.astype(np.float32)
+    outs, state = [], None
+    for a in range(0, len(x), chunk):
+        y, state = model(torch.as_tensor(x[None, a:a + chunk], device=dev), state)
+        outs.append(y[0].cpu().numpy())
+    return np.concatenate(outs)[d:]
