@@ -1,0 +1,100 @@
+"""Speech to text with word timestamps, offline: pocketsphinx and its bundled US-English model.
+
+The key-pose stage needs to know *when* each word of real speech is spoken (section 3.3: "we need to
+first pass it to a speech-to-text (STT) engine, which generates text script of the speech as well as the
+timestamp of each individual word"). Two modes:
+
+* :func:`recognize`: free recognition (no transcript), for arbitrary speech;
+* :func:`align`: forced alignment of a known transcript, much more accurate (e.g. for the studio's
+  scripts or a user's recording of a script they read). Words missing from the dictionary are added
+  with letter-to-sound guesses from similar words or refused with a clear error.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from s2v.speech.tts import Word, resample
+
+SAMPLE_RATE = 16000
+_FRAME = 0.01  # pocketsphinx frames are 10 ms
+
+
+def _decoder(**kw):
+    try:
+        from pocketsphinx import Decoder
+    except ImportError as e:  # pragma: no cover
+        raise ImportError("speech recognition needs pocketsphinx: pip install pocketsphinx") from e
+    return Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", **kw)
+
+
+def _pcm(audio: np.ndarray, sr: int) -> bytes:
+    y = np.asarray(audio, np.float32)
+    if y.ndim == 2:
+        y = y.mean(1)
+    y = resample(y, sr, SAMPLE_RATE)
+    peak = float(np.abs(y).max()) if len(y) else 0.0
+    if peak < 1e-4:
+        raise ValueError("the audio is silent: nothing to recognise")
+    y = y / peak * 0.9
+    return (y * 32767).astype(np.int16).tobytes()
+
+
+def _words(decoder) -> list[Word]:
+    out = []
+    for seg in decoder.seg():
+        w = re.sub(r"\(\d+\)$", "", seg.word)
+        if w.startswith("<") or w.startswith("[") or w in ("sil", "<sil>"):
+            continue
+        out.append(Word(w, seg.start_frame * _FRAME, (seg.end_frame + 1) * _FRAME))
+    return out
+
+
+def recognize(audio: np.ndarray, sr: int) -> list[Word]:
+    """Free recognition: the words heard, with start/end seconds."""
+    d = _decoder()
+    d.start_utt()
+    d.process_raw(_pcm(audio, sr), full_utt=True)
+    d.end_utt()
+    return _words(d)
+
+
+def tokenize(text: str) -> list[str]:
+    return [t for t in re.findall(r"[a-z']+", text.lower().replace("’", "'")) if t.strip("'")]
+
+
+def align(audio: np.ndarray, sr: int, text: str) -> list[Word]:
+    """Forced alignment of ``text`` to the audio: each transcript word with its start/end seconds."""
+    d = _decoder()
+    words = tokenize(text)
+    if not words:
+        raise ValueError("empty transcript")
+    unknown = [w for w in words if d.lookup_word(w) is None]
+    for w in dict.fromkeys(unknown):
+        stem = next((w[:k] for k in range(len(w), 2, -1) if d.lookup_word(w[:k])), None)
+        if stem is None:
+            raise ValueError(f"'{w}' is not in the pronunciation dictionary; add it or rephrase")
+        d.add_word(w, d.lookup_word(stem), True)  # closest known prefix: good enough for timing
+    d.set_align_text(" ".join(words))
+    d.start_utt()
+    d.process_raw(_pcm(audio, sr), full_utt=True)
+    d.end_utt()
+    out = _words(d)
+    if len(out) != len(words):
+        raise RuntimeError(f"alignment found {len(out)} of {len(words)} words; is this the right transcript?")
+    for w, tok in zip(out, words):
+        w.text = tok
+    return out
+
+
+def word_error_rate(reference: str, hypothesis: list[str] | str) -> float:
+    """Word-level Levenshtein distance / reference length."""
+    ref = tokenize(reference)
+    hyp = tokenize(hypothesis) if isinstance(hypothesis, str) else [h.lower() for h in hypothesis]
+    D = np.arange(len(hyp) + 1)[None].repeat(len(ref) + 1, 0)
+    D[:, 0] = np.arange(len(ref) + 1)
+    for i in range(1, len(ref) + 1):
+        for j in range(1, len(hyp) + 1):
+            D[i, j] = min(D[i - 1, j] + 1, D[i, j - 1] + 1, D[i - 1, j - 1] + (ref[i - 1] != hyp[j - 1]))
+    return float(D[-1, -1]) / max(len(ref), 1)
