@@ -151,6 +151,20 @@ def _cmd_fit(a) -> int:
     return 0
 
 
+def _cmd_pose(a) -> int:
+    from s2v.pose_lstm import PoseLSTMConfig
+    from s2v.pose_stage import train_pose
+    from s2v.run import Run
+
+    runs = lambda names: [Run(Path(a.runs_dir) / n) for n in names]  # noqa: E731
+    out = Run.create(a.out, a.runs_dir)
+    cfg = PoseLSTMConfig(max_steps=a.steps, device=a.device)
+    tr = train_pose(runs(a.train), runs(a.val or []), out, cfg, inputs=a.inputs, target=a.target)
+    print(f"trained {tr.state.step} steps (best validation {tr.state.best_val:.4g} at step {tr.state.best_step}) "
+          f"-> {out.path('pose_model')}")
+    return 0
+
+
 def _cmd_demo(a) -> int:
     from s2v.notebooks import run_notebook
 
@@ -222,6 +236,17 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--steps", type=int, default=FIT_STEPS)
     f.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     f.set_defaults(func=_cmd_fit)
+
+    p = sub.add_parser("pose", help="train the speech-to-pose LSTM on runs (section 3.4); resumes if interrupted")
+    p.add_argument("--train", nargs="+", required=True, help="run names with audio + params (or studio truth)")
+    p.add_argument("--val", nargs="*", default=None, help="validation runs (early stopping)")
+    p.add_argument("--out", required=True, help="run that receives pose/model.pt")
+    p.add_argument("--runs-dir", default="runs")
+    p.add_argument("--inputs", default="audio", choices=("audio", "text"))
+    p.add_argument("--target", default="smplx", choices=("smplx", "keypoints2d"))
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=_cmd_pose)
 
     r = sub.add_parser("run", help="create or inspect a run folder")
     r.add_argument("action", choices=("init", "show"))

@@ -49,3 +49,63 @@ def inline_video(path: str | Path, width: int = 320):
     from IPython.display import Video
 
     return Video(str(path), embed=True, width=width, html_attributes="controls loop")
+
+
+def features_with_words(features: np.ndarray, fps: float, words: list[dict], ax=None):
+    """The 28-D feature matrix over time (MFCCs, volume and their differences) with word boundaries."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(14, 3))[1]
+    T = len(features)
+    ax.imshow(features.T, aspect="auto", origin="lower", cmap="magma", extent=[0, T / fps, 0, features.shape[1]])
+    for w in words:
+        ax.axvline(w["start"], color="cyan", lw=0.5, alpha=0.6)
+        ax.text(w["start"], features.shape[1] + 0.5, w["word"], fontsize=6, rotation=60)
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("13 MFCC + volume | differences")
+    return ax
+
+
+def loss_curves(state, ax=None):
+    """Training loss per step and validation loss per check of a :class:`s2v.pose_lstm.TrainState`."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(8, 3))[1]
+    if state.history:
+        s, loss = np.array(state.history).T
+        ax.plot(s, loss, lw=0.8, label="train")
+    if state.val_history:
+        s, v = np.array(state.val_history).T
+        ax.plot(s, v, "o-", label="validation")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.legend()
+    return ax
+
+
+def skeleton_video(params_list, model, camera, path, fps: float, audio=None, labels=None) -> Path:
+    """Side-by-side skeleton videos of several parameter sequences (e.g. prediction and truth)."""
+    import cv2
+    import torch
+
+    from s2v.keypoints import from_smplx
+    from s2v.render.skeleton import render_skeleton
+    from s2v.video import write_video
+
+    tracks = []
+    for p in params_list:
+        with torch.no_grad():
+            tracks.append(from_smplx(camera.project(model.keypoints(p).cpu().numpy()), model.use_face_contour))
+    T = min(len(t) for t in tracks)
+
+    def frames():
+        for t in range(T):
+            tiles = []
+            for i, tr in enumerate(tracks):
+                img = render_skeleton(tr[t], camera.width, camera.height)
+                if labels:
+                    cv2.putText(img, labels[i], (5, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (200, 200, 200), 1)
+                tiles.append(img)
+            yield np.concatenate(tiles, 1)
+
+    return write_video(frames(), path, fps, audio=audio)

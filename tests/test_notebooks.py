@@ -59,3 +59,16 @@ def test_fitting_notebook_fits_and_compares_with_truth(tiny_recording, tmp_path)
     images = [o for o in _outputs(nb) if "image/png" in o.get("data", {})]
     assert len(images) >= 4
     assert (tmp_path / "runs" / "tiny" / "fit" / "params.npz").exists()
+
+
+@pytest.mark.notebook
+def test_pose_lstm_notebook_trains_and_evaluates(tmp_path):
+    out = run_notebook("04_pose_lstm.ipynb", tmp_path / "nb.ipynb",
+                       {"runs_dir": str(tmp_path / "runs"), "train_scripts": ["economy"], "val_script": "sports",
+                        "test_script": "weather", "steps": 10, "hidden": 32, "batch_size": 8})
+    nb = json.loads(out.read_text())
+    text = "".join("".join(o.get("text", "")) for o in _outputs(nb))
+    assert "mouth error" in text and "per-part error" in text and "10 steps" in text
+    images = [o for o in _outputs(nb) if "image/png" in o.get("data", {})]
+    assert len(images) >= 3
+    assert (tmp_path / "runs" / "pose_ada_audio" / "prediction_vs_truth.mp4").exists()

@@ -330,10 +330,110 @@ if run.has("truth_params"):
     ]
 
 
+def pose_lstm_notebook():
+    return [
+        md("""
+# 04 · Speech to pose: the LSTM
+
+**What this stage does.** It learns to map speech to the 106 SMPL-X numbers of every frame, so that new
+speech can drive the speaker's body.
+
+**Why this way (paper, section 3.4).** Features: the audio's volume is normalised (RMS), then 25 ms windows
+every 10 ms give 13 MFCCs (40 mel filters, log, DCT) plus the log volume, and their frame-to-frame
+differences: 28 numbers. Alternatively the *text*: words spread over their time spans, zeros in pauses
+(Mandarin through pinyin, so homophones look alike). The network is a plain 2-layer LSTM with 300 cells;
+its output is delayed by 200 ms so it can "look into the future" (people start a gesture before the word).
+The loss weighs body, hands, mouth and face 1 : 4 : 100 : 100, because their parameters have very
+different scales, and adds a difference loss between consecutive poses for smoothness.
+
+This notebook trains on studio scripts of one speaker and tests on a script it has never heard, as the
+paper did. The defaults are small so it runs in minutes on a CPU; `benchmarks/bench_pose.py` runs the
+longer version whose numbers are in `benchmarks/RESULTS.md`.
+"""),
+        code("""
+# Parameters (papermill overrides these)
+runs_dir = "runs"
+speaker = "ada"
+train_scripts = ["economy", "sports", "science", "weather"]
+val_script = "history"
+test_script = "technology"
+inputs = "audio"       # audio | text
+steps = 150            # training steps (the benchmark uses 400)
+window = 2.0           # seconds per training window
+hidden = 300           # LSTM cell size (section 3.4)
+batch_size = 100       # section 3.4
+""", tags=["parameters"]),
+        code("""
+import json
+import numpy as np, matplotlib.pyplot as plt
+from s2v.run import Run
+from s2v.studio import StudioConfig, record
+from s2v.body import BodyModel
+from s2v.camera import Camera
+from s2v.params import SMPLXParams
+from s2v.pose_lstm import PoseLSTMConfig, predict
+from s2v.pose_stage import run_sequence, train_pose, mouth_error_px, part_errors
+from s2v.plots import features_with_words, loss_curves, skeleton_video, inline_video
+
+runs = {}
+for i, s in enumerate(train_scripts + [val_script, test_script]):
+    run = Run.create(f"{speaker}_{s}", runs_dir)
+    if not run.has("truth_params"):   # studio data without video: audio, transcript, ground truth
+        record(StudioConfig(speaker=speaker, script=s, pose_session=False, seed=i, render=False), run, progress=False)
+    runs[s] = run
+print({s: f"{len(run_sequence(r, inputs).inputs) / 30:.1f} s" for s, r in runs.items()})
+"""),
+        md("## The input features, with the words"),
+        code("""
+test = runs[test_script]
+seq = run_sequence(test, "audio")
+words = json.loads(test.path("transcript").read_text())["words"]
+features_with_words(seq.inputs[:300], seq.fps, [w for w in words if w["start"] < 10]); plt.show()
+"""),
+        md("## Training"),
+        code("""
+out = Run.create(f"pose_{speaker}_{inputs}", runs_dir)
+cfg = PoseLSTMConfig(hidden=hidden, batch_size=batch_size, window=window, max_steps=steps, eval_every=25, patience=6)
+trainer = train_pose([runs[s] for s in train_scripts], [runs[val_script]], out, cfg, inputs=inputs)
+loss_curves(trainer.state); plt.show()
+print(f"{trainer.state.step} steps, best validation loss {trainer.state.best_val:.3f} at step {trainer.state.best_step}")
+"""),
+        md("""
+## On a script the network never heard
+
+The mouth error is Table 3's measure: the 20 mouth landmarks of the predicted and the true body, projected
+with the studio camera, mean distance in pixels.
+"""),
+        code("""
+model = trainer.best_model()
+pred = predict(model, run_sequence(test, inputs).inputs, seq.fps)
+truth = SMPLXParams.load(test.path("truth_params"))
+body = BodyModel(backend="free", device="cpu")
+camera = Camera.load(test.path("camera"))
+print("mouth error:", {k: round(v, 2) for k, v in mouth_error_px(pred, truth, camera, body).items()})
+print("per-part error:", {k: round(v, 4) for k, v in part_errors(pred, truth.to_vector()).items()})
+t = np.arange(len(pred)) / seq.fps
+fig, ax = plt.subplots(2, 1, figsize=(14, 5), sharex=True)
+ax[0].plot(t, truth.jaw_pose[:, 0], label="true jaw"); ax[0].plot(t, pred[:, 63], label="predicted jaw"); ax[0].legend()
+j = truth.layout.slices()["body_pose"].start + 3 * 18 + 1   # right elbow flexion
+ax[1].plot(t, truth.to_vector()[:, j], label="true right elbow"); ax[1].plot(t, pred[:, j], label="predicted"); ax[1].legend()
+ax[1].set_xlabel("seconds"); plt.show()
+"""),
+        md("## Prediction and truth as skeleton videos, with the speech"),
+        code("""
+p = SMPLXParams.from_vector(pred, truth.layout, betas=truth.betas)
+video = skeleton_video([p.frames(slice(0, 300)), truth.frames(slice(0, 300))], body, camera.scaled(0.75),
+                       out.root / "prediction_vs_truth.mp4", seq.fps, audio=test.path("audio"),
+                       labels=["predicted", "truth"])
+inline_video(video, width=384)
+"""),
+    ]
+
+
 def main():
     NB_DIR.mkdir(exist_ok=True)
     books = {"00_body_model.ipynb": body_model_notebook(), "01_capture.ipynb": capture_notebook(),
-             "02_fitting.ipynb": fitting_notebook()}
+             "02_fitting.ipynb": fitting_notebook(), "04_pose_lstm.ipynb": pose_lstm_notebook()}
     for name, cells in books.items():
         nb = nbf.v4.new_notebook()
         nb.cells = cells

@@ -119,10 +119,15 @@ def perform(words: list[Word], phonemes: list[Phoneme], audio: np.ndarray, sr: i
     loud = np.clip(loudness_envelope(audio, sr, fine), 0, 1.3)
     jaw = JAW_MAX * np.interp(t, fine, open_ * np.sqrt(loud))
     seq[:, sl["jaw_pose"].start] = jaw
-    # slow expression drift (smiles, brows) and a little lip motion with speech
+    # the face follows the speech (loudness and mouth opening drive the first expression components),
+    # with a small slow drift on top (smiles, brows) that speech does not explain
+    loud_t, open_t = np.interp(t, fine, loud), np.interp(t, fine, open_)
+    e0 = sl["expression"].start
+    seq[:, e0] = 0.8 * loud_t
+    if lay.num_expression > 1:
+        seq[:, e0 + 1] = 0.6 * open_t - 0.3 * loud_t
     for k in range(min(4, lay.num_expression)):
-        seq[:, sl["expression"].start + k] = 0.5 * _smooth_noise(rng, T, fps, 1.5)
-    seq[:, sl["expression"].start] += 0.8 * np.interp(t, fine, loud) * (rng.uniform() > 0.5)
+        seq[:, e0 + k] += 0.15 * _smooth_noise(rng, T, fps, 1.5)
 
     # --- beats and nods on stressed syllables
     last_beat = -10.0

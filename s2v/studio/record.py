@@ -49,6 +49,7 @@ class StudioConfig:
     noise_db: float = -55.0          # room noise (dBFS RMS): real recordings are never silent
     background: tuple[float, float, float] = (0.80, 0.82, 0.85)
     backend: str = "auto"            # body model
+    render: bool = True              # False: audio, transcript and ground truth only (fast training data)
     motion: MotionConfig = field(default_factory=MotionConfig)
 
     @classmethod
@@ -200,11 +201,18 @@ def record(cfg: StudioConfig, run: Run | str | Path, progress: bool = True) -> R
                     bar.update()
             bar.close()
 
-    write_video(frames(), run.path("recording"), cfg.fps, audio=run.path("audio"))
+    if cfg.render:
+        write_video(frames(), run.path("recording"), cfg.fps, audio=run.path("audio"))
+    else:  # keypoints only, no pixels
+        for a in range(0, T, 256):
+            with torch.no_grad():
+                k = model.keypoints(params.frames(slice(a, min(T, a + 256)))).cpu().numpy()
+            kps[a:a + len(k)] = from_smplx(camera.project(k), model.use_face_contour)
     KeypointTrack(kps, cfg.width, cfg.height, cfg.fps).save(run.path("truth_keypoints"))
     conf = {"studio": _plain(cfg), "speaker": asdict(speaker), "script": script.name, "body_model": model.backend}
     for a in ("recording", "audio", "transcript", "camera", "truth_params", "truth_keypoints", "truth_keyposes"):
-        run.record(a, config=conf)
+        if run.has(a):
+            run.record(a, config=conf)
     return Recording(run, duration, T, words, events, camera)
 
 

@@ -1,0 +1,118 @@
+"""The speech-to-pose stage over run folders: training sequences, training, prediction, evaluation.
+
+Inputs per frame are the 28-D audio features (:mod:`s2v.speech.features`) or the text features
+(:mod:`s2v.speech.text`) aligned to the video frame rate; targets are the fitted SMPL-X parameters
+(``fit/params.npz``) or, for a studio run, its ground truth, or — for the paper's 2D baseline
+(figure 4) — the 2D keypoints normalised by the image height.
+"""
+from __future__ import annotations
+
+import json
+import numpy as np
+import torch
+
+from s2v.keypoints import SLICES, KeypointTrack
+from s2v.params import SMPLXParams
+from s2v.pose_lstm import PoseLSTMConfig, Sequence, Trainer, predict
+from s2v.run import Run
+from s2v.speech.features import add_pause_noise, align_to_frames, audio_features
+from s2v.speech.text import text_features
+
+#: 2D baseline targets: body (without feet), hands and face points, normalised by the image height.
+KEYPOINTS_2D = np.r_[np.arange(0, 19), np.arange(25, 137)]
+
+
+def load_audio(run: Run) -> tuple[np.ndarray, int]:
+    import soundfile as sf
+
+    audio, sr = sf.read(run.require("audio"), dtype="float32")
+    return (audio.mean(1) if audio.ndim == 2 else audio), sr
+
+
+def run_inputs(run: Run, num_frames: int, fps: float, kind: str = "audio", audio: np.ndarray | None = None,
+               sr: int | None = None, pause_noise_db: float | None = None) -> np.ndarray:
+    """Per-frame inputs of a run: ``audio`` features or ``text`` features (from its transcript)."""
+    if kind == "text":
+        words = json.loads(run.require("transcript").read_text())["words"]
+        return text_features(words, num_frames, fps)
+    if kind != "audio":
+        raise ValueError(f"input must be 'audio' or 'text', got {kind!r}")
+    if audio is None:
+        audio, sr = load_audio(run)
+    if pause_noise_db is not None:
+        audio = add_pause_noise(audio, sr, pause_noise_db)
+    return align_to_frames(audio_features(audio, sr), num_frames, fps)
+
+
+def run_targets(run: Run, target: str = "smplx", source: str = "auto") -> tuple[np.ndarray, float]:
+    """(T, D) targets and fps: fitted or true SMPL-X parameters, or normalised 2D keypoints."""
+    if target == "keypoints2d":
+        kp = KeypointTrack.load(run.require("truth_keypoints" if source != "fit" and run.has("truth_keypoints")
+                                            else "keypoints"))
+        return (kp.points[:, KEYPOINTS_2D, :2] / kp.height).reshape(len(kp), -1).astype(np.float32), kp.fps
+    name = {"auto": "params" if run.has("params") else "truth_params", "fit": "params", "truth": "truth_params"}[source]
+    path = run.require(name)
+    p = SMPLXParams.load(path)
+    with np.load(path) as z:
+        fps = float(z["meta_fps"]) if "meta_fps" in z else 30.0
+    return p.to_vector(), fps
+
+
+def run_sequence(run: Run, inputs: str = "audio", target: str = "smplx", source: str = "auto",
+                 pause_noise_db: float | None = None) -> Sequence:
+    y, fps = run_targets(run, target, source)
+    x = run_inputs(run, len(y), fps, inputs, pause_noise_db=pause_noise_db)
+    return Sequence(x, y, fps, run.name)
+
+
+def train_pose(train_runs: list[Run], val_runs: list[Run], out: Run, cfg: PoseLSTMConfig | None = None,
+               inputs: str = "audio", target: str = "smplx", progress: bool = True) -> Trainer:
+    """Train the LSTM on runs and write ``pose/model.pt`` (checkpoints in ``pose/checkpoint.pt``; an
+    interrupted training resumes from it)."""
+    cfg = cfg or PoseLSTMConfig()
+    tr = Trainer([run_sequence(r, inputs, target) for r in train_runs],
+                 [run_sequence(r, inputs, target) for r in val_runs], cfg, target,
+                 checkpoint=out.path("pose_model").with_name("checkpoint.pt"))
+    tr.train(progress=progress)
+    tr.export(out.path("pose_model"), meta={"inputs": inputs, "target": target,
+                                            "train_runs": [r.name for r in train_runs]})
+    out.record("pose_model", config=cfg, inputs=inputs, target=target, steps=tr.state.step,
+               best_val=tr.state.best_val, stopped_early=tr.state.stopped_early)
+    return tr
+
+
+def mouth_error_px(pred: np.ndarray, truth: SMPLXParams, camera, model) -> dict[str, float]:
+    """Table 3's measure: mean pixel distance of the 20 mouth landmarks (68-layout 48-67), predicted vs
+    true, projected with the recording's camera. ``pred`` is (T, 106); shape and global pose are the truth's.
+
+    ``mouth_px``: as the paper (absolute positions, so head motion counts); ``mouth_shape_px``: after
+    removing each frame's mouth centroid (the mouth's shape alone).
+    """
+    lay = truth.layout
+    p = SMPLXParams.from_vector(pred[:len(truth)], lay, betas=truth.betas, global_orient=truth.global_orient,
+                                transl=truth.transl)
+    idx = [model.keypoint_names.index(f"face{i}") for i in range(48, 68)]
+    with torch.no_grad():
+        a = camera.project(model.keypoints(p)[:, idx].cpu().numpy())
+        b = camera.project(model.keypoints(truth)[:, idx].cpu().numpy())
+    d = np.linalg.norm(a - b, axis=-1)
+    ds = np.linalg.norm((a - a.mean(1, keepdims=True)) - (b - b.mean(1, keepdims=True)), axis=-1)
+    return {"mouth_px": float(d.mean()), "mouth_shape_px": float(ds.mean())}
+
+
+def part_errors(pred: np.ndarray, truth: np.ndarray, layout=None) -> dict[str, float]:
+    """Mean absolute error per part of the 106-vector (radians for rotations, units for coefficients)."""
+    from s2v.params import ParamLayout
+
+    lay = layout or ParamLayout()
+    n = min(len(pred), len(truth))
+    return {part: float(np.abs(pred[:n, lay.part_index(part)] - truth[:n, lay.part_index(part)]).mean())
+            for part in lay.part_fields()}
+
+
+def predict_run(model, run: Run, fps: float, inputs: str = "audio", audio=None, sr=None, num_frames=None,
+                delay: float = 0.2) -> np.ndarray:
+    n = num_frames or len(run_targets(run)[0])
+    x = run_inputs(run, n, fps, inputs, audio, sr)
+    return predict(model, x, fps, delay)
+
