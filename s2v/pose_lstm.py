@@ -263,15 +263,44 @@ def load_model(path: str | Path, device=None) -> tuple[PoseLSTM, dict]:
 
 
 @torch.no_grad()
-def predict(model: PoseLSTM, inputs: np.ndarray, fps: float, delay: float = 0.2, chunk: int = 2048) -> np.ndarray:
-    """Poses (T, D_out) for inputs (T, D_in) of any length, in chunks carrying the LSTM state (bounded
-    memory; identical to one pass). The 200 ms delay is undone: inputs are padded at the end and the
-    first ``delay`` frames of output dropped."""
+def predict(model: PoseLSTM, inputs: np.ndarray, fps: float, delay: float = 0.2, chunk: int = 2048,
+            parallel: bool | None = None, segment: float = 30.0, warmup: float = 5.0) -> np.ndarray:
+    """Poses (T, D_out) for inputs (T, D_in) of any length. The 200 ms delay is undone: inputs are padded
+    at the end and the first ``delay`` frames of output dropped.
+
+    ``parallel=False``: one pass in chunks carrying the LSTM state (bounded memory, exact).
+    ``parallel=True``: the input is cut into ``segment``-second pieces run side by side as one batch, each
+    primed with the ``warmup`` seconds before it; an LSTM is sequential in time, so on a CPU this is many
+    times faster for long speech, and after a few seconds of context the state has forgotten where it
+    started (tests bound the difference). ``None`` chooses parallel for inputs over 3 segments.
+    """
     d = int(round(delay * fps))
     dev = next(model.parameters()).device
     x = np.concatenate([inputs, np.repeat(inputs[-1:], d, 0)]).astype(np.float32) if d else inputs.astype(np.float32)
-    outs, state = [], None
-    for a in range(0, len(x), chunk):
-        y, state = model(torch.as_tensor(x[None, a:a + chunk], device=dev), state)
-        outs.append(y[0].cpu().numpy())
-    return np.concatenate(outs)[d:]
+    seg, warm = max(1, int(segment * fps)), int(warmup * fps)
+    if parallel is None:
+        parallel = len(x) > 3 * seg
+    if not parallel:
+        outs, state = [], None
+        for a in range(0, len(x), chunk):
+            y, state = model(torch.as_tensor(x[None, a:a + chunk], device=dev), state)
+            outs.append(y[0].cpu().numpy())
+        return np.concatenate(outs)[d:]
+    warm = min(warm, seg)
+    first, state = model(torch.as_tensor(x[None, :seg], device=dev))   # the first segment: exact
+    out = np.zeros((len(x), model.out.out_features), np.float32)
+    out[:seg] = first[0].cpu().numpy()
+    starts = list(range(seg, len(x), seg))
+    L = warm + seg
+    for b in range(0, len(starts), 64):  # bounded memory: 64 segments at a time
+        group = starts[b:b + 64]
+        batch = np.zeros((len(group), L, x.shape[1]), np.float32)  # end padding never affects earlier steps
+        for i, s0 in enumerate(group):
+            piece = x[s0 - warm:s0 + seg]
+            batch[i, :len(piece)] = piece
+        y, _ = model(torch.as_tensor(batch, device=dev))
+        y = y.cpu().numpy()
+        for i, s0 in enumerate(group):
+            n = min(seg, len(x) - s0)
+            out[s0:s0 + n] = y[i, warm:warm + n]
+    return out[d:]

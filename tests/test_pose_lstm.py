@@ -96,3 +96,16 @@ def test_bad_training_data_is_a_clear_error():
         Trainer([], [], _cfg())
     with pytest.raises(ValueError, match="needs 106 numbers per frame"):
         Trainer(_synthetic()[:1], [], _cfg())
+
+
+def test_parallel_segments_match_the_exact_pass():
+    torch.manual_seed(0)
+    from s2v.pose_lstm import PoseLSTM
+
+    m = PoseLSTM(28, 106, hidden=64).eval()
+    x = np.random.default_rng(1).normal(size=(3001, 28)).astype(np.float32)   # an odd length
+    exact = predict(m, x, 25.0, parallel=False)
+    fast = predict(m, x, 25.0, parallel=True, segment=10.0, warmup=3.0)
+    assert fast.shape == exact.shape == (3001, 106)
+    assert np.abs(fast - exact).max() < 1e-4
+    np.testing.assert_array_equal(predict(m, x[:300], 25.0), predict(m, x[:300], 25.0, parallel=False))

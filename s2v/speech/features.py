@@ -69,9 +69,11 @@ def audio_features(audio: np.ndarray, sr: int, cfg: AudioFeatureConfig | None = 
     power = np.abs(librosa.stft(y, n_fft=n, hop_length=hop, win_length=n, window="hann", center=False)) ** 2
     mel = librosa.filters.mel(sr=cfg.sample_rate, n_fft=n, n_mels=cfg.n_mels) @ power
     mfcc = dct(np.log(mel + cfg.floor), type=2, axis=0, norm="ortho")[:cfg.n_mfcc]
-    frames = librosa.util.frame(y, frame_length=n, hop_length=hop)      # (n, N)
-    volume = np.log(np.mean(frames.astype(np.float64) ** 2, axis=0) + cfg.floor)
-    static = np.vstack([mfcc, volume[None, :mfcc.shape[1]]]).T          # (N, 14)
+    N = mfcc.shape[1]
+    sq = np.concatenate([[0.0], np.cumsum(y.astype(np.float64) ** 2)])  # mean power per window, O(samples)
+    starts = np.arange(N) * hop
+    volume = np.log((sq[starts + n] - sq[starts]) / n + cfg.floor)
+    static = np.vstack([mfcc, volume[None]]).T                           # (N, 14)
     diff = np.diff(static, axis=0, prepend=static[:1])
     return np.hstack([static, diff]).astype(np.float32)
 
