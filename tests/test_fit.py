@@ -146,4 +146,4 @@ def test_detector_finds_the_studio_speaker(studio):
     err = np.linalg.norm(body[..., :2] - gt[:, SLICES["body"], :2], axis=-1)
     assert np.median(err[ok]) < 4.0, np.median(err[ok])          # px at 128^2
     face = det.points[:, SLICES["face"]]
-    assert (face[:, :68, 2] > 0).mean() > 0.9
+    assert (face[:, :68, 2] > 0).mean() > 0.8                    # the face is ~12 px tall at 128^2
