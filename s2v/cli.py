@@ -72,12 +72,14 @@ def _cmd_body_render(a) -> int:
 
 
 def _cmd_skeleton(a) -> int:
+    import numpy as np
+
     from s2v.keypoints import KeypointTrack
     from s2v.render.skeleton import render_sequence
     from s2v.video import write_video
 
     src = Path(a.keypoints)
-    with __import__("numpy").load(src) as z:
+    with np.load(src) as z:
         is_dwpose = "body" in z and "points" not in z
     track = KeypointTrack.from_dwpose_npz(src, fps=a.fps) if is_dwpose else KeypointTrack.load(src)
     frames = render_sequence(track.points, a.size, a.size, (track.width, track.height), progress=True)

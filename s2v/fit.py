@@ -127,6 +127,13 @@ def _joint_prior_weights(cfg: FitConfig, device) -> torch.Tensor:
     return torch.as_tensor(w * cfg.w_pose, device=device)
 
 
+def _rest_vector(layout: ParamLayout, device) -> torch.Tensor:
+    """The pose the priors pull towards and fitting starts from: standing, arms relaxed at the sides."""
+    rest = np.zeros(layout.frame_dim, np.float32)
+    rest[layout.slices()["body_pose"]] = arms_down(65.0)
+    return torch.as_tensor(rest, device=device)
+
+
 def _priors(vec: torch.Tensor, layout: ParamLayout, rest: torch.Tensor, cfg: FitConfig) -> torch.Tensor:
     sl = layout.slices()
     body = vec[:, sl["body_pose"]]
@@ -169,9 +176,7 @@ def fit_sequence(track: KeypointTrack, camera: Camera, model, cfg: FitConfig | N
     if not visible.any():
         raise ValueError("no person detected in any frame (no confident body keypoints)")
 
-    rest = np.zeros(lay.frame_dim, np.float32)
-    rest[lay.slices()["body_pose"]] = arms_down(65.0)
-    rest_t = torch.as_tensor(rest, device=dev)
+    rest_t = _rest_vector(lay, dev)
     go0 = facing_camera(camera)
     first = np.nonzero(visible.cpu().numpy())[0][:cfg.init_frames]
     tr0 = _initial_translation(model, camera, track, first, cfg, go0)
@@ -269,9 +274,7 @@ def fit_per_frame(track: KeypointTrack, camera: Camera, model, fixed: SMPLXParam
     proj = _Projector(model, camera)
     obs = torch.as_tensor(track.points[..., :2], device=dev)
     w = _weights(track, cfg, dev)
-    rest = np.zeros(lay.frame_dim, np.float32)
-    rest[lay.slices()["body_pose"]] = arms_down(65.0)
-    rest_t = torch.as_tensor(rest, device=dev)
+    rest_t = _rest_vector(lay, dev)
     fx = {"betas": torch.as_tensor(fixed.betas[None], device=dev),
           "global_orient": torch.as_tensor(fixed.global_orient[:1], device=dev),
           "transl": torch.as_tensor(fixed.transl[:1], device=dev)}

@@ -118,7 +118,7 @@ def key_pose(name: str, layout: ParamLayout | None = None, right_handed: bool = 
     lay = layout or ParamLayout()
     v = rest_pose(lay)
     bp = v[lay.slices()["body_pose"]].copy()
-    D, ND = ("right", "left") if right_handed else ("left", "right")  # dominant side
+    D = "right" if right_handed else "left"  # dominant side
     s = 1.0 if D == "right" else -1.0  # mirror factor: right side rotations about z/y flip sign
 
     def arm(side, down, fwd, elbow, twist=0.0):
@@ -152,7 +152,6 @@ def key_pose(name: str, layout: ParamLayout | None = None, right_handed: bool = 
         hands = {D: 1.2}
     else:
         raise ValueError(f"unknown key pose {name!r}")
-    del ND
     v[lay.slices()["body_pose"]] = bp
     for side, c in hands.items():
         v[lay.slices()[f"{side}_hand_pose"].start] = c

@@ -136,9 +136,9 @@ def studio_camera(model: BodyModel, betas, cfg: StudioConfig) -> Camera:
         knee = v[:, 1].min() + 0.3 * (v[:, 1].max() - v[:, 1].min())
         v = v[v[:, 1] > knee]
     lo, hi = v.min(0), v.max(0)
-    pad = np.array([[0.35 * (hi[1] - lo[1]) * (0.5 if cfg.framing == "full" else 0.9), 0.0, 0.0]])
-    box = np.concatenate([v, lo + 0 * pad, hi + pad, lo - pad])  # widen for wide gestures
-    box = np.concatenate([box, [[0, hi[1] + 0.25 * (cfg.framing == "upper") * (hi[1] - lo[1]), 0]]])
+    side = 0.35 * (hi[1] - lo[1]) * (0.5 if cfg.framing == "full" else 0.9)  # room for wide gestures
+    head_room = 0.25 * (hi[1] - lo[1]) if cfg.framing == "upper" else 0.0   # and for a raised arm
+    box = np.array([lo - [side, 0, 0], hi + [side, head_room, 0]])
     return Camera.framing(box, cfg.width, cfg.height, fov_y_deg=25.0, margin=0.04)
 
 
