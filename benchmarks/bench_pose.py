@@ -94,10 +94,9 @@ def main():
         # figure 4: 3D skeleton vs 2D keypoints - do limbs keep their length?
         pred3d = predict(models["audio"], run_inputs(test, T, 30.0, "audio", audio, sr), 30.0)
         p = SMPLXParams.from_vector(pred3d, truth.layout, betas=truth.betas)
-        from s2v.keypoints import from_smplx
+        from s2v.keypoints import project_model
 
-        with torch.no_grad():
-            kp3 = from_smplx(cam.project(body.keypoints(p).numpy()))[:, KEYPOINTS_2D, :2]
+        kp3 = project_model(body, p, cam)[:, KEYPOINTS_2D, :2]
         pred2d = predict(models["2d-baseline"], run_inputs(test, T, 30.0, "audio", audio, sr), 30.0)
         kp2 = pred2d.reshape(T, -1, 2) * cam.height
         # arms and fingers in KEYPOINTS_2D indexing (body 0..18, left hand 19..39, right hand 40..60)

@@ -18,6 +18,7 @@ import numpy as np
 
 from s2v.io import atomic_path
 from s2v.run import Run
+from s2v.speech.features import level_db
 from s2v.video import ffmpeg_exe
 
 SAMPLE_RATE = 16000
@@ -80,11 +81,6 @@ def count_people(frame: np.ndarray, min_height: float = 0.3) -> int:
     return sum(1 for (_, _, _, bh) in boxes if bh >= min_height * img.shape[0])
 
 
-def audio_level_db(audio: np.ndarray) -> float:
-    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if len(audio) else 0.0
-    return 20 * np.log10(max(rms, 1e-12))
-
-
 def import_video(src: str | Path, run: Run, width: int | None = None, height: int | None = None,
                  fps: float | None = None, sample_every: int = 1, silence_db: float = -50.0,
                  people: str = "error", check_frames: int = 16) -> MediaInfo:
@@ -109,7 +105,7 @@ def import_video(src: str | Path, run: Run, width: int | None = None, height: in
         import soundfile as sf
 
         audio, _ = sf.read(tmp, dtype="float32")
-        level = audio_level_db(audio)
+        level = level_db(audio)
         if len(audio) < SAMPLE_RATE * 0.5:
             raise CaptureError(f"{src}: the audio is shorter than 0.5 s")
         if level < silence_db:

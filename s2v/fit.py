@@ -94,6 +94,12 @@ def _weights(track: KeypointTrack, cfg: FitConfig, device) -> torch.Tensor:
     return torch.as_tensor(w, device=device)
 
 
+def _problem(track: KeypointTrack, camera: Camera, model, cfg: FitConfig):
+    """What both fitters optimise against: projector, observed pixels, per-point weights, image height."""
+    return (_Projector(model, camera), torch.as_tensor(track.points[..., :2], device=model.device),
+            _weights(track, cfg, model.device), float(track.height))
+
+
 def facing_camera(camera: Camera) -> np.ndarray:
     """Axis-angle global orientation of a body standing upright and facing ``camera``."""
     R = camera.R.T @ np.diag([1.0, -1.0, -1.0])  # body x, y, z = camera right, up, towards the camera
@@ -168,10 +174,7 @@ def fit_sequence(track: KeypointTrack, camera: Camera, model, cfg: FitConfig | N
     dev = model.device
     lay = model.layout
     T = len(track)
-    H = float(track.height)
-    proj = _Projector(model, camera)
-    obs = torch.as_tensor(track.points[..., :2], device=dev)
-    w = _weights(track, cfg, dev)
+    proj, obs, w, H = _problem(track, camera, model, cfg)
     visible = (w[:, SLICES["body"]] > 0).sum(1) >= 4
     if not visible.any():
         raise ValueError("no person detected in any frame (no confident body keypoints)")
@@ -270,10 +273,8 @@ def fit_per_frame(track: KeypointTrack, camera: Camera, model, fixed: SMPLXParam
     from tqdm.auto import tqdm
 
     cfg = cfg or FitConfig()
-    dev, lay, H = model.device, model.layout, float(track.height)
-    proj = _Projector(model, camera)
-    obs = torch.as_tensor(track.points[..., :2], device=dev)
-    w = _weights(track, cfg, dev)
+    dev, lay = model.device, model.layout
+    proj, obs, w, H = _problem(track, camera, model, cfg)
     rest_t = _rest_vector(lay, dev)
     fx = {"betas": torch.as_tensor(fixed.betas[None], device=dev),
           "global_orient": torch.as_tensor(fixed.global_orient[:1], device=dev),
@@ -354,14 +355,3 @@ def load_fit(path) -> FitResult:
         res, failed = z["meta_residual_px"], z["meta_failed"]
     return FitResult(SMPLXParams.load(path), res, failed.astype(bool), [])
 
-
-def project_params(params: SMPLXParams, model, camera: Camera, chunk: int = 256) -> np.ndarray:
-    """(T, 137, 3) OpenPose-layout pixels of fitted parameters (confidence 1), e.g. for overlays."""
-    proj = _Projector(model, camera)
-    out = []
-    with torch.no_grad():
-        for a in range(0, len(params), chunk):
-            d = {k: torch.as_tensor(v, device=model.device) for k, v in params.frames(slice(a, a + chunk)).as_dict(True).items()}
-            out.append(proj(d).cpu().numpy())
-    uv = np.concatenate(out)
-    return np.concatenate([uv, np.ones(uv.shape[:-1] + (1,), np.float32)], -1).astype(np.float32)

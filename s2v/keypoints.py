@@ -69,6 +69,19 @@ def from_smplx(points_2d: np.ndarray, use_face_contour: bool = True) -> np.ndarr
     return out
 
 
+def project_model(model, params, camera, chunk: int = 256) -> np.ndarray:
+    """(T, 137, 3) OpenPose-layout pixels of a body model's keypoints for ``params`` seen by ``camera``
+    (confidence 1), computed in chunks with the keypoint-only forward."""
+    import torch
+
+    out = []
+    with torch.no_grad():
+        for a in range(0, len(params), chunk):
+            k = model.keypoints(params.frames(slice(a, a + chunk))).cpu().numpy()
+            out.append(from_smplx(camera.project(k), model.use_face_contour))
+    return np.concatenate(out)
+
+
 def from_coco18(body: np.ndarray, body_score: np.ndarray | None = None) -> np.ndarray:
     """OpenPose COCO-18 bodies (T, 18, 2) -> BODY_25 (T, 25, 3); mid-hip from the hips, no feet."""
     body = np.asarray(body, np.float32)

@@ -86,16 +86,12 @@ def loss_curves(state, ax=None):
 def skeleton_video(params_list, model, camera, path, fps: float, audio=None, labels=None) -> Path:
     """Side-by-side skeleton videos of several parameter sequences (e.g. prediction and truth)."""
     import cv2
-    import torch
 
-    from s2v.keypoints import from_smplx
+    from s2v.keypoints import project_model
     from s2v.render.skeleton import render_skeleton
     from s2v.video import write_video
 
-    tracks = []
-    for p in params_list:
-        with torch.no_grad():
-            tracks.append(from_smplx(camera.project(model.keypoints(p).cpu().numpy()), model.use_face_contour))
+    tracks = [project_model(model, p, camera) for p in params_list]
     T = min(len(t) for t in tracks)
 
     def frames():

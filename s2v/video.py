@@ -56,13 +56,7 @@ def write_video(frames: Iterable[np.ndarray], path: str | Path, fps: float, audi
 
 def read_video(path: str | Path) -> tuple[np.ndarray, float]:
     """All frames (T, H, W, 3) uint8 and the frame rate. For short clips; stream long ones yourself."""
-    import imageio_ffmpeg
-
-    reader = imageio_ffmpeg.read_frames(str(path))
-    meta = reader.__next__()
-    w, h = meta["size"]
-    frames = [np.frombuffer(b, np.uint8).reshape(h, w, 3) for b in reader]
-    return np.stack(frames), float(meta["fps"])
+    return np.stack(list(iter_frames(path))), probe_fps(path)
 
 
 def iter_frames(path: str | Path):

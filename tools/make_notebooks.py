@@ -165,6 +165,7 @@ import numpy as np, matplotlib.pyplot as plt, soundfile as sf
 from s2v.run import Run
 from s2v.studio import StudioConfig, record
 from s2v.capture import import_video
+from s2v.speech.features import level_db
 from s2v.keypoints import KeypointTrack
 from s2v.plots import waveform_with_words, overlay_grid, inline_video
 from s2v.video import read_video
@@ -192,7 +193,7 @@ speech recognition). Red words are the ones the speaker posed for.
 """),
         code("""
 audio, sr = sf.read(run.path("audio"), dtype="float32")
-print(f"{len(audio) / sr:.2f} s at {sr} Hz, level {20 * np.log10(np.sqrt(np.mean(audio ** 2)) + 1e-12):.1f} dBFS")
+print(f"{len(audio) / sr:.2f} s at {sr} Hz, level {level_db(audio):.1f} dBFS")
 if run.has("transcript"):
     words = json.loads(run.path("transcript").read_text())["words"]
     keyposes = json.loads(run.path("truth_keyposes").read_text())["events"] if run.has("truth_keyposes") else []
@@ -268,8 +269,8 @@ from s2v.run import Run
 from s2v.body import BodyModel
 from s2v.camera import Camera
 from s2v.detect import detect_run, DetectorUnavailable
-from s2v.fit import FitConfig, fit_run, joint_errors_mm, project_params
-from s2v.keypoints import KeypointTrack, SLICES
+from s2v.fit import FitConfig, fit_run, joint_errors_mm
+from s2v.keypoints import KeypointTrack, SLICES, project_model
 from s2v.params import SMPLXParams
 from s2v.plots import overlay_grid
 from s2v.video import read_video
@@ -296,7 +297,7 @@ Left of each pair: the detected keypoints; right: the fitted model's keypoints p
 frames, _ = read_video(run.path("recording"))
 model = BodyModel(backend=backend, device="cpu")
 camera = Camera.load(run.path("camera")) if run.has("camera") else Camera.default_for(track.width, track.height)
-fitted = project_params(res.params, model, camera)
+fitted = project_model(model, res.params, camera)
 idx = np.linspace(0, len(frames) - 1, 4).astype(int)
 pairs = np.concatenate([overlay_grid(frames, track.points, idx, cols=4), overlay_grid(frames, fitted, idx, cols=4)], 0)
 plt.figure(figsize=(14, 7)); plt.imshow(pairs); plt.axis("off"); plt.show()

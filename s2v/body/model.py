@@ -209,10 +209,7 @@ class BodyModel(torch.nn.Module):
         t = kw["transl"][:, None]
         v = v + t
 
-        def gather(vidx):  # vertices by full-mesh id -> positions
-            return v[:, self._sub_lookup[vidx]] if vidx.ndim == 1 else v[torch.arange(B)[:, None], self._sub_lookup[vidx]]
-
-        extra = gather(sm.vertex_joint_selector.extra_joints_idxs.to(torch.long))
+        extra = v[:, self._sub_lookup[sm.vertex_joint_selector.extra_joints_idxs.to(torch.long)]]
         lmk_f = sm.lmk_faces_idx.unsqueeze(0).expand(B, -1)
         lmk_b = sm.lmk_bary_coords.unsqueeze(0).expand(B, -1, -1)
         if self.use_face_contour:

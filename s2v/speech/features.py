@@ -42,11 +42,20 @@ class AudioFeatureConfig:
     floor: float = 1e-10      # added before the logarithms
 
 
+def rms(audio: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if len(audio) else 0.0
+
+
+def level_db(audio: np.ndarray) -> float:
+    """RMS level in dBFS (-240 for digital silence)."""
+    return 20 * float(np.log10(max(rms(audio), 1e-12)))
+
+
 def rms_normalize(audio: np.ndarray, target_rms: float = 0.1) -> np.ndarray:
-    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if len(audio) else 0.0
-    if rms < 1e-8:
+    rms_ = rms(audio)
+    if rms_ < 1e-8:
         raise ValueError("the audio is silent (RMS ~ 0): no speech to take features from")
-    return (np.asarray(audio, np.float64) * (target_rms / rms)).astype(np.float32)
+    return (np.asarray(audio, np.float64) * (target_rms / rms_)).astype(np.float32)
 
 
 def audio_features(audio: np.ndarray, sr: int, cfg: AudioFeatureConfig | None = None) -> np.ndarray:

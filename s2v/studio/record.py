@@ -19,7 +19,7 @@ import torch
 from s2v.body import BodyModel
 from s2v.camera import Camera
 from s2v.io import save_json
-from s2v.keypoints import KeypointTrack, from_smplx
+from s2v.keypoints import KeypointTrack, from_smplx, project_model
 from s2v.params import SMPLXParams
 from s2v.run import Run
 from s2v.speech.tts import ESpeak, Phoneme, Word, resample
@@ -204,10 +204,7 @@ def record(cfg: StudioConfig, run: Run | str | Path, progress: bool = True) -> R
     if cfg.render:
         write_video(frames(), run.path("recording"), cfg.fps, audio=run.path("audio"))
     else:  # keypoints only, no pixels
-        for a in range(0, T, 256):
-            with torch.no_grad():
-                k = model.keypoints(params.frames(slice(a, min(T, a + 256)))).cpu().numpy()
-            kps[a:a + len(k)] = from_smplx(camera.project(k), model.use_face_contour)
+        kps[:] = project_model(model, params, camera)
     KeypointTrack(kps, cfg.width, cfg.height, cfg.fps).save(run.path("truth_keypoints"))
     conf = {"studio": _plain(cfg), "speaker": asdict(speaker), "script": script.name, "body_model": model.backend}
     for a in ("recording", "audio", "transcript", "camera", "truth_params", "truth_keypoints", "truth_keyposes"):
