@@ -167,6 +167,52 @@ def _cmd_pose(a) -> int:
     return 0
 
 
+def _parse_span(text: str):
+    """``huge:12.3`` (still pose at 12.3 s) or ``huge:12.3-12.9`` (motion), optional ``@0.8`` probability."""
+    word, _, rest = text.partition(":")
+    rest, _, prob = rest.partition("@")
+    a, _, b = rest.partition("-")
+    if not word or not a:
+        raise argparse.ArgumentTypeError(f"span {text!r}: write WORD:START[-END][@PROBABILITY] (seconds)")
+    d = {"word": word, "start": float(a), "end": float(b) if b else None}
+    if prob:
+        d["probability"] = float(prob)
+    return d
+
+
+def _cmd_dictionary(a) -> int:
+    import json
+
+    from s2v.dictionary.build import DictionaryBuilder, load_dictionary
+    from s2v.run import Run
+
+    run = Run(Path(a.runs_dir) / a.run)
+    if a.action == "show":
+        d = load_dictionary(run)
+        print(f"{run.require('dictionary')}: {len(d)} entries, fps {d.fps:g}, speaker {d.speaker}")
+        for r in d.summary():
+            print("  " + "  ".join(f"{k}={v}" for k, v in r.items()))
+        return 0
+    b = DictionaryBuilder.from_run(run, load_existing=not a.replace)
+    if a.action == "suggest":
+        for c in b.suggest():
+            print(json.dumps(c.to_dict(), ensure_ascii=False))
+        return 0
+    if a.from_studio:
+        b.add_studio(json.loads(run.require("truth_keyposes").read_text()))
+    if a.span:
+        b.add_spans(a.span, probability=a.probability, hold=a.hold)
+    if a.suggested:
+        for c in b.suggest():
+            b.add_candidate(c, a.probability, a.hold)
+    if not len(b.dictionary):
+        print("s2v: error: nothing to add: give --span, --from-studio or --suggested", file=sys.stderr)
+        return 2
+    path = b.save(run)
+    print(f"{len(b.dictionary)} entries ({', '.join(b.dictionary.words)}) from {b.source} -> {path}")
+    return 0
+
+
 def _cmd_demo(a) -> int:
     from s2v.notebooks import run_notebook
 
@@ -250,6 +296,19 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--device", default=None)
     ps.set_defaults(func=_cmd_pose)
 
+    dc = sub.add_parser("dictionary", help="build, show or suggest the word -> key-pose dictionary (section 3.3)")
+    dc.add_argument("action", choices=("build", "show", "suggest"))
+    dc.add_argument("--run", required=True)
+    dc.add_argument("--runs-dir", default="runs")
+    dc.add_argument("--span", action="append", type=_parse_span, default=[],
+                    help="WORD:START[-END][@PROB] in seconds; one time = still pose, two = motion (repeatable)")
+    dc.add_argument("--from-studio", action="store_true", help="the words posed in a studio run (keyposes.json)")
+    dc.add_argument("--suggested", action="store_true", help="take every automatic suggestion")
+    dc.add_argument("--probability", type=float, default=1.0)
+    dc.add_argument("--hold", type=float, default=0.3, help="seconds a still pose is held (section 3.3)")
+    dc.add_argument("--replace", action="store_true", help="start a new dictionary instead of extending the run's")
+    dc.set_defaults(func=_cmd_dictionary)
+
     r = sub.add_parser("run", help="create or inspect a run folder")
     r.add_argument("action", choices=("init", "show"))
     r.add_argument("name")
@@ -270,12 +329,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from s2v.body.model import BodyModelNotFound
     from s2v.capture import CaptureError
+    from s2v.dictionary.store import DictionaryError
     from s2v.params import ParamsError
     from s2v.run import MissingArtifactError
 
     try:
         return int(a.func(a) or 0)
-    except (BodyModelNotFound, CaptureError, MissingArtifactError, ParamsError) as err:
+    except (BodyModelNotFound, CaptureError, DictionaryError, MissingArtifactError, ParamsError) as err:
         print(f"s2v: error: {err}", file=sys.stderr)
         return 2
 

@@ -105,3 +105,55 @@ def skeleton_video(params_list, model, camera, path, fps: float, audio=None, lab
             yield np.concatenate(tiles, 1)
 
     return write_video(frames(), path, fps, audio=audio)
+
+
+def distance_with_words(distance: np.ndarray, fps: float, words: list[dict], candidates=(), keyposes=(), ax=None):
+    """How far the arms are from the rest pose over time, key words marked, suggestions as dots and (for
+    the studio) the true key-pose holds shaded."""
+    import matplotlib.pyplot as plt
+
+    from s2v.dictionary.build import DEFAULT_KEYWORDS
+    from s2v.dictionary.store import tokens
+
+    ax = ax or plt.subplots(figsize=(14, 3))[1]
+    t = np.arange(len(distance)) / fps
+    ax.plot(t, distance, lw=0.8, color="0.2")
+    for k in keyposes:
+        ax.axvspan(k["frame"] / fps, (k["frame"] + k["hold_frames"]) / fps, color="tab:green", alpha=0.15)
+    keys = {tokens(k) for k in DEFAULT_KEYWORDS}
+    top = float(distance.max() or 1.0)
+    for w in words:
+        if tokens(w["word"]) in keys:
+            ax.axvline(w["start"], color="tab:orange", lw=0.8)
+            ax.text(w["start"], top * 1.02, w["word"], fontsize=8, color="tab:orange", rotation=45)
+    for c in candidates:
+        ax.plot(c.frame / fps, c.distance, "o", color="tab:red")
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("distance from rest (rad)")
+    ax.set_xlim(0, t[-1] if len(t) else 1)
+    return ax
+
+
+def insertion_plot(base: np.ndarray, inserted: np.ndarray, records, fps: float, layout=None, ax=None):
+    """Figure 6 on a real sequence: the arms' distance from the base pose before and after insertion,
+    each key word's ramp-in, key pose and ramp-out shaded."""
+    import matplotlib.pyplot as plt
+
+    from s2v.metrics import distance_from
+
+    ax = ax or plt.subplots(figsize=(14, 3))[1]
+    ref = np.median(base, axis=0)
+    t = np.arange(len(base)) / fps
+    ax.plot(t, distance_from(base, ref, layout), lw=0.8, label="without key poses")
+    ax.plot(t, distance_from(inserted, ref, layout), lw=1.2, label="with key poses")
+    for r in records:
+        if r.inserted:
+            ax.axvspan(r.span[0] / fps, r.span[1] / fps, color="tab:orange", alpha=0.12)
+            ax.axvline(r.start, color="tab:orange", lw=0.8)
+            ax.text(r.start, ax.get_ylim()[1] * 0.9, r.word, fontsize=8)
+        else:
+            ax.text(r.start, 0.05, f"{r.word} ({r.status})", fontsize=7, color="0.5", rotation=45)
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("arms: distance from rest (rad)")
+    ax.legend(loc="upper right")
+    return ax

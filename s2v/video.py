@@ -83,3 +83,54 @@ def probe_fps(path: str | Path) -> float:
     meta = reader.__next__()
     reader.close()
     return float(meta["fps"])
+
+
+class VideoFrames:
+    """Random access to the frames of a video (the dictionary widget's scrubber): ``frames[i]`` is RGB
+    (H, W, 3) uint8. Seeks with OpenCV and keeps the last few frames; sequential reads do not seek.
+    Memory stays bounded whatever the video's length (``read_video`` would hold every frame)."""
+
+    def __init__(self, path: str | Path, cache: int = 32):
+        import cv2
+
+        self.path = Path(path)
+        self._cap = cv2.VideoCapture(str(self.path))
+        if not self._cap.isOpened():
+            raise OSError(f"cannot open video {self.path}")
+        self._n = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        self.fps = float(self._cap.get(cv2.CAP_PROP_FPS))
+        self._next = 0
+        self._cache: dict[int, np.ndarray] = {}
+        self._size = cache
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        import cv2
+
+        i = int(i)
+        if not 0 <= i < self._n:
+            raise IndexError(f"frame {i} is outside the video (0..{self._n - 1})")
+        if i in self._cache:
+            return self._cache[i]
+        if i != self._next:
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, i)
+        ok, bgr = self._cap.read()
+        if not ok:
+            raise OSError(f"cannot decode frame {i} of {self.path}")
+        self._next = i + 1
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        if len(self._cache) >= self._size:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[i] = rgb
+        return rgb
+
+    def close(self) -> None:
+        self._cap.release()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

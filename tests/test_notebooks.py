@@ -72,3 +72,22 @@ def test_pose_lstm_notebook_trains_and_evaluates(tmp_path):
     images = [o for o in _outputs(nb) if "image/png" in o.get("data", {})]
     assert len(images) >= 3
     assert (tmp_path / "runs" / "pose_ada_audio" / "prediction_vs_truth.mp4").exists()
+
+
+@pytest.mark.notebook
+def test_dictionary_notebook_builds_inserts_and_measures(tmp_path):
+    out = run_notebook("03_dictionary.ipynb", tmp_path / "nb.ipynb",
+                       {"runs_dir": str(tmp_path / "runs"), "max_seconds": 3.0, "size": 128, "fps": 25.0})
+    nb = json.loads(out.read_text())
+    text = "".join("".join(o.get("text", "")) for o in _outputs(nb))
+    assert "6 entries" in text and "DictionaryError:" in text and "probability 1.5 is not a number in [0, 1]" in text
+    assert "huge at" in text and "inserted (frames" in text
+    import re
+
+    ratios = [float(x) for x in re.findall(r"rad/s \(x([0-9.]+) of elsewhere\)", text)]
+    assert len(ratios) == 2 and ratios[1] > 1.5 * ratios[0]      # key poses: more motion at key words
+    images = [o for o in _outputs(nb) if "image/png" in o.get("data", {})]
+    assert len(images) >= 2
+    assert any("video" in "".join(o.get("data", {}).get("text/html", "")) for o in _outputs(nb)), "inline video"
+    d = tmp_path / "runs" / "studio_dict" / "dictionary"
+    assert (d / "dictionary.json").exists() and (d / "preview.mp4").stat().st_size > 10000

@@ -109,7 +109,8 @@ def speak(script: Script, speaker, cfg: StudioConfig) -> tuple[np.ndarray, list[
     audio, words, phonemes, session = [np.zeros(int(cfg.lead * sr), np.float32)], [], [], set()
     t = cfg.lead
     for k, sp in enumerate(parts):
-        gap = 0.0 if k == 0 else 1.6
+        # posing session: room for each key pose's ramps and hold before the next word (every word is posed)
+        gap = 0.0 if k == 0 else cfg.motion.session_hold + 2 * cfg.motion.ramp + 0.2
         audio.append(np.zeros(int(gap * sr), np.float32))
         t += gap
         for w in sp.words:
@@ -217,3 +218,25 @@ def _plain(cfg: StudioConfig) -> dict:
     d = asdict(cfg)
     d["background"] = list(d["background"])
     return d
+
+
+def perform_text(text: str, speaker: str = "ada", fps: float = 30.0, seed: int = 0, key_poses: bool = False,
+                 layout=None, lead: float = 0.6, tail: float = 0.6) -> tuple[np.ndarray, list[dict], np.ndarray, int]:
+    """Speak ``text`` with a studio speaker's voice and perform it (jaw from the phonemes, breathing, sway,
+    beat gestures; the studio's own key poses only if ``key_poses``): a talking pose sequence with exact
+    word times, for previews of key-pose insertion before an LSTM is trained; ``lead``/``tail`` seconds of
+    silence around the speech leave room for ramps. Returns (sequence (T, D), words, audio, sample rate)."""
+    from s2v.dictionary.store import language_of
+    from s2v.params import ParamLayout
+
+    sp = SPEAKERS[speaker]
+    voice = "cmn" if language_of(text) == "zh" else sp.voice
+    s = ESpeak().synthesize(text, voice=voice, rate=sp.rate, pitch=sp.pitch)
+    sr = s.sample_rate
+    audio = np.concatenate([np.zeros(int(lead * sr), np.float32), s.audio, np.zeros(int(tail * sr), np.float32)])
+    words = [Word(w.text, w.start + lead, w.end + lead) for w in s.words]
+    phonemes = [Phoneme(p.symbol, p.start + lead, p.end + lead, p.word) for p in s.phonemes]
+    T = max(1, int(np.floor(len(audio) / sr * fps)))
+    cfg = MotionConfig(keypose_scale=1.0 if key_poses else 0.0)
+    vec, _ = perform(words, phonemes, audio, sr, T, fps, sp, seed, layout or ParamLayout(), cfg)
+    return vec, [w.to_dict() for w in words], audio, sr
