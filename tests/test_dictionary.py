@@ -393,3 +393,35 @@ def test_cli_builds_and_shows_a_dictionary(tiny_recording, tmp_path, capsys):
     (tmp_path / "tiny" / "dictionary" / "dictionary.json").write_text("{")
     assert main(["dictionary", "show", *args]) == 2
     assert "not valid JSON" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ real speech
+def test_insertion_on_real_speech_word_times(shared_data):
+    """Key words found in pocketsphinx's forced alignment of real speech (JFK, 11 s) and inserted there."""
+    import soundfile as sf
+
+    from s2v.speech.stt import align
+
+    audio, sr = sf.read(shared_data / "speech_en" / "jfk.flac", dtype="float32")
+    words = align(audio, sr, (shared_data / "speech_en" / "jfk.txt").read_text())
+    d = from_rows([{"word": "you", "pose": key_pose("point", LAY)}, {"word": "my", "pose": key_pose("self", LAY)}])
+    fps = 25.0
+    out, recs = apply_dictionary(rest_seq(int(len(audio) / sr * fps)), words, d, fps)
+    spoken = [w for w in words if w.text in ("you", "my")]
+    assert [r.word for r in recs] == [w.text for w in spoken] == ["my", "you", "you"]
+    assert [r.frame for r in recs] == [round(w.start * fps) for w in spoken]
+    assert recs[0].inserted and np.isfinite(out).all()
+    np.testing.assert_allclose(out[recs[0].frame, BODY_HANDS], key_pose("self", LAY)[BODY_HANDS], atol=1e-6)
+
+
+def test_mandarin_homophones_match_in_a_real_transcript(shared_data):
+    """AISHELL-1 transcript (word-segmented): 制 (zhi4) matches its homophones 至 of 甚至 and 滞 of 停滞;
+    挺 (ting3) does not match 停 (ting2) unless tones are ignored."""
+    text = next((shared_data / "speech_zh").glob("*.txt")).read_text().split()
+    words = [W(w, 0.6 * i, 0.6 * i + 0.5) for i, w in enumerate(text)]
+    d = from_rows([{"word": "制", "pose": key_pose("raise", LAY)}, {"word": "挺", "pose": key_pose("press", LAY)}])
+    hits = find_key_words(words, d.keys(), d.match_tones)
+    assert [(h.text, h.key) for h in hits] == [("甚至", ("zhi4",)), ("停滞", ("zhi4",))]
+    assert hits[0].start == pytest.approx(0.25)                 # second of two characters
+    loose = find_key_words(words, [tokens("挺", tones=False)], tones=False)
+    assert [h.text for h in loose] == ["停滞"]
