@@ -213,6 +213,49 @@ def _cmd_dictionary(a) -> int:
     return 0
 
 
+def _cmd_gan(a) -> int:
+    import json
+
+    from s2v.run import Run
+
+    run = Run(Path(a.runs_dir) / a.run)
+    if a.action == "train":
+        from s2v.gan.train import GANConfig, train_gan
+
+        kw = json.loads(Path(a.config).read_text()) if a.config else {}
+        kw.update({k: v for k, v in (("size", a.size), ("max_steps", a.steps), ("max_minutes", a.minutes),
+                                     ("device", a.device)) if v is not None})
+        train = [Run(Path(a.runs_dir) / n) for n in (a.train or [a.run])]
+        tr = train_gan(train, Run.create(a.run, a.runs_dir), GANConfig(**kw))
+        print(f"trained {tr.step} steps -> {run.path('gan')} (samples in {run.root / 'gan' / 'samples'})")
+        return 0
+    from s2v.gan.infer import evaluate, load_generator, render_video
+
+    G, cfg = load_generator(run.require("gan"), a.device)
+    src = Run(Path(a.runs_dir) / (a.source or a.run))
+    if a.action == "evaluate":
+        from s2v.gan.data import ClipDataset
+
+        data = ClipDataset([src], cfg["size"], cfg["clip"], "test", hands=cfg["hands"])
+        m = evaluate(G, data, a.max_frames, progress=True)
+        print(json.dumps({k: round(v, 3) for k, v in m.items()}))
+        return 0
+    from s2v.camera import Camera
+    from s2v.gan.data import frame_size, run_keypoints
+
+    cam = Camera.load(src.require("camera"))
+    W, H = frame_size(cam.width, cam.height, cfg["size"])
+    pts = run_keypoints(src, W, H)
+    out = Path(a.out or src.root / "videos" / "gan.mp4")
+    audio = src.path("audio") if src.has("audio") else None
+    from s2v.video import probe_fps
+
+    fps = a.fps or (probe_fps(src.path("recording")) if src.has("recording") else 30.0)
+    render_video(G, pts, (W, H), out, fps, audio=audio, size=(W, H), side_by_side=a.side_by_side)
+    print(f"{len(pts)} frames -> {out}")
+    return 0
+
+
 def _cmd_demo(a) -> int:
     from s2v.notebooks import run_notebook
 
@@ -308,6 +351,23 @@ def build_parser() -> argparse.ArgumentParser:
     dc.add_argument("--hold", type=float, default=0.3, help="seconds a still pose is held (section 3.3)")
     dc.add_argument("--replace", action="store_true", help="start a new dictionary instead of extending the run's")
     dc.set_defaults(func=_cmd_dictionary)
+
+    g = sub.add_parser("gan", help="skeleton-to-video GAN (section 3.5): train, render a run's poses, evaluate")
+    g.add_argument("action", choices=("train", "render", "evaluate"))
+    g.add_argument("--run", required=True, help="run holding (or receiving) gan/generator.pt")
+    g.add_argument("--runs-dir", default="runs")
+    g.add_argument("--train", nargs="*", default=None, help="training runs (default: --run)")
+    g.add_argument("--source", default=None, help="run whose poses are rendered / evaluated (default: --run)")
+    g.add_argument("--config", default=None, help="JSON file of GANConfig fields")
+    g.add_argument("--size", type=int, default=None)
+    g.add_argument("--steps", type=int, default=None)
+    g.add_argument("--minutes", type=float, default=None)
+    g.add_argument("--max-frames", type=int, default=None)
+    g.add_argument("--fps", type=float, default=None)
+    g.add_argument("--out", default=None)
+    g.add_argument("--side-by-side", action="store_true")
+    g.add_argument("--device", default=None)
+    g.set_defaults(func=_cmd_gan)
 
     r = sub.add_parser("run", help="create or inspect a run folder")
     r.add_argument("action", choices=("init", "show"))

@@ -1,0 +1,449 @@
+"""Training of the skeleton-to-video GAN (section 3.5): sequential generator, multi-scale frame discriminator
+with feature matching, temporal discriminator, and the paper's part attention (face and hand crops judged by
+their own discriminators), on one device or many (``torchrun``, DistributedDataParallel).
+
+One step, for a batch of clips of ``clip`` frames: the first ``n_prev`` real frames condition the generator
+(or blank ones, with probability ``cold_start``, as at inference where there is no real frame), which then
+makes the remaining frames one after the other, each from the labels of frames t-P..t and the P frames
+before it (generated ones detached: truncated back-propagation through time, which bounds memory as vid2vid
+does). The discriminators see (label, frame) pairs, the generated run of frames as one stack (temporal),
+and the face/hand crops located by colour in the label images; the generator gets the adversarial terms,
+feature matching, L1 on the frame and extra L1 on the crops.
+
+Checkpoints (models, optimisers, AMP scalers, step, losses, random states) are written atomically every
+``checkpoint_every`` steps and at the end; training resumes from them. Sample grids (label / real /
+generated) go to ``gan/samples/``. Launch on several GPUs with
+``torchrun --nproc_per_node 8 -m s2v.gan.train --run NAME`` (gloo on CPUs, NCCL on GPUs).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from s2v.gan import losses
+from s2v.gan.data import PARTS, ClipDataset, to_uint8
+from s2v.gan.networks import Generator, GeneratorConfig, MultiscaleDiscriminator, crop_boxes
+from s2v.io import atomic_path
+from s2v.run import Run
+
+
+@dataclass
+class GANConfig:
+    size: int = 256                    # training width in pixels (height keeps the aspect ratio; multiples of 32)
+    clip: int = 5                      # frames per sample: n_prev conditioning + 3 generated (vid2vid: 3)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    ndf: int = 64                      # pix2pixHD
+    d_layers: int = 3
+    num_d: int = 2                     # scales of the frame discriminator
+    temporal: bool = True              # vid2vid's temporal discriminator on the generated frames
+    parts: tuple[str, ...] = PARTS     # part attention (section 3.5); () turns it off
+    part_weights: dict = field(default_factory=lambda: {"face": 1.0, "left_hand": 1.0, "right_hand": 1.0})
+    part_crop: int = 64                # crops are resized to this
+    part_ndf: int = 32
+    part_layers: int = 2
+    lambda_part_l1: float = 10.0       # extra L1 on each visible part crop
+    gan_mode: str = "lsgan"            # lsgan | hinge
+    lambda_fm: float = 10.0            # pix2pixHD feature matching
+    lambda_l1: float = 10.0            # stands in for pix2pixHD's VGG loss (no ImageNet weights here)
+    lambda_temporal: float = 1.0
+    lr: float = 2e-4                   # pix2pixHD / vid2vid
+    betas: tuple[float, float] = (0.5, 0.999)
+    batch_size: int = 1                # per process
+    max_steps: int = 10000
+    max_minutes: float | None = None   # stop after this long (bounded CPU runs)
+    checkpoint_every: int = 200
+    sample_every: int = 200
+    cold_start: float = 0.2            # chance a clip starts from blank previous frames, as inference does
+    amp: bool = True                   # mixed precision on CUDA (ignored on CPU)
+    hands: bool = True                 # draw the hand skeleton in the labels (off: the section 4.2 ablation)
+    seed: int = 0
+    device: str | None = None          # default: cuda when available
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.generator, dict):
+            self.generator = GeneratorConfig(**self.generator)
+        self.parts = tuple(self.parts)
+        self.betas = tuple(self.betas)
+        unknown = set(self.parts) - set(PARTS)
+        if unknown:
+            raise ValueError(f"unknown parts {sorted(unknown)}; choose from {PARTS}")
+        if self.clip <= self.generator.n_prev:
+            raise ValueError(f"clip ({self.clip}) must be longer than n_prev ({self.generator.n_prev})")
+        if self.size % 32:
+            raise ValueError(f"size {self.size} must be a multiple of 32")
+
+    @property
+    def n_gen(self) -> int:
+        return self.clip - self.generator.n_prev
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class Discriminators(nn.Module):
+    """All discriminators in one module (one optimiser, one DDP wrapper)."""
+
+    def __init__(self, cfg: GANConfig):
+        super().__init__()
+        nc = cfg.generator.label_nc + cfg.generator.output_nc
+        self.frame = MultiscaleDiscriminator(nc, cfg.ndf, cfg.d_layers, cfg.num_d)
+        self.temporal = MultiscaleDiscriminator(cfg.generator.output_nc * cfg.n_gen, cfg.ndf, cfg.d_layers, 2) \
+            if cfg.temporal and cfg.n_gen > 1 else None
+        self.parts = nn.ModuleDict({p: MultiscaleDiscriminator(nc, cfg.part_ndf, cfg.part_layers, 1) for p in cfg.parts})
+
+    def forward(self, labels, frames, seq, crops):
+        """labels/frames (N, 3, H, W) pairs; seq (B, n_gen*3, H, W) or None; crops {part: (N, 6, c, c)}."""
+        out = {"frame": self.frame(torch.cat([labels, frames], 1))}
+        if self.temporal is not None and seq is not None:
+            out["temporal"] = self.temporal(seq)
+        for p, d in self.parts.items():
+            out[p] = d(crops[p])
+        return out
+
+
+# ---------------------------------------------------------------------------------------------- distributed
+def init_distributed(device: str | None = None) -> tuple[int, int, torch.device]:
+    """(rank, world size, device). Under ``torchrun`` (WORLD_SIZE > 1) joins the process group: NCCL with
+    one GPU per process when CUDA is available, gloo on CPUs."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    cuda = torch.cuda.is_available() and device != "cpu"
+    if world > 1:
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if cuda else "gloo")
+        rank = dist.get_rank()
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        dev = torch.device(f"cuda:{local}") if cuda else torch.device("cpu")
+        if cuda:
+            torch.cuda.set_device(dev)
+        return rank, world, dev
+    return 0, 1, torch.device(device or ("cuda" if cuda else "cpu"))
+
+
+def _unwrap(m: nn.Module) -> nn.Module:
+    return m.module if hasattr(m, "module") else m
+
+
+def state_digest(module: nn.Module) -> str:
+    """A checksum of a module's parameters (to check that data-parallel replicas are identical)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for k, v in sorted(_unwrap(module).state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------- trainer
+class GANTrainer:
+    """Trains on a :class:`ClipDataset`; ``out`` is the folder for checkpoints and samples (``<run>/gan``)."""
+
+    def __init__(self, cfg: GANConfig, train: ClipDataset, out: str | Path, test: ClipDataset | None = None):
+        self.cfg = cfg
+        self.rank, self.world, self.device = init_distributed(cfg.device)
+        self.out = Path(out)
+        self.train_data, self.test_data = train, test
+        torch.manual_seed(cfg.seed)  # identical initial weights on every replica (DDP also broadcasts them)
+        self.G = Generator(cfg.generator).to(self.device)
+        self.D = Discriminators(cfg).to(self.device)
+        self.amp = cfg.amp and self.device.type == "cuda"
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=cfg.betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=cfg.betas)
+        self.scaler_g = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.scaler_d = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.step = 0
+        self.history: list[dict] = []
+        self.samples: list[Path] = []
+        self.rng = random.Random(cfg.seed + 1000 * self.rank)
+        self.checkpoint = self.out / "checkpoint.pt"
+        if self.checkpoint.exists():
+            self._load(self.checkpoint)
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.G = DDP(self.G, device_ids=ids)
+            self.D = DDP(self.D, device_ids=ids)
+
+    # ------------------------------------------------------------------ checkpoints
+    def _state(self) -> dict:
+        return {"G": _unwrap(self.G).state_dict(), "D": _unwrap(self.D).state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict(),
+                "step": self.step, "history": self.history, "config": self.cfg.to_dict(),
+                "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": self.rng.getstate()}}
+
+    def save_checkpoint(self) -> None:
+        if self.rank != 0:
+            return
+        with atomic_path(self.checkpoint, ".pt") as tmp:
+            torch.save(self._state(), tmp)
+
+    def _load(self, path: Path) -> None:
+        st = torch.load(path, map_location=self.device, weights_only=False)
+        _unwrap(self.G).load_state_dict(st["G"])
+        _unwrap(self.D).load_state_dict(st["D"])
+        self.opt_g.load_state_dict(st["opt_g"])
+        self.opt_d.load_state_dict(st["opt_d"])
+        self.scaler_g.load_state_dict(st["scaler_g"])
+        self.scaler_d.load_state_dict(st["scaler_d"])
+        self.step, self.history = st["step"], st["history"]
+        torch.set_rng_state(st["rng"]["torch"])
+        np.random.set_state(st["rng"]["numpy"])
+        self.rng.setstate(st["rng"]["python"])
+
+    def export(self, path: str | Path, meta: dict | None = None) -> Path:
+        """The generator alone (what inference needs), with its config."""
+        if self.rank == 0:
+            with atomic_path(path, ".pt") as tmp:
+                torch.save({"generator": _unwrap(self.G).state_dict(), "config": self.cfg.to_dict(),
+                            "step": self.step, "meta": meta or {}}, tmp)
+        return Path(path)
+
+    # ------------------------------------------------------------------ one step
+    def generate_clip(self, labels: torch.Tensor, frames: torch.Tensor, cold: torch.Tensor) -> torch.Tensor:
+        """Sequential generation of frames P..L-1 of each clip; ``cold`` (B,) starts from blank frames."""
+        P = self.cfg.generator.n_prev
+        history = [torch.where(cold[:, None, None, None], torch.zeros_like(frames[:, t]), frames[:, t]) for t in range(P)]
+        fakes = []
+        for t in range(P, labels.shape[1]):
+            lab = labels[:, t - P:t + 1].flatten(1, 2)
+            prev = torch.cat(history[-P:], 1) if P else None
+            fake = self.G(lab, prev)
+            fakes.append(fake)
+            history.append(fake.detach())
+        return torch.stack(fakes, 1)
+
+    def _crops(self, labels, images, boxes):
+        c = self.cfg.part_crop
+        return {p: torch.cat([crop_boxes(labels, boxes[:, PARTS.index(p)], c),
+                              crop_boxes(images, boxes[:, PARTS.index(p)], c)], 1) for p in self.cfg.parts}
+
+    def train_step(self, batch: dict) -> dict:
+        cfg = self.cfg
+        dev = self.device
+        labels, frames = batch["labels"].to(dev), batch["frames"].to(dev)
+        boxes, valid = batch["boxes"].to(dev), batch["valid"].to(dev)
+        B, L = labels.shape[:2]
+        P = cfg.generator.n_prev
+        cold = torch.tensor([self.rng.random() < cfg.cold_start for _ in range(B)], device=dev)
+        ac = torch.autocast("cuda", dtype=torch.float16, enabled=self.amp)
+
+        with ac:
+            fakes = self.generate_clip(labels, frames, cold)                       # (B, n, 3, H, W)
+        lab = labels[:, P:].flatten(0, 1)
+        real = frames[:, P:].flatten(0, 1)
+        fake = fakes.flatten(0, 1)
+        bx = boxes[:, P:].flatten(0, 1)
+        vd = valid[:, P:].flatten(0, 1).float()
+        seq_real = frames[:, P:].flatten(1, 2)
+        seq_fake = fakes.flatten(1, 2)
+        N = lab.shape[0]
+
+        # --- discriminators: real and (detached) fake in one batch
+        with ac:
+            crops = self._crops(torch.cat([lab, lab]), torch.cat([real, fake.detach()]), torch.cat([bx, bx]))
+            d = self.D(torch.cat([lab, lab]), torch.cat([real, fake.detach()]),
+                       torch.cat([seq_real, seq_fake.detach()]), crops)
+        split = _half
+        logs = {}
+        loss_d = 0.0
+        for name, outs in d.items():
+            w = None if name in ("frame", "temporal") else vd[:, PARTS.index(name)]
+            lr_ = losses.adversarial(split(outs, 0), True, cfg.gan_mode, True, w)
+            lf_ = losses.adversarial(split(outs, 1), False, cfg.gan_mode, True, w)
+            scale = {"frame": 1.0, "temporal": cfg.lambda_temporal}.get(name, cfg.part_weights.get(name, 1.0))
+            loss_d = loss_d + scale * 0.5 * (lr_ + lf_)
+            logs[f"d_{name}"] = _f(0.5 * (lr_ + lf_))
+        self.opt_d.zero_grad(set_to_none=True)
+        self.scaler_d.scale(loss_d).backward()
+        self.scaler_d.step(self.opt_d)
+        self.scaler_d.update()
+
+        # --- generator (discriminator gradients of this pass are local and discarded)
+        sync = self.D.no_sync() if self.world > 1 else _nullcontext()
+        with sync:
+            with ac:
+                crops = self._crops(torch.cat([lab, lab]), torch.cat([real, fake]), torch.cat([bx, bx]))
+                d = self.D(torch.cat([lab, lab]), torch.cat([real, fake]), torch.cat([seq_real, seq_fake]), crops)
+            loss_g = 0.0
+            for name, outs in d.items():
+                w = None if name in ("frame", "temporal") else vd[:, PARTS.index(name)]
+                adv = losses.adversarial(split(outs, 1), True, cfg.gan_mode, False, w)
+                fm = losses.feature_matching(split(outs, 1), split(outs, 0), w)
+                scale = {"frame": 1.0, "temporal": cfg.lambda_temporal}.get(name, cfg.part_weights.get(name, 1.0))
+                loss_g = loss_g + scale * (adv + cfg.lambda_fm * fm)
+                logs[f"g_{name}"] = _f(adv)
+                logs[f"fm_{name}"] = _f(fm)
+            l1 = losses.l1(fake, real)
+            loss_g = loss_g + cfg.lambda_l1 * l1
+            logs["l1"] = _f(l1)
+            for p in cfg.parts:  # extra L1 on the part crops (the image half of the crop)
+                c = crops[p]
+                lp = losses.l1(c[N:, 3:], c[:N, 3:], vd[:, PARTS.index(p)])
+                loss_g = loss_g + cfg.lambda_part_l1 * lp
+                logs[f"l1_{p}"] = _f(lp)
+            self.opt_g.zero_grad(set_to_none=True)
+            self.scaler_g.scale(loss_g).backward()
+        self.scaler_g.step(self.opt_g)
+        self.scaler_g.update()
+        self.opt_d.zero_grad(set_to_none=True)
+        logs.update(loss_d=_f(loss_d), loss_g=_f(loss_g), fake_min=_f(fake.min()), fake_max=_f(fake.max()))
+        return logs
+
+    # ------------------------------------------------------------------ loop
+    def _loader(self):
+        from torch.utils.data import DataLoader, DistributedSampler
+
+        sampler = DistributedSampler(self.train_data, self.world, self.rank, shuffle=True, seed=self.cfg.seed) \
+            if self.world > 1 else None
+        g = torch.Generator().manual_seed(self.cfg.seed + self.step)
+        loader = DataLoader(self.train_data, batch_size=self.cfg.batch_size, shuffle=sampler is None,
+                            sampler=sampler, num_workers=self.cfg.num_workers, drop_last=True, generator=g)
+        epoch = self.step // max(1, len(loader))
+        while True:
+            if sampler is not None:
+                sampler.set_epoch(epoch)
+            yield from loader
+            epoch += 1
+
+    def _stop_now(self, t0: float) -> bool:
+        stop = self.cfg.max_minutes is not None and (time.time() - t0) / 60 >= self.cfg.max_minutes
+        if self.world > 1:  # rank 0 decides, so every replica stops at the same step
+            flag = torch.tensor([1.0 if stop else 0.0], device=self.device)
+            dist.broadcast(flag, 0)
+            stop = bool(flag.item())
+        return stop
+
+    def train(self, progress: bool = True) -> list[dict]:
+        from tqdm.auto import tqdm
+
+        cfg = self.cfg
+        t0 = time.time()
+        bar = tqdm(total=cfg.max_steps, initial=self.step, desc="gan", unit="step", disable=not progress or self.rank)
+        self.G.train()
+        self.D.train()
+        for batch in self._loader():
+            if self.step >= cfg.max_steps or self._stop_now(t0):
+                break
+            logs = self.train_step(batch)
+            self.step += 1
+            logs["step"] = self.step
+            self.history.append(logs)
+            bar.update()
+            bar.set_postfix(g=f"{logs['loss_g']:.3f}", d=f"{logs['loss_d']:.3f}", l1=f"{logs['l1']:.3f}")
+            if self.step % cfg.checkpoint_every == 0:
+                self.save_checkpoint()
+            if self.step % cfg.sample_every == 0 and self.rank == 0:
+                self.sample_grid()
+        bar.close()
+        self.save_checkpoint()
+        if self.rank == 0 and (not self.samples or not self.samples[-1].name.endswith(f"{self.step:06d}.png")):
+            self.sample_grid()
+        return self.history
+
+    @torch.no_grad()
+    def sample_grid(self, index: int = 0) -> Path:
+        """Rows label / real / generated for one held-out clip (training clip if none), saved as PNG."""
+        import cv2
+
+        data = self.test_data if self.test_data is not None else self.train_data
+        b = data[index % len(data)]
+        G = _unwrap(self.G)
+        G.eval()
+        fakes = self.generate_clip(b["labels"][None].to(self.device), b["frames"][None].to(self.device),
+                                   torch.tensor([False], device=self.device))[0]
+        G.train()
+        P = self.cfg.generator.n_prev
+        rows = [to_uint8(b["labels"][P:]), to_uint8(b["frames"][P:]), to_uint8(fakes)]
+        grid = np.concatenate([np.concatenate(list(r), 1) for r in rows], 0)
+        path = self.out / "samples" / f"step_{self.step:06d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path, ".png") as tmp:
+            cv2.imwrite(str(tmp), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+        self.samples.append(path)
+        return path
+
+
+def _f(x) -> float:
+    return float(x.detach()) if torch.is_tensor(x) else float(x)
+
+
+def _half(outputs: list[list[torch.Tensor]], k: int) -> list[list[torch.Tensor]]:
+    """The real (k=0) or fake (k=1) half of discriminator outputs computed on [real; fake]."""
+    return [[f[k * (len(f) // 2):(k + 1) * (len(f) // 2)] for f in feats] for feats in outputs]
+
+
+class _nullcontext:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+# ---------------------------------------------------------------------------------------------- run level
+def train_gan(runs: list[Run], out: Run, cfg: GANConfig | None = None, progress: bool = True,
+              backend: str = "auto") -> GANTrainer:
+    """Train on ``runs`` (their recordings and parameters) and write ``out``'s ``gan/generator.pt``; checkpoints
+    in ``gan/checkpoint.pt`` make an interrupted training resume."""
+    cfg = cfg or GANConfig()
+    train = ClipDataset(runs, cfg.size, cfg.clip, "train", backend=backend, hands=cfg.hands, progress=progress)
+    try:
+        test = ClipDataset(runs, cfg.size, cfg.clip, "test", backend=backend, hands=cfg.hands)
+    except ValueError:
+        test = None
+    tr = GANTrainer(cfg, train, out.root / "gan", test)
+    tr.train(progress)
+    tr.export(out.path("gan"), {"train_runs": [r.name for r in runs]})
+    if tr.rank == 0:
+        out.record("gan", config=cfg.to_dict(), steps=tr.step, train_runs=[r.name for r in runs])
+    return tr
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m s2v.gan.train`` / ``torchrun --nproc_per_node N -m s2v.gan.train``."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--run", nargs="+", required=True, help="runs with a recording and SMPL-X parameters")
+    p.add_argument("--out", default=None, help="run receiving gan/generator.pt (default: the first --run)")
+    p.add_argument("--runs-dir", default="runs")
+    p.add_argument("--config", default=None, help="JSON file of GANConfig fields")
+    p.add_argument("--size", type=int, default=None)
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--minutes", type=float, default=None)
+    p.add_argument("--device", default=None)
+    p.add_argument("--digest", default=None, help="write each replica's weight checksums to DIR/rank<R>.json")
+    a = p.parse_args(argv)
+    kw = json.loads(Path(a.config).read_text()) if a.config else {}
+    for k, v in (("size", a.size), ("max_steps", a.steps), ("max_minutes", a.minutes), ("device", a.device)):
+        if v is not None:
+            kw[k] = v
+    cfg = GANConfig(**kw)
+    runs = [Run(Path(a.runs_dir) / n) for n in a.run]
+    out = Run.create(a.out or a.run[0], a.runs_dir)
+    tr = train_gan(runs, out, cfg)
+    if a.digest:
+        Path(a.digest).mkdir(parents=True, exist_ok=True)
+        Path(a.digest, f"rank{tr.rank}.json").write_text(json.dumps(
+            {"G": state_digest(tr.G), "D": state_digest(tr.D), "step": tr.step, "world": tr.world,
+             "loss_g": [h["loss_g"] for h in tr.history]}))
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
