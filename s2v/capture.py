@@ -77,8 +77,22 @@ def count_people(frame: np.ndarray, min_height: float = 0.3) -> int:
     if len(rects) == 0:
         return 0
     keep = cv2.dnn.NMSBoxes([list(map(int, r)) for r in rects], [float(w) for w in np.ravel(weights)], 0.5, 0.3)
-    boxes = [rects[i] for i in np.ravel(keep)]
-    return sum(1 for (_, _, _, bh) in boxes if bh >= min_height * img.shape[0])
+    boxes = [rects[i] for i in np.ravel(keep)]  # by decreasing score
+    boxes = [b for b in boxes if b[3] >= min_height * img.shape[0]]
+    # a window on a limb or the torso of a person already found is not a second person: drop boxes that
+    # lie mostly (>= 70 %) inside a larger one (NMS keeps them, their IoU with the whole body is small)
+    people = []
+    for b in sorted(boxes, key=lambda r: -r[2] * r[3]):
+        if all(_inside(b, p) < 0.7 for p in people):
+            people.append(b)
+    return len(people)
+
+
+def _inside(a, b) -> float:
+    """Fraction of box ``a``'s area (x, y, w, h) that lies inside box ``b``."""
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return ix * iy / max(1, a[2] * a[3])
 
 
 def import_video(src: str | Path, run: Run, width: int | None = None, height: int | None = None,

@@ -55,8 +55,10 @@ def test_corrupt_and_missing_files_are_refused(tmp_path):
 
 def test_two_people_are_refused_one_is_not(clip, tmp_path):
     frames, fps = read_video(clip[0])
-    one = [count_people(frames[i]) for i in range(0, len(frames), max(1, len(frames) // 8))]
-    assert max(one) == 1
+    one = np.array([count_people(frames[i]) for i in range(0, len(frames), 5)])
+    # one speaker: seen (the HOG detector misses some frames) but never as two; a window on a limb inside
+    # the body's box is not a second person
+    assert (one == 1).mean() > 0.7 and (one >= 2).sum() == 0
     two = np.concatenate([frames, frames[::-1]], axis=2)
     write_video(two, tmp_path / "two.mp4", fps, audio=clip[1])
     with pytest.raises(CaptureError, match="several people"):
