@@ -157,3 +157,40 @@ def insertion_plot(base: np.ndarray, inserted: np.ndarray, records, fps: float, 
     ax.set_ylabel("arms: distance from rest (rad)")
     ax.legend(loc="upper right")
     return ax
+
+
+def gan_losses(history: list[dict], ax=None, keys=("loss_g", "loss_d", "l1", "l1_face", "l1_left_hand", "l1_right_hand")):
+    """GAN training curves (smoothed over 10 steps)."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(10, 3))[1]
+    steps = np.array([h["step"] for h in history])
+    k = max(1, min(10, len(history) // 5))
+    for key in keys:
+        if key in history[0]:
+            v = np.convolve([h[key] for h in history], np.ones(k) / k, mode="valid")
+            ax.plot(steps[k - 1:], v, label=key, lw=1)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.legend(fontsize=7, ncol=3)
+    return ax
+
+
+def part_crops(label: np.ndarray, real: np.ndarray, fake: np.ndarray, size: int = 96) -> np.ndarray:
+    """Face, left hand and right hand boxes (found by colour in ``label``) of the label, real and generated
+    frames, resized and tiled: one row per part, columns label | real | generated."""
+    import cv2
+
+    from s2v.gan.data import PARTS, boxes_of
+
+    boxes, valid = boxes_of(label)
+    rows = []
+    for b, v in zip(boxes, valid):
+        if not v:
+            rows.append(np.zeros((size, 3 * size, 3), np.uint8))
+            continue
+        x0, y0, x1, y1 = (int(round(x)) for x in b)
+        rows.append(np.concatenate([cv2.resize(im[y0:y1, x0:x1], (size, size), interpolation=cv2.INTER_NEAREST)
+                                    for im in (label, real, fake)], 1))
+    assert len(rows) == len(PARTS)
+    return np.concatenate(rows, 0)

@@ -91,3 +91,24 @@ def test_dictionary_notebook_builds_inserts_and_measures(tmp_path):
     assert any("video" in "".join(o.get("data", {}).get("text/html", "")) for o in _outputs(nb)), "inline video"
     d = tmp_path / "runs" / "studio_dict" / "dictionary"
     assert (d / "dictionary.json").exists() and (d / "preview.mp4").stat().st_size > 10000
+
+
+@pytest.mark.notebook
+def test_gan_notebook_trains_evaluates_and_renders(tmp_path):
+    out = run_notebook("05_gan_training.ipynb", tmp_path / "nb.ipynb",
+                       {"runs_dir": str(tmp_path / "runs"), "max_seconds": 3.0, "steps": 20, "video_frames": 30})
+    nb = json.loads(out.read_text())
+    text = "".join("".join(o.get("text", "")) for o in _outputs(nb))
+    import re
+
+    l1 = re.search(r"20 steps; L1 ([0-9.]+) -> ([0-9.]+)", text)
+    assert l1 and float(l1.group(2)) < 0.8 * float(l1.group(1))          # the generator learns
+    for part in ("psnr", "ssim_face", "psnr_left_hand", "psnr_right_hand"):
+        v = float(re.search(rf"\b{part}: ([0-9.]+)", text).group(1))
+        assert (10 < v < 60) if part.startswith("psnr") else (0 < v <= 1)
+    images = [o for o in _outputs(nb) if "image/png" in o.get("data", {})]
+    assert len(images) >= 4          # pairs with boxes, losses, sample grid, part crops
+    assert any("video" in "".join(o.get("data", {}).get("text/html", "")) for o in _outputs(nb)), "inline video"
+    gan = tmp_path / "runs" / "studio_gan" / "gan"
+    assert (gan / "generator.pt").exists() and (gan / "heldout.mp4").stat().st_size > 5000
+    assert sorted(gan.glob("samples/step_*.png"))

@@ -141,3 +141,44 @@ def evaluate(G: Generator, data, max_frames: int | None = None, progress: bool =
 
 __all__ = ["FrameGenerator", "evaluate", "generate", "image_metrics", "labels_from_keypoints", "load_generator",
            "render_video", "to_tensor"]
+
+
+def render_run(G: Generator, run, path: str | Path, first: int = 0, last: int | None = None, size: int | None = None,
+               side_by_side: bool = True, progress: bool = True) -> Path:
+    """Frames ``first..last-1`` of a run's poses generated as a video, with the matching slice of its speech
+    (``side_by_side``: label | generated | real)."""
+    import soundfile as sf
+
+    from s2v.camera import Camera
+    from s2v.gan.data import frame_size, run_frames, run_keypoints
+    from s2v.io import atomic_path
+    from s2v.video import probe_fps, write_video
+    from tqdm.auto import tqdm
+
+    cam = Camera.load(run.require("camera"))
+    W, H = frame_size(cam.width, cam.height, size or getattr(G, "train_size", 256))
+    pts = run_keypoints(run, W, H)
+    last = len(pts) if last is None else min(last, len(pts))
+    fps = probe_fps(run.require("recording")) if run.has("recording") else 30.0
+    real = run_frames(run, W, H) if side_by_side and run.has("recording") else None
+    audio = None
+    if run.has("audio"):
+        y, sr = sf.read(run.path("audio"), dtype="float32")
+        audio = Path(path).with_suffix(".wav")
+        with atomic_path(audio, ".wav") as tmp:
+            sf.write(tmp, y[int(first / fps * sr):int(last / fps * sr)], sr)
+    fg = FrameGenerator(G)
+
+    def frames():
+        for t, lab in enumerate(tqdm(labels_from_keypoints(pts[first:last], (W, H), (W, H)), total=last - first,
+                                     desc="generate", unit="frame", disable=not progress)):
+            f = fg(lab)
+            if side_by_side:
+                f = np.concatenate([lab, f] + ([np.asarray(real[first + t])] if real is not None else []), 1)
+            yield f
+
+    try:
+        return write_video(frames(), path, fps, audio=audio)
+    finally:
+        if audio is not None:
+            audio.unlink(missing_ok=True)
