@@ -256,6 +256,31 @@ def _cmd_gan(a) -> int:
     return 0
 
 
+def _cmd_speaker(a) -> int:
+    from s2v.speaker import SpeakerConfig, prepare_speaker
+
+    cfg = SpeakerConfig.preset(a.preset, inputs=a.inputs)
+    report = prepare_speaker(a.run, cfg, a.runs_dir)
+    for k, v in report.items():
+        print(f"{k:>10}: {v}")
+    print(f"speaker ready: {Path(a.runs_dir) / a.run} (s2v synthesize --run {a.run} --text ...)")
+    return 0
+
+
+def _cmd_synthesize(a) -> int:
+    from s2v.synthesize import SynthesisConfig, synthesize
+
+    if (a.audio is None) == (a.text is None):
+        print("s2v: error: give --audio FILE or --text TEXT", file=sys.stderr)
+        return 2
+    cfg = SynthesisConfig(key_poses=not a.no_key_poses, seed=a.seed, size=a.size, side_by_side=a.side_by_side,
+                          voice=a.voice)
+    out = Path(a.out or Path(a.runs_dir) / a.run / "videos" / "output.mp4")
+    res = synthesize(a.run, out, audio=a.audio, text=a.text, lang=a.lang, cfg=cfg, runs_dir=a.runs_dir)
+    print(res.summary())
+    return 0
+
+
 def _cmd_demo(a) -> int:
     from s2v.notebooks import run_notebook
 
@@ -375,6 +400,28 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--runs-dir", default="runs")
     r.set_defaults(func=_cmd_run)
 
+    sp = sub.add_parser("speaker", help="prepare a speaker end to end: studio recording, LSTM, dictionary, GAN "
+                                        "(skips what exists, resumes the GAN)")
+    sp.add_argument("--run", required=True)
+    sp.add_argument("--runs-dir", default="runs")
+    sp.add_argument("--preset", default="quickstart", choices=("quickstart", "paper"))
+    sp.add_argument("--inputs", default="audio", choices=("audio", "text"))
+    sp.set_defaults(func=_cmd_speaker)
+
+    sy = sub.add_parser("synthesize", help="speech or text in, talking video of a prepared speaker out")
+    sy.add_argument("--run", required=True, help="the speaker's run (pose/model.pt, gan/generator.pt, dictionary)")
+    sy.add_argument("--runs-dir", default="runs")
+    sy.add_argument("--audio", default=None, help="speech file (wav/flac/mp3/mp4...; English for key words)")
+    sy.add_argument("--text", default=None, help="text to speak with the studio voice")
+    sy.add_argument("--lang", default=None, choices=("en", "zh"))
+    sy.add_argument("--voice", default=None, help="studio voice for --text (ada, ben, chen)")
+    sy.add_argument("--out", default=None, help="MP4 path (default: RUN/videos/output.mp4)")
+    sy.add_argument("--size", type=int, default=None, help="output width, a multiple of 32")
+    sy.add_argument("--seed", type=int, default=0, help="seed of the key-pose draws")
+    sy.add_argument("--no-key-poses", action="store_true")
+    sy.add_argument("--side-by-side", action="store_true", help="skeleton | generated")
+    sy.set_defaults(func=_cmd_synthesize)
+
     d = sub.add_parser("demo", help="run the demo notebook headlessly (what `make demo` does)")
     d.add_argument("--out", default="outputs")
     d.set_defaults(func=_cmd_demo)
@@ -392,10 +439,12 @@ def main(argv: list[str] | None = None) -> int:
     from s2v.dictionary.store import DictionaryError
     from s2v.params import ParamsError
     from s2v.run import MissingArtifactError
+    from s2v.synthesize import SynthesisError
 
     try:
         return int(a.func(a) or 0)
-    except (BodyModelNotFound, CaptureError, DictionaryError, MissingArtifactError, ParamsError) as err:
+    except (BodyModelNotFound, CaptureError, DictionaryError, MissingArtifactError, ParamsError,
+            SynthesisError) as err:
         print(f"s2v: error: {err}", file=sys.stderr)
         return 2
 

@@ -48,9 +48,15 @@ def run_keypoints(run: Run, W: int, H: int, backend: str = "auto", source: str =
         params = SMPLXParams.load(run.require(name))
         pts = project_model(BodyModel(backend=backend, device="cpu"), params, camera)
         w0, h0 = camera.width, camera.height
+    return scale_points(pts, w0, h0, W, H)
+
+
+def scale_points(pts: np.ndarray, w0: int, h0: int, W: int, H: int) -> np.ndarray:
+    """Keypoints (..., 3) from a ``w0 x h0`` image to a ``W x H`` one (pixel centres kept; confidence as is)."""
+    pts = np.array(pts, np.float32)
     pts[..., 0] = (pts[..., 0] + 0.5) * (W / w0) - 0.5
     pts[..., 1] = (pts[..., 1] + 0.5) * (H / h0) - 0.5
-    return pts.astype(np.float32)
+    return pts
 
 
 def run_frames(run: Run, W: int, H: int, progress: bool = False) -> np.ndarray:

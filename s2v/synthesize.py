@@ -1,0 +1,378 @@
+"""End to end (figure 2): speech or text in, a talking video of the trained speaker out.
+
+    audio ──STT──> word times ─┐                    ┌─ dictionary (section 3.3)
+    text ──TTS──> audio + word times ──> features ──> 2-layer LSTM ──> poses ──> key poses ──> skeleton
+    images ──> GAN (section 3.5) ──> MP4 with the speech
+
+A *speaker* is a run folder holding the trained stages of one person: ``pose/model.pt`` (the LSTM),
+``gan/generator.pt`` (the GAN), optionally ``dictionary/dictionary.json``, and the recording's camera and
+SMPL-X parameters, from which the fixed shape, global orientation and placement are taken (the paper fixes
+them after the first frames, section 3.2).
+
+The model's input kind decides the path: an audio model hears the given speech, or the TTS voice for text
+input (with the paper's noise in pauses, section 4.2); a text model reads the text, or the words that
+speech recognition hears in the given audio. Memory is bounded for any length: recognition runs on pieces
+cut at pauses, the LSTM carries its state across chunks, and frames are drawn, generated and encoded one at
+a time; only per-frame numbers (features, poses, keypoints: ~2 KB per frame) are held.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from s2v.dictionary.insertion import InsertionConfig
+from s2v.io import atomic_path
+from s2v.run import Run
+
+SAMPLE_RATE = 16000
+
+
+class SynthesisError(ValueError):
+    """Input or speaker that synthesis cannot use; the message says why and what to do."""
+
+
+@dataclass
+class SynthesisConfig:
+    key_poses: bool = True            # insert the dictionary's key poses at key words (section 3.3)
+    seed: int = 0                     # the key-pose draws (the same seed gives the same video)
+    insertion: InsertionConfig = field(default_factory=InsertionConfig)   # 0.6 s ramps, 0.3 s hold (figure 6)
+    size: int | None = None           # output width (a multiple of 32); default: the GAN's training width
+    pause_noise_db: float | None = -50.0   # section 4.2: noise added to TTS audio before the audio LSTM
+    voice: str | None = None          # studio voice for text input (default: the speaker run's, else ada)
+    min_seconds: float = 0.5          # shorter speech is refused
+    silence_db: float = -50.0         # quieter speech (dBFS RMS) is refused as silent
+    stt_piece: float = 30.0           # recognition works on pieces of at most this many seconds
+    side_by_side: bool = False        # write skeleton | generated
+    device: str | None = None         # default: CUDA when available
+
+
+# ---------------------------------------------------------------------------------------------- speaker
+@dataclass
+class Speaker:
+    """The trained stages of one speaker, loaded from a run folder (see :meth:`load`)."""
+
+    run: Run
+    pose_model: object
+    pose_meta: dict
+    generator: object
+    gan_config: dict
+    dictionary: object | None
+    camera: object
+    betas: np.ndarray
+    global_orient: np.ndarray
+    transl: np.ndarray
+    voice: str
+
+    @property
+    def fps(self) -> float:
+        return float(self.pose_meta.get("fps", 30.0))
+
+    @property
+    def inputs(self) -> str:
+        return self.pose_meta.get("meta", {}).get("inputs", "audio")
+
+    @classmethod
+    def load(cls, run: Run | str | Path, runs_dir: str | Path = "runs", device: str | None = None) -> "Speaker":
+        import torch
+
+        from s2v.camera import Camera
+        from s2v.gan.infer import load_generator
+        from s2v.params import SMPLXParams
+        from s2v.pose_lstm import load_model
+
+        from s2v.run import ARTIFACTS
+
+        if not isinstance(run, Run):
+            run = Run(Path(run)) if (Path(run) / "manifest.json").exists() else Run(Path(runs_dir) / str(run))
+        if not run.root.is_dir():
+            raise SynthesisError(f"no run folder {run.root}: train a speaker first (notebook 00_quickstart, or "
+                                 "`s2v capture`, `s2v pose`, `s2v gan train`)")
+        needs = [("pose_model", "the speech-to-pose LSTM", f"s2v pose --train {run.name} --out {run.name}"),
+                 ("gan", "the skeleton-to-video GAN", f"s2v gan train --run {run.name}"),
+                 ("camera", "the recording's camera", f"s2v capture --run {run.name} ...")]
+        for art, what, cmd in needs:
+            if not run.has(art):
+                raise SynthesisError(f"run {run.name!r} lacks {what} ({run.root / ARTIFACTS[art].relpath}); "
+                                     f"train it first: {cmd}")
+        if not (run.has("params") or run.has("truth_params")):
+            raise SynthesisError(f"run {run.name!r} has no SMPL-X parameters (fit/params.npz) to take the speaker's "
+                                 f"shape and placement from; run `s2v detect` and `s2v fit` on its recording")
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        model, ck = load_model(run.path("pose_model"), device)
+        if ck.get("target", "smplx") != "smplx":
+            raise SynthesisError(f"{run.path('pose_model')} predicts {ck.get('target')!r}, not SMPL-X parameters: "
+                                 "only a 3D model can drive the skeleton images")
+        G, gcfg = load_generator(run.path("gan"), device)
+        dictionary = None
+        if run.has("dictionary"):
+            from s2v.dictionary.store import KeyPoseDictionary
+
+            dictionary = KeyPoseDictionary.load(run.path("dictionary"))
+        p = SMPLXParams.load(run.path("params") if run.has("params") else run.path("truth_params"))
+        n = min(len(p), 10)  # the paper fixes shape and global orientation after the first frames
+        voice = "ada"
+        studio = run.manifest.get("artifacts", {}).get("recording", {}).get("config", {}).get("speaker", {})
+        if isinstance(studio, dict) and studio.get("name"):
+            voice = studio["name"]
+        return cls(run, model, ck, G, gcfg, dictionary, Camera.load(run.path("camera")), np.asarray(p.betas),
+                   np.median(p.global_orient[:n], 0), np.median(p.transl[:n], 0), voice)
+
+
+# ---------------------------------------------------------------------------------------------- speech in
+@dataclass
+class Speech:
+    audio: np.ndarray               # 16 kHz mono float32
+    words: list[dict]               # {"word", "start", "end"} seconds
+    source: str                     # "audio" or "tts"
+    language: str = "en"
+
+    @property
+    def duration(self) -> float:
+        return len(self.audio) / SAMPLE_RATE
+
+
+def load_audio(path: str | Path) -> np.ndarray:
+    """Any audio (or video) file ffmpeg reads -> 16 kHz mono float32; a clear error for missing/corrupt files."""
+    from s2v.video import ffmpeg_exe
+
+    path = Path(path)
+    if not path.exists():
+        raise SynthesisError(f"{path}: no such file")
+    r = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", str(path), "-vn", "-ac", "1",
+                        "-ar", str(SAMPLE_RATE), "-f", "f32le", "-"], capture_output=True)
+    if r.returncode != 0 or not r.stdout:
+        msg = r.stderr.decode(errors="replace").strip().splitlines()
+        raise SynthesisError(f"{path}: not a readable audio file (ffmpeg: {msg[-1] if msg else 'no audio stream'})")
+    return np.frombuffer(r.stdout, np.float32).copy()
+
+
+def check_speech(audio: np.ndarray, name: str, cfg: SynthesisConfig) -> None:
+    from s2v.speech.features import level_db
+
+    dur = len(audio) / SAMPLE_RATE
+    if dur < cfg.min_seconds:
+        raise SynthesisError(f"{name}: {dur * 1000:.0f} ms of audio is too short (at least {cfg.min_seconds:g} s)")
+    if not np.isfinite(audio).all():
+        raise SynthesisError(f"{name}: the audio contains NaN/inf samples")
+    level = level_db(audio)
+    if level < cfg.silence_db:
+        raise SynthesisError(f"{name}: the audio is silent ({level:.0f} dBFS RMS, below {cfg.silence_db:.0f}); "
+                             "nothing to speak")
+
+
+def pieces_at_pauses(audio: np.ndarray, sr: int, max_seconds: float = 30.0, search: float = 5.0) -> list[tuple[int, int]]:
+    """Cut long audio into pieces of at most ``max_seconds``, each cut at the quietest 20 ms of the last
+    ``search`` seconds before the limit (a pause, where no word is split)."""
+    n, step = len(audio), int(max_seconds * sr)
+    if n <= step:
+        return [(0, n)]
+    win = int(0.02 * sr)
+    out, a = [], 0
+    while n - a > step:
+        lo = a + step - int(search * sr)
+        seg = audio[lo:a + step]
+        e = np.convolve(seg.astype(np.float64) ** 2, np.ones(win), "valid")
+        cut = lo + int(np.argmin(e)) + win // 2
+        out.append((a, cut))
+        a = cut
+    out.append((a, n))
+    return out
+
+
+def recognize_long(audio: np.ndarray, cfg: SynthesisConfig, progress: bool = False) -> list[dict]:
+    """English word times by pocketsphinx, piece by piece (bounded memory for any length)."""
+    from tqdm.auto import tqdm
+
+    from s2v.speech.stt import recognize
+
+    words = []
+    for a, b in tqdm(pieces_at_pauses(audio, SAMPLE_RATE, cfg.stt_piece), desc="speech recognition",
+                     disable=not progress):
+        for w in recognize(audio[a:b], SAMPLE_RATE):
+            words.append({"word": w.text, "start": round(w.start + a / SAMPLE_RATE, 4),
+                          "end": round(w.end + a / SAMPLE_RATE, 4)})
+    return words
+
+
+def speech_from_text(text: str, voice: str = "ada", lang: str | None = None, lead: float = 0.3,
+                     tail: float = 0.5) -> Speech:
+    """The text spoken by a studio voice (eSpeak NG), with exact word times; Mandarin by ``lang="zh"`` or
+    detected from the characters."""
+    from s2v.dictionary.store import language_of
+    from s2v.speech.tts import ESpeak, resample
+    from s2v.studio.cast import SPEAKERS
+
+    if not text or not text.strip():
+        raise SynthesisError("the text is empty")
+    lang = lang or language_of(text)
+    if lang not in ("en", "zh"):
+        raise SynthesisError(f"language must be 'en' or 'zh', got {lang!r}")
+    sp = SPEAKERS.get(voice) or SPEAKERS["ada"]
+    s = ESpeak().synthesize(text, voice="cmn" if lang == "zh" else sp.voice, rate=sp.rate, pitch=sp.pitch)
+    y = resample(s.audio, s.sample_rate, SAMPLE_RATE)
+    y = np.concatenate([np.zeros(int(lead * SAMPLE_RATE), np.float32), y, np.zeros(int(tail * SAMPLE_RATE), np.float32)])
+    words = [{"word": w.text, "start": round(w.start + lead, 4), "end": round(w.end + lead, 4)} for w in s.words]
+    return Speech(y.astype(np.float32), words, "tts", lang)
+
+
+def speech_input(audio: str | Path | np.ndarray | None = None, text: str | None = None, lang: str | None = None,
+                 cfg: SynthesisConfig | None = None, voice: str = "ada", need_words: bool = True,
+                 progress: bool = False) -> Speech:
+    """Speech with word times from an audio file/array (recognised; English) or from text (spoken by TTS)."""
+    cfg = cfg or SynthesisConfig()
+    if (audio is None) == (text is None):
+        raise SynthesisError("give either audio or text")
+    if text is not None:
+        sp = speech_from_text(text, voice, lang)
+        check_speech(sp.audio, "the TTS audio", cfg)
+        return sp
+    name = str(audio) if not isinstance(audio, np.ndarray) else "the audio"
+    y = np.asarray(audio, np.float32) if isinstance(audio, np.ndarray) else load_audio(audio)
+    check_speech(y, name, cfg)
+    lang = lang or "en"
+    words = recognize_long(y, cfg, progress) if need_words and lang == "en" else []
+    return Speech(y, words, "audio", lang)
+
+
+# ---------------------------------------------------------------------------------------------- poses
+def speech_to_poses(speaker: Speaker, speech: Speech, cfg: SynthesisConfig | None = None,
+                    num_frames: int | None = None) -> tuple[np.ndarray, list]:
+    """(T, 106) poses for the speech: features -> LSTM, then key poses at key words. Returns (poses, the
+    insertion records)."""
+    from s2v.pose_lstm import predict
+    from s2v.speech.features import add_pause_noise, align_to_frames, audio_features
+    from s2v.speech.text import text_features
+
+    cfg = cfg or SynthesisConfig()
+    fps = speaker.fps
+    T = num_frames or max(1, int(np.floor(speech.duration * fps)))
+    if speaker.inputs == "text":
+        if not speech.words:
+            raise SynthesisError("this speaker's LSTM reads text, but no words were recognised in the audio "
+                                 "(speech recognition is English only: give --text instead)")
+        x = text_features(speech.words, T, fps)
+    else:
+        y = speech.audio
+        if speech.source == "tts" and cfg.pause_noise_db is not None:
+            y = add_pause_noise(y, SAMPLE_RATE, cfg.pause_noise_db, seed=cfg.seed)
+        x = align_to_frames(audio_features(y, SAMPLE_RATE), T, fps)
+    poses = predict(speaker.pose_model, x, fps, delay=float(speaker.pose_meta["config"].get("delay", 0.2)))
+    records: list = []
+    if cfg.key_poses and speaker.dictionary is not None and speech.words:
+        from s2v.dictionary.insertion import apply_dictionary
+
+        poses, records = apply_dictionary(poses, speech.words, speaker.dictionary, fps, cfg.insertion, cfg.seed)
+    return poses.astype(np.float32), records
+
+
+def poses_to_keypoints(speaker: Speaker, poses: np.ndarray, W: int, H: int, chunk: int = 512) -> np.ndarray:
+    """(T, 137, 3) keypoints in output pixels: the speaker's body in ``poses`` seen by the recording camera."""
+    from s2v.body import BodyModel
+    from s2v.gan.data import scale_points
+    from s2v.keypoints import project_model
+    from s2v.params import SMPLXParams
+
+    body = BodyModel(device="cpu")
+    out = []
+    for a in range(0, len(poses), chunk):
+        p = SMPLXParams.from_vector(poses[a:a + chunk], betas=speaker.betas, global_orient=speaker.global_orient,
+                                    transl=speaker.transl)
+        out.append(project_model(body, p, speaker.camera))
+    cam = speaker.camera
+    return scale_points(np.concatenate(out), cam.width, cam.height, W, H)
+
+
+# ---------------------------------------------------------------------------------------------- all
+@dataclass
+class SynthesisResult:
+    video: Path
+    frames: int
+    fps: float
+    duration: float
+    words: list[dict]
+    insertions: list
+    timings: dict[str, float]
+
+    def summary(self) -> str:
+        n = sum(1 for r in self.insertions if getattr(r, "status", "") == "inserted")
+        t = ", ".join(f"{k} {v:.1f} s" for k, v in self.timings.items())
+        return (f"{self.video}: {self.frames} frames ({self.duration:.1f} s at {self.fps:g} fps), "
+                f"{len(self.words)} words, {n} key poses inserted; {t}")
+
+
+def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path | np.ndarray | None = None,
+               text: str | None = None, lang: str | None = None, cfg: SynthesisConfig | None = None,
+               runs_dir: str | Path = "runs", progress: bool = True) -> SynthesisResult:
+    """Speech (an audio file or array at 16 kHz) or text in, ``out`` (MP4 with the speech) out.
+
+    Besides the video, ``<out>.json`` keeps the word times, the key-pose insertions and the stage timings,
+    and ``<out>.poses.npz`` the SMPL-X parameters that drove it (both written atomically)."""
+    import soundfile as sf
+    from tqdm.auto import tqdm
+
+    from s2v.gan.data import frame_size
+    from s2v.gan.infer import FrameGenerator, labels_from_keypoints
+    from s2v.video import write_video
+
+    cfg = cfg or SynthesisConfig()
+    out = Path(out)
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    sp = speaker if isinstance(speaker, Speaker) else Speaker.load(speaker, runs_dir, cfg.device)
+    timings["load"] = time.perf_counter() - t
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    t = time.perf_counter()
+    speech = speech_input(audio, text, lang, cfg, cfg.voice or sp.voice,
+                          need_words=cfg.key_poses or sp.inputs == "text", progress=progress)
+    timings["speech"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    poses, records = speech_to_poses(sp, speech, cfg)
+    timings["poses"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    W, H = frame_size(sp.camera.width, sp.camera.height, cfg.size or int(sp.gan_config["size"]))
+    points = poses_to_keypoints(sp, poses, W, H)
+    timings["keypoints"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    fg = FrameGenerator(sp.generator)
+
+    def frames():
+        for lab in tqdm(labels_from_keypoints(points, (W, H), (W, H)), total=len(points), desc="video",
+                        unit="frame", disable=not progress):
+            f = fg(lab)
+            yield np.concatenate([lab, f], 1) if cfg.side_by_side else f
+
+    wav = out.with_suffix(".speech.wav")
+    with atomic_path(wav, ".wav") as tmp:
+        sf.write(tmp, speech.audio, SAMPLE_RATE)
+    try:
+        write_video(frames(), out, sp.fps, audio=wav)
+    finally:
+        wav.unlink(missing_ok=True)
+    timings["video"] = time.perf_counter() - t
+
+    from s2v.params import SMPLXParams
+
+    SMPLXParams.from_vector(poses, betas=sp.betas, global_orient=sp.global_orient, transl=sp.transl).save(
+        out.with_suffix(".poses.npz"), fps=sp.fps)
+    res = SynthesisResult(out, len(poses), sp.fps, speech.duration, speech.words, records, timings)
+    meta = {"speaker": sp.run.name, "source": speech.source, "language": speech.language, "fps": sp.fps,
+            "frames": len(poses), "words": speech.words, "timings": timings,
+            "insertions": [asdict(r) if hasattr(r, "__dataclass_fields__") else r for r in records],
+            "config": _plain(cfg)}
+    with atomic_path(out.with_suffix(".json"), ".json") as tmp:
+        tmp.write_text(json.dumps(meta, indent=1, default=float))
+    return res
+
+
+def _plain(cfg) -> dict:
+    d = asdict(cfg)
+    return json.loads(json.dumps(d, default=str))

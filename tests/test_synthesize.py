@@ -1,0 +1,151 @@
+"""End to end: a tiny prepared speaker, text and audio in, a video with the speech out; bad input refused."""
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from s2v.gan.networks import GeneratorConfig
+from s2v.gan.train import GANConfig
+from s2v.pose_lstm import PoseLSTMConfig
+from s2v.run import Run
+from s2v.speaker import SpeakerConfig, prepare_speaker
+from s2v.synthesize import (SAMPLE_RATE, Speaker, SynthesisConfig, SynthesisError, pieces_at_pauses,
+                            speech_from_text, speech_to_poses, synthesize)
+from s2v.video import probe_fps, read_video
+
+TINY = SpeakerConfig(pose=PoseLSTMConfig(hidden=16, batch_size=4, window=1.0, max_steps=6, eval_every=1000),
+                     gan=GANConfig(size=64, clip=3, generator=GeneratorConfig(ngf=8, n_downsample=3, n_blocks=1),
+                                   ndf=8, part_crop=16, part_ndf=8, max_steps=3, checkpoint_every=100,
+                                   sample_every=100, temporal=False))
+
+
+@pytest.fixture(scope="module")
+def speaker(tiny_recording, tmp_path_factory):
+    rec, _ = tiny_recording
+    root = tmp_path_factory.mktemp("speaker") / "tiny_speaker"
+    shutil.copytree(rec.run.root, root)
+    report = prepare_speaker(Run(root), TINY, progress=False)
+    assert report["recording"] == "present" and report["GAN"].startswith("done")
+    return Run(root)
+
+
+def _audio_seconds(path):
+    from s2v.synthesize import load_audio
+
+    return len(load_audio(path)) / SAMPLE_RATE
+
+
+def test_prepare_is_resumable_and_skips_what_exists(speaker):
+    report = prepare_speaker(speaker, TINY, progress=False)
+    assert set(report.values()) == {"present"}
+    for art in ("pose_model", "dictionary", "gan"):
+        assert speaker.has(art)
+
+
+def test_text_in_video_with_speech_and_key_poses_out(speaker, tmp_path):
+    text = "The growth was huge. It was there for you and me."
+    res = synthesize(speaker, tmp_path / "t.mp4", text=text, progress=False)
+    frames, _ = read_video(res.video)
+    sp = Speaker.load(speaker)
+    assert len(frames) == res.frames == int(np.floor(res.duration * sp.fps))
+    assert frames.shape[1:] == (64, 64, 3) and probe_fps(res.video) == pytest.approx(sp.fps, abs=0.01)
+    assert abs(_audio_seconds(res.video) - res.duration) < 0.1          # the speech is muxed, full length
+    meta = json.loads((tmp_path / "t.json").read_text())
+    assert [w["word"] for w in meta["words"]][:4] == ["The", "growth", "was", "huge"]
+    hits = {r["word"].lower(): r for r in meta["insertions"]}
+    assert {"huge", "you", "me"} <= set(hits)                           # the studio posed these words
+    assert sum(r["status"] == "inserted" for r in meta["insertions"]) >= 2
+    with np.load(tmp_path / "t.poses.npz") as z:
+        assert z["body_pose"].shape[0] == res.frames
+
+    # the key poses changed the motion exactly around the inserted words, and only with key poses on
+    speech = speech_from_text(text, sp.voice)
+    with_kp, recs = speech_to_poses(sp, speech, SynthesisConfig())
+    without, none = speech_to_poses(sp, speech, SynthesisConfig(key_poses=False))
+    assert none == []
+    diff = np.abs(with_kp - without).max(1)
+    inside = np.zeros(len(diff), bool)
+    for r in recs:
+        if r.status == "inserted":
+            inside[r.span[0]:r.span[1]] = True
+    assert diff[inside].max() > 0.3 and diff[~inside].max() == 0.0
+
+
+def test_same_seed_same_video_poses(speaker, tmp_path):
+    sp = Speaker.load(speaker)
+    speech = speech_from_text("A huge crowd came to see you.", sp.voice)
+    a, _ = speech_to_poses(sp, speech, SynthesisConfig(seed=3))
+    b, _ = speech_to_poses(sp, speech, SynthesisConfig(seed=3))
+    assert np.array_equal(a, b)
+
+
+def test_real_speech_in(speaker, tmp_path, shared_data):
+    res = synthesize(speaker, tmp_path / "jfk.mp4", audio=shared_data / "speech_en" / "jfk.flac", progress=False)
+    assert abs(res.duration - 11.0) < 0.3 and len(res.words) >= 15      # pocketsphinx heard the sentence
+    assert "country" in " ".join(w["word"] for w in res.words)
+    frames, _ = read_video(res.video)
+    assert len(frames) == res.frames and abs(_audio_seconds(res.video) - res.duration) < 0.1
+
+
+def test_long_speech_streams_in_bounded_pieces(speaker, tmp_path):
+    """Two minutes of speech (key poses off, so no recognition): every frame is generated and encoded."""
+    sp = Speaker.load(speaker)
+    one = speech_from_text("We talk about the economy and the weather today.", sp.voice).audio
+    y = np.tile(one, int(np.ceil(120 * SAMPLE_RATE / len(one))))[:120 * SAMPLE_RATE]
+    res = synthesize(sp, tmp_path / "long.mp4", audio=y, cfg=SynthesisConfig(key_poses=False), progress=False)
+    assert res.frames == int(120 * sp.fps)
+    assert abs(_audio_seconds(res.video) - 120) < 0.1
+    assert json.loads((tmp_path / "long.json").read_text())["frames"] == res.frames
+
+
+def test_pieces_are_cut_at_pauses():
+    sr = 1000
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=100 * sr).astype(np.float32) * 0.3
+    quiet = [(22_000, 22_400), (49_000, 49_300), (71_000, 71_500), (97_000, 97_200)]
+    for a, b in quiet:
+        y[a:b] = 0
+    pieces = pieces_at_pauses(y, sr, max_seconds=30, search=10)
+    assert pieces[0][0] == 0 and pieces[-1][1] == len(y)
+    assert all(b - a <= 30 * sr for a, b in pieces) and all(p[1] == q[0] for p, q in zip(pieces, pieces[1:]))
+    for _, cut in pieces[:-1]:
+        assert any(a <= cut <= b for a, b in quiet), cut
+
+
+def test_bad_input_is_refused_with_a_reason(speaker, tmp_path):
+    sf.write(tmp_path / "silence.wav", np.zeros(3 * SAMPLE_RATE, np.float32), SAMPLE_RATE)
+    with pytest.raises(SynthesisError, match="silent"):
+        synthesize(speaker, tmp_path / "a.mp4", audio=tmp_path / "silence.wav", progress=False)
+    sf.write(tmp_path / "short.wav", 0.1 * np.ones(800, np.float32), SAMPLE_RATE)
+    with pytest.raises(SynthesisError, match="too short"):
+        synthesize(speaker, tmp_path / "a.mp4", audio=tmp_path / "short.wav", progress=False)
+    (tmp_path / "bad.wav").write_bytes(b"RIFF\x00\x00garbage" * 50)
+    with pytest.raises(SynthesisError, match="not a readable audio file"):
+        synthesize(speaker, tmp_path / "a.mp4", audio=tmp_path / "bad.wav", progress=False)
+    with pytest.raises(SynthesisError, match="no such file"):
+        synthesize(speaker, tmp_path / "a.mp4", audio=tmp_path / "none.wav", progress=False)
+    with pytest.raises(SynthesisError, match="empty"):
+        synthesize(speaker, tmp_path / "a.mp4", text="  ", progress=False)
+    assert not (tmp_path / "a.mp4").exists()
+    half = tmp_path / "half"
+    shutil.copytree(speaker.root, half)
+    (half / "gan" / "generator.pt").unlink()
+    with pytest.raises(SynthesisError, match="skeleton-to-video GAN.*s2v gan train"):
+        synthesize(Run(half), tmp_path / "a.mp4", text="hello there", progress=False)
+
+
+def test_cli_synthesize(speaker, tmp_path):
+    out = tmp_path / "cli.mp4"
+    r = subprocess.run([sys.executable, "-m", "s2v", "synthesize", "--run", speaker.name, "--runs-dir",
+                        str(speaker.root.parent), "--text", "You and me.", "--out", str(out), "--side-by-side"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    frames, _ = read_video(out)
+    assert frames.shape[2] == 128                                       # skeleton | generated
+    r = subprocess.run([sys.executable, "-m", "s2v", "synthesize", "--run", "nobody", "--runs-dir", str(tmp_path),
+                        "--text", "hi"], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.startswith("s2v: error: no run folder") and "Traceback" not in r.stderr
