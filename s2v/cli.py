@@ -281,16 +281,46 @@ def _cmd_synthesize(a) -> int:
     return 0
 
 
+def _cmd_evaluate(a) -> int:
+    from s2v.evaluation import table
+    from s2v.experiments import EvaluationConfig, run_all
+    from s2v.pose_lstm import PoseLSTMConfig
+
+    cfg = EvaluationConfig(speaker=a.speaker, max_seconds=a.max_seconds,
+                           pose=PoseLSTMConfig(window=2.0, max_steps=a.steps, eval_every=max(1, a.steps // 8),
+                                               patience=4))
+    out = Path(a.out or Path(a.runs_dir) / "evaluation.json")
+    res = run_all(cfg, a.runs_dir, out, progress=True)
+    for name, rows in res.items():
+        print(f"\n{name}:\n{table(rows)}")
+    print(f"\nwritten: {out}")
+    return 0
+
+
+def _cmd_batch(a) -> int:
+    from s2v.batch import BatchConfig, BatchError, run_batch
+
+    cfg = BatchConfig.load(a.config)
+    if a.runs_dir:
+        cfg.runs_dir = a.runs_dir
+    try:
+        state = run_batch(cfg)
+    except BatchError as err:
+        print(f"s2v: error: {err}", file=sys.stderr)
+        return 1
+    for k, v in state.items():
+        print(f"{k:>16}: {v['status']} ({v['seconds']} s) {v['notebook']}")
+    return 0
+
+
 def _cmd_demo(a) -> int:
     from s2v.notebooks import run_notebook
 
     out = Path(a.out).resolve()
-    nb0 = run_notebook("00_body_model.ipynb", out / "00_body_model.ipynb", {"out_dir": str(out)}, progress=True)
-    nb1 = run_notebook("01_capture.ipynb", out / "01_capture.ipynb",
-                       {"runs_dir": str(out / "runs"), "max_seconds": 12.0, "size": 256}, progress=True)
-    nb2 = run_notebook("02_fitting.ipynb", out / "02_fitting.ipynb", {"runs_dir": str(out / "runs")}, progress=True)
-    print(f"executed notebooks: {nb0}, {nb1}, {nb2}\nbody model preview: {out / 'body_model.png'}\n"
-          f"studio recording: {out / 'runs' / 'studio_demo' / 'capture' / 'recording.mp4'}")
+    nb = run_notebook("00_quickstart.ipynb", out / "00_quickstart.ipynb",
+                      {"runs_dir": str(out / "runs"), "out": str(out / "demo.mp4")}, progress=True)
+    print(f"executed notebook: {nb}\ntalking video: {out / 'demo.mp4'}\n"
+          f"the speaker's run (recording, LSTM, dictionary, GAN): {out / 'runs' / 'quickstart_ada'}")
     return 0
 
 
@@ -422,7 +452,20 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--side-by-side", action="store_true", help="skeleton | generated")
     sy.set_defaults(func=_cmd_synthesize)
 
-    d = sub.add_parser("demo", help="run the demo notebook headlessly (what `make demo` does)")
+    ev = sub.add_parser("evaluate", help="section 4's experiments on held-out studio data (tables + JSON)")
+    ev.add_argument("--runs-dir", default="runs")
+    ev.add_argument("--speaker", default="ada")
+    ev.add_argument("--steps", type=int, default=400, help="LSTM training steps per model")
+    ev.add_argument("--max-seconds", type=float, default=None, help="cut every script (quick runs)")
+    ev.add_argument("--out", default=None, help="JSON of all tables (default: RUNS_DIR/evaluation.json)")
+    ev.set_defaults(func=_cmd_evaluate)
+
+    ba = sub.add_parser("batch", help="run the notebooks headlessly in order from a YAML config, resuming")
+    ba.add_argument("config", help="YAML/JSON: name, runs_dir, parameters, stages (see s2v.batch)")
+    ba.add_argument("--runs-dir", default=None, help="overrides the config's runs_dir")
+    ba.set_defaults(func=_cmd_batch)
+
+    d = sub.add_parser("demo", help="run the quickstart notebook headlessly (what `make demo` does)")
     d.add_argument("--out", default="outputs")
     d.set_defaults(func=_cmd_demo)
     return p

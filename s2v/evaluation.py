@@ -109,7 +109,7 @@ def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
     covmean = sqrtm(s1 @ s2)
     if np.iscomplexobj(covmean):
         covmean = covmean.real
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
+    return max(0.0, float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean)))
 
 
 def velocity_error(pred: np.ndarray, truth: np.ndarray, fps: float) -> float:

@@ -194,3 +194,24 @@ def part_crops(label: np.ndarray, real: np.ndarray, fake: np.ndarray, size: int 
                                     for im in (label, real, fake)], 1))
     assert len(rows) == len(PARTS)
     return np.concatenate(rows, 0)
+
+
+def table_bars(rows: dict[str, dict[str, float]], columns=None, paper: dict[str, dict[str, float]] | None = None,
+               title: str = "", ax=None):
+    """Grouped bars, one group per column and one bar per row (``paper``: the paper's rows, hatched)."""
+    import matplotlib.pyplot as plt
+
+    columns = list(columns or next(iter(rows.values())).keys())
+    allrows = dict(rows) | {f"paper {k}": v for k, v in (paper or {}).items()}
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(6, 1.6 * len(columns) * max(1, len(allrows)) / 3), 3.2))
+    w = 0.8 / max(1, len(allrows))
+    for i, (name, r) in enumerate(allrows.items()):
+        x = np.arange(len(columns)) + (i - (len(allrows) - 1) / 2) * w
+        ax.bar(x, [float(r.get(c, np.nan)) for c in columns], w, label=name,
+               hatch="//" if name.startswith("paper ") else None, alpha=0.85)
+    ax.set_xticks(np.arange(len(columns)))
+    ax.set_xticklabels(columns, fontsize=8)
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title(title)
+    return ax

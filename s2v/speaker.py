@@ -30,13 +30,13 @@ class SpeakerConfig:
     @classmethod
     def preset(cls, name: str, **kw) -> "SpeakerConfig":
         if name == "quickstart":
-            cfg = cls(studio=StudioConfig(speaker="ada", script="economy", max_seconds=12.0, width=128, height=128,
+            cfg = cls(studio=StudioConfig(speaker="ada", script="economy", max_seconds=25.0, width=128, height=128,
                                           fps=25.0),
-                      pose=PoseLSTMConfig(hidden=128, batch_size=32, window=2.0, max_steps=120, eval_every=1000,
-                                          checkpoint_every=60),
+                      pose=PoseLSTMConfig(hidden=128, batch_size=32, window=2.0, max_steps=300, eval_every=1000,
+                                          checkpoint_every=100),
                       gan=GANConfig(size=128, clip=4, generator=GeneratorConfig(ngf=16, n_downsample=3, n_blocks=3),
-                                    ndf=16, part_crop=32, part_ndf=16, max_steps=150, checkpoint_every=50,
-                                    sample_every=50))
+                                    ndf=16, part_crop=32, part_ndf=16, max_steps=600, checkpoint_every=100,
+                                    sample_every=200))
         elif name == "paper":
             cfg = cls(studio=StudioConfig.preset("demo"), gan=GANConfig(size=512))
         else:

@@ -1,9 +1,15 @@
-"""Every notebook executes headlessly with papermill, and leaves its figures behind."""
+"""Every notebook executes headlessly with papermill, and leaves its figures behind.
+
+The notebooks run once, in pipeline order, as one resumable batch (``s2v.batch``, what ``s2v batch`` does on a
+GPU machine) at tiny sizes; each test then checks one executed notebook's outputs and artifacts.
+"""
 import json
+import re
 
 import pytest
 
-from s2v.notebooks import NOTEBOOKS, run_notebook
+from s2v.batch import BatchConfig, BatchError, run_batch
+from s2v.notebooks import NOTEBOOKS
 
 
 def _params_cell_tagged(path):
@@ -17,90 +23,121 @@ def test_notebook_has_one_parameters_cell(path):
     assert _params_cell_tagged(path)
 
 
-@pytest.mark.notebook
-def test_body_model_notebook_runs(tmp_path):
-    out = run_notebook("00_body_model.ipynb", tmp_path / "nb.ipynb", {"out_dir": str(tmp_path), "size": 128})
-    nb = json.loads(out.read_text())
-    text = "".join("".join(o.get("text", "")) for c in nb["cells"] if c["cell_type"] == "code"
-                   for o in c.get("outputs", []))
-    assert "per frame: 106" in text and "paper's total: 119" in text
-    assert "max bone-length change 0.0" in text      # < 0.1 mm under random 3D poses
-    assert (tmp_path / "body_model.png").stat().st_size > 5000
+#: tiny sizes per notebook (CI); the shared runs_dir is given to every notebook that declares it
+TINY = {
+    "00_body_model": {"size": 128},
+    "01_capture": {"max_seconds": 3.0, "size": 128, "fps": 25.0},
+    "02_fitting": {"run_name": "studio_demo", "steps": 120},
+    "03_dictionary": {"max_seconds": 3.0, "size": 128, "fps": 25.0},
+    "04_pose_lstm": {"train_scripts": ["economy"], "val_script": "sports", "test_script": "weather", "steps": 10,
+                     "hidden": 32, "batch_size": 8},
+    "05_gan_training": {"max_seconds": 3.0, "steps": 20, "video_frames": 30},
+    "06_evaluation": {"train_scripts": ["economy", "sports", "science"], "sizes": [1, 2, 3], "max_seconds": 5.0,
+                      "steps": 10, "hidden": 32, "batch_size": 8, "gan_steps": 6},
+    "00_quickstart": {"size": 64, "lstm_steps": 10, "gan_steps": 8},
+}
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    root = tmp_path_factory.mktemp("chain")
+    stages = {k: dict(v) for k, v in TINY.items()}
+    stages["00_body_model"]["out_dir"] = str(root)
+    stages["00_quickstart"]["out"] = str(root / "demo.mp4")
+    cfg = BatchConfig(name="ci", runs_dir=str(root / "runs"), parameters={"runs_dir": str(root / "runs")},
+                      stages=stages, order=tuple(TINY))
+    try:
+        state, error = run_batch(cfg, progress=False, log=lambda *_: None), None
+    except BatchError as err:
+        state, error = json.loads((cfg.folder / "batch.json").read_text()), err
+    return root, cfg, state, error
+
+
+def _executed(chain, stage):
+    root, cfg, state, error = chain
+    st = state.get(stage, {})
+    if st.get("status") != "done":
+        pytest.fail(f"{stage} did not run: {st.get('error') or error or 'an earlier stage failed'}")
+    nb = json.loads((cfg.folder / "notebooks" / f"{stage}.ipynb").read_text())
+    text = "".join("".join(o.get("text", "")) for o in _outputs(nb))
+    return nb, text, root / "runs"
 
 
 def _outputs(nb):
     return [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
 
 
+def _images(nb):
+    return [o for o in _outputs(nb) if "image/png" in o.get("data", {})]
+
+
+def _has_video(nb):
+    return any("video" in "".join(o.get("data", {}).get("text/html", "")) for o in _outputs(nb))
+
+
 @pytest.mark.notebook
-def test_capture_notebook_records_the_studio_and_refuses_bad_input(tmp_path):
-    out = run_notebook("01_capture.ipynb", tmp_path / "nb.ipynb",
-                       {"runs_dir": str(tmp_path / "runs"), "max_seconds": 3.0, "size": 128, "fps": 25.0})
-    nb = json.loads(out.read_text())
-    text = "".join("".join(o.get("text", "")) for o in _outputs(nb))
+def test_batch_ran_every_notebook_in_order_and_resumes(chain):
+    root, cfg, state, error = chain
+    assert error is None, error
+    assert list(state) == list(TINY) and all(v["status"] == "done" for v in state.values())
+    again = run_batch(cfg, progress=False, log=lambda *_: None)       # nothing to do: every stage is done
+    assert {k: v["seconds"] for k, v in again.items()} == {k: v["seconds"] for k, v in state.items()}
+
+
+@pytest.mark.notebook
+def test_body_model_notebook_runs(chain):
+    nb, text, runs = _executed(chain, "00_body_model")
+    tmp_path = chain[0]
+    assert "per frame: 106" in text and "paper's total: 119" in text
+    assert "max bone-length change 0.0" in text      # < 0.1 mm under random 3D poses
+    assert (tmp_path / "body_model.png").stat().st_size > 5000
+
+
+@pytest.mark.notebook
+def test_capture_notebook_records_the_studio_and_refuses_bad_input(chain):
+    nb, text, runs = _executed(chain, "01_capture")
     assert "recorded" in text and "CaptureError:" in text and "no audio track" in text
     images = [o for o in _outputs(nb) if "image/png" in o.get("data", {})]
     assert len(images) >= 2, "waveform and overlay figures"
     assert any("video" in "".join(o.get("data", {}).get("text/html", "")) for o in _outputs(nb)), "inline video"
-    assert (tmp_path / "runs" / "studio_demo" / "capture" / "truth" / "params.npz").exists()
+    assert (runs / "studio_demo" / "capture" / "truth" / "params.npz").exists()
 
 
 @pytest.mark.notebook
-def test_fitting_notebook_fits_and_compares_with_truth(tiny_recording, tmp_path):
-    import shutil
-
-    rec, _ = tiny_recording
-    shutil.copytree(rec.run.root, tmp_path / "runs" / "tiny")
-    out = run_notebook("02_fitting.ipynb", tmp_path / "nb.ipynb",
-                       {"runs_dir": str(tmp_path / "runs"), "run_name": "tiny", "steps": 120})
-    nb = json.loads(out.read_text())
-    text = "".join("".join(o.get("text", "")) for o in _outputs(nb))
+def test_fitting_notebook_fits_and_compares_with_truth(chain):
+    nb, text, runs = _executed(chain, "02_fitting")
     assert "median reprojection error" in text and "body_pa_mm" in text
     images = [o for o in _outputs(nb) if "image/png" in o.get("data", {})]
     assert len(images) >= 4
-    assert (tmp_path / "runs" / "tiny" / "fit" / "params.npz").exists()
+    assert (runs / "studio_demo" / "fit" / "params.npz").exists()
 
 
 @pytest.mark.notebook
-def test_pose_lstm_notebook_trains_and_evaluates(tmp_path):
-    out = run_notebook("04_pose_lstm.ipynb", tmp_path / "nb.ipynb",
-                       {"runs_dir": str(tmp_path / "runs"), "train_scripts": ["economy"], "val_script": "sports",
-                        "test_script": "weather", "steps": 10, "hidden": 32, "batch_size": 8})
-    nb = json.loads(out.read_text())
-    text = "".join("".join(o.get("text", "")) for o in _outputs(nb))
+def test_pose_lstm_notebook_trains_and_evaluates(chain):
+    nb, text, runs = _executed(chain, "04_pose_lstm")
     assert "mouth error" in text and "per-part error" in text and "10 steps" in text
     images = [o for o in _outputs(nb) if "image/png" in o.get("data", {})]
     assert len(images) >= 3
-    assert (tmp_path / "runs" / "pose_ada_audio" / "prediction_vs_truth.mp4").exists()
+    assert (runs / "pose_ada_audio" / "prediction_vs_truth.mp4").exists()
 
 
 @pytest.mark.notebook
-def test_dictionary_notebook_builds_inserts_and_measures(tmp_path):
-    out = run_notebook("03_dictionary.ipynb", tmp_path / "nb.ipynb",
-                       {"runs_dir": str(tmp_path / "runs"), "max_seconds": 3.0, "size": 128, "fps": 25.0})
-    nb = json.loads(out.read_text())
-    text = "".join("".join(o.get("text", "")) for o in _outputs(nb))
+def test_dictionary_notebook_builds_inserts_and_measures(chain):
+    nb, text, runs = _executed(chain, "03_dictionary")
     assert "6 entries" in text and "DictionaryError:" in text and "probability 1.5 is not a number in [0, 1]" in text
     assert "huge at" in text and "inserted (frames" in text
-    import re
-
     ratios = [float(x) for x in re.findall(r"rad/s \(x([0-9.]+) of elsewhere\)", text)]
     assert len(ratios) == 2 and ratios[1] > 1.5 * ratios[0]      # key poses: more motion at key words
     images = [o for o in _outputs(nb) if "image/png" in o.get("data", {})]
     assert len(images) >= 2
     assert any("video" in "".join(o.get("data", {}).get("text/html", "")) for o in _outputs(nb)), "inline video"
-    d = tmp_path / "runs" / "studio_dict" / "dictionary"
+    d = runs / "studio_dict" / "dictionary"
     assert (d / "dictionary.json").exists() and (d / "preview.mp4").stat().st_size > 10000
 
 
 @pytest.mark.notebook
-def test_gan_notebook_trains_evaluates_and_renders(tmp_path):
-    out = run_notebook("05_gan_training.ipynb", tmp_path / "nb.ipynb",
-                       {"runs_dir": str(tmp_path / "runs"), "max_seconds": 3.0, "steps": 20, "video_frames": 30})
-    nb = json.loads(out.read_text())
-    text = "".join("".join(o.get("text", "")) for o in _outputs(nb))
-    import re
-
+def test_gan_notebook_trains_evaluates_and_renders(chain):
+    nb, text, runs = _executed(chain, "05_gan_training")
     l1 = re.search(r"20 steps; L1 ([0-9.]+) -> ([0-9.]+)", text)
     assert l1 and float(l1.group(2)) < 0.8 * float(l1.group(1))          # the generator learns
     for part in ("psnr", "ssim_face", "psnr_left_hand", "psnr_right_hand"):
@@ -109,6 +146,41 @@ def test_gan_notebook_trains_evaluates_and_renders(tmp_path):
     images = [o for o in _outputs(nb) if "image/png" in o.get("data", {})]
     assert len(images) >= 4          # pairs with boxes, losses, sample grid, part crops
     assert any("video" in "".join(o.get("data", {}).get("text/html", "")) for o in _outputs(nb)), "inline video"
-    gan = tmp_path / "runs" / "studio_gan" / "gan"
+    gan = runs / "studio_gan" / "gan"
     assert (gan / "generator.pt").exists() and (gan / "heldout.mp4").stat().st_size > 5000
     assert sorted(gan.glob("samples/step_*.png"))
+
+
+@pytest.mark.notebook
+def test_evaluation_notebook_prints_every_table_beside_the_paper(chain):
+    nb, text, runs = _executed(chain, "06_evaluation")
+    res = json.loads((runs / "evaluation.json").read_text())
+    assert set(res) == {"table3", "figure4", "motion", "tts_noise", "key_poses", "hands"}
+    assert "paper (1280x720)" in text and "1.769" in text and "80.6%" in text
+    assert len(res["table3"]) == 3 and all(set(r) == {"Orig.", "Man1", "Man2", "Man3", "Text"}
+                                           for r in res["table3"].values())
+    f4 = res["figure4"]     # figure 4: the 2D-keypoint LSTM stretches fingers, the 3D skeleton cannot
+    assert f4["2D-keypoint LSTM"]["finger length error"] > 5 * f4["3D-skeleton LSTM"]["finger length error"]
+    m = res["motion"]
+    assert m["truth"]["FD_g"] < 1e-6 and m["truth"]["LVD (m/s)"] == 0.0 and m["mean pose"]["L1div (cm)"] == 0.0
+    assert m["other sentence (truth)"]["FD_g"] > 0 and 0 <= m["LSTM (audio)"]["BC"] <= 1
+    kp = res["key_poses"]
+    assert kp["with key poses"]["inserted"] >= 2
+    assert kp["with key poses"]["peak distance from rest (rad)"] > kp["without key poses"]["peak distance from rest (rad)"]
+    assert all(10 < r["psnr"] < 60 for r in res["hands"].values())
+    assert len(_images(nb)) >= 4
+
+
+@pytest.mark.notebook
+def test_quickstart_notebook_ends_in_a_talking_video(chain):
+    from s2v.video import read_video
+
+    nb, text, runs = _executed(chain, "00_quickstart")
+    assert "speaker prepared in" in text and "key poses inserted" in text
+    assert re.search(r"at +[0-9.]+ s: inserted", text)
+    frames, _ = read_video(chain[0] / "demo.mp4")
+    n = int(re.search(r"demo.mp4: (\d+) frames", text).group(1))
+    assert len(frames) == n > 50 and frames.shape[1:] == (64, 64, 3)
+    assert _has_video(nb) and len(_images(nb)) >= 1
+    for art in ("pose/model.pt", "gan/generator.pt", "dictionary/dictionary.json"):
+        assert (runs / "quickstart_ada" / art).exists()

@@ -726,16 +726,246 @@ inline_video(video, width=3 * max(size, 128))
     ]
 
 
+def quickstart_notebook():
+    return [
+        md("""
+# 00 · Quickstart: speech or text in, a talking video out
+
+This notebook runs the whole kit on the embedded studio speaker, on a CPU, in a few minutes, and ends with
+a video. It is what `make demo` executes.
+
+**The method (paper, figure 2).** Speech2Video splits the problem in two, because an end-to-end audio-to-video
+network cannot learn the sparse, personal gestures of one speaker from a few hours of video:
+
+1. **Speech to a 3D skeleton.** The audio (28 MFCC-based features) or the text drives a 2-layer LSTM that
+   outputs the 106 SMPL-X pose and expression numbers of every frame (section 3.4). Skeleton shape is fixed, so
+   limbs cannot stretch (section 3.2's 3D regularisation).
+2. **Key poses.** At key words ("huge", "you", "me") poses from the speaker's own dictionary are inserted with
+   0.6 s ramps and a 0.3 s hold (section 3.3) — the personal gestures an LSTM averages away.
+3. **Skeleton to video.** The skeleton is drawn as a colour image (white face, coloured hand circles) and a
+   vid2vid-style GAN with part-aware discriminators paints the speaker (section 3.5).
+
+**Here.** `prepare_speaker` records the studio speaker (ada), trains a small LSTM on the recording, builds her
+key-pose dictionary from her posing session, and trains a small GAN — each step skipped if already done, the GAN
+resumed if interrupted. The sizes are tiny (128², minutes of CPU), so the picture is blurry; the paper trained
+for a week on 8 GPUs, and `SpeakerConfig.preset("paper")` gives its sizes for a GPU machine.
+"""),
+        code("""
+# Parameters (papermill overrides these)
+runs_dir = "runs"
+run_name = "quickstart_ada"
+text = "The economy is huge, and it matters to you and me. Prices went up, but the tiny shops are still open."
+audio = None             # or the path of a speech file (English, for key words)
+out = "outputs/demo.mp4"
+size = 128               # GAN width (pixels, multiple of 32)
+lstm_steps = 300         # LSTM training steps
+gan_steps = 600          # GAN training steps
+key_poses = True         # insert the dictionary's key poses (section 3.3)
+seed = 0
+""", tags=["parameters"]),
+        code("""
+import time
+import numpy as np, matplotlib.pyplot as plt
+from s2v.speaker import SpeakerConfig, prepare_speaker
+from s2v.synthesize import Speaker, SynthesisConfig, speech_input, speech_to_poses, synthesize
+from s2v.plots import inline_video, insertion_plot
+
+cfg = SpeakerConfig.preset("quickstart")
+cfg.pose.max_steps, cfg.gan.max_steps, cfg.gan.size = lstm_steps, gan_steps, size
+t0 = time.time()
+report = prepare_speaker(run_name, cfg, runs_dir)
+print(f"speaker prepared in {time.time() - t0:.0f} s:", report)
+speaker = Speaker.load(f"{runs_dir}/{run_name}")
+print(f"LSTM input: {speaker.inputs}, {speaker.fps:g} fps; GAN {speaker.gan_config['size']} px; "
+      f"dictionary: {', '.join(speaker.dictionary.words) if speaker.dictionary else 'none'}")
+"""),
+        md("""
+## The motion: LSTM poses, and the key poses inserted at key words
+
+Figure 6 on this sentence: how far the arms move away from the LSTM's own output once the key poses are
+inserted; the shaded spans are each key word's ramp in, hold and ramp out. Each key word is drawn with the
+probability stored in the dictionary (seeded: the same seed gives the same video).
+"""),
+        code("""
+scfg = SynthesisConfig(key_poses=key_poses, seed=seed)
+speech = speech_input(text=text, cfg=scfg, voice=speaker.voice)
+plain, _ = speech_to_poses(speaker, speech, SynthesisConfig(key_poses=False))
+posed, records = speech_to_poses(speaker, speech, scfg)
+insertion_plot(plain, posed, records, speaker.fps); plt.show()
+for r in records:
+    print(f"{r.word!r:>10} at {r.start:5.2f} s: {r.status}")
+"""),
+        md("## The video, with the speech"),
+        code("""
+res = synthesize(speaker, out, text=text, cfg=scfg)
+print(res.summary())
+inline_video(res.video, width=2 * size)
+"""),
+        code("""
+if audio:   # your own speech: recognised word times (pocketsphinx) drive the key poses
+    res2 = synthesize(speaker, str(out).replace(".mp4", "_audio.mp4"), audio=audio, cfg=scfg)
+    print(res2.summary())
+    inline_video(res2.video, width=2 * size)
+"""),
+    ]
+
+
+def evaluation_notebook():
+    return [
+        md("""
+# 06 · Evaluation: section 4's experiments, and the metrics the field uses
+
+The paper measures motion only where a ground truth exists — the mouth (Table 3) — and judges the rest with user
+studies (Tables 2 and 4, the key-pose preference), which cannot be re-run. The studio gives what a real
+recording cannot: the *true* SMPL-X motion of held-out sentences. So every experiment here runs on a script none
+of the models heard, and each number is printed beside the paper's where they are comparable, and beside two
+trivial baselines (the mean pose, and the true motion of *another* sentence) so that it has a floor and a ceiling.
+
+| experiment | paper | here |
+|---|---|---|
+| Table 3: mouth error vs training size, voice pitch, audio vs text | 1.7–2.0 px at 1280×720 | px on the studio camera |
+| Figure 4: 3D skeleton vs 2D keypoints | pictures of stretched limbs | bone-length variation, finger-length error |
+| TTS noise at pauses (section 4.2) | figure 8 | mouth error at pauses, noise on/off |
+| key poses (section 4.2) | 80.6 % of votes | arm speed and distance from rest at key words |
+| hand skeleton for the GAN (section 4.2) | figure 9 | hand-crop PSNR/SSIM, hands on/off |
+| motion quality | — | BC, L1 diversity, FD_g/FD_k, LVD, jerk |
+
+The inception score (Table 2) needs ImageNet weights that cannot be downloaded here; it is not computed.
+The defaults are small (minutes on a CPU); `python -m s2v evaluate --steps 400` runs the larger version.
+"""),
+        code("""
+# Parameters (papermill overrides these)
+runs_dir = "runs"
+speaker = "ada"
+train_scripts = ["economy", "sports", "science", "weather", "history", "health"]
+sizes = [2, 4, 6]        # scripts in the three training sets (the paper: 0.5, 1 and 2 hours)
+val_script = "travel"
+test_script = "technology"
+other_script = "city"    # the other-sentence baseline
+max_seconds = None       # cut every script to about this long (None: whole scripts)
+steps = 150              # LSTM training steps per model
+hidden = 300             # section 3.4
+batch_size = 100         # section 3.4
+gan_steps = 0            # hand-skeleton ablation: GAN steps per model (0: skip, see benchmarks/RESULTS.md)
+gan_size = 64
+""", tags=["parameters"]),
+        code("""
+import numpy as np, matplotlib.pyplot as plt
+from s2v.experiments import (EvaluationConfig, studio_runs, train_models, table3, skeleton_3d_vs_2d,
+                             motion_quality, tts_pause_noise, key_pose_study, hands_ablation)
+from s2v.evaluation import PAPER_TABLE3, PAPER_KEY_POSE_PREFERENCE, table
+from s2v.pose_lstm import PoseLSTMConfig
+from s2v.plots import table_bars
+
+cfg = EvaluationConfig(speaker=speaker, train_scripts=tuple(train_scripts), sizes=tuple(sizes), val_script=val_script,
+                       test_script=test_script, other_script=other_script, max_seconds=max_seconds,
+                       pose=PoseLSTMConfig(hidden=hidden, batch_size=batch_size, window=2.0, max_steps=steps,
+                                           eval_every=max(1, steps // 4), patience=4))
+runs = studio_runs(cfg, runs_dir, progress=True)
+models = train_models(cfg, runs, runs_dir, progress=True)
+results = {}
+print(f"{len(models)} LSTMs trained; test script {test_script!r}")
+"""),
+        md("""
+## Table 3: mouth error (px)
+
+Mean distance of the 20 projected mouth landmarks, predicted vs true. *Man1–3*: the test audio lowered by 3, 6
+and 9 semitones (the paper's simulated male voices). The paper's observations: audio beats text, more data
+helps text more than audio, and the further the voice from the training voice, the worse.
+"""),
+        code("""
+results["table3"] = rows = table3(cfg, runs, models)
+print(table(rows)); print("\\npaper (1280x720):"); print(table(PAPER_TABLE3))
+table_bars(rows, title="mouth error (px) on the held-out script"); plt.show()
+"""),
+        md("""
+## Figure 4: a 3D skeleton keeps its bones, 2D keypoints do not
+
+The same LSTM trained to output 2D keypoints (the baseline of figure 4) lets limbs and fingers change length
+from frame to frame; the SMPL-X skeleton cannot. Bone-length variation is the coefficient of variation over
+time (the truth's own is foreshortening); finger-length error is relative to the true projected length.
+"""),
+        code("""
+results["figure4"] = rows = skeleton_3d_vs_2d(cfg, runs, models)
+print(table(rows))
+table_bars(rows, title="figure 4: bone lengths"); plt.show()
+"""),
+        md("""
+## Motion quality, with floor and ceiling
+
+BC (beat consistency, EMAGE), L1 diversity, Fréchet distances on poses and on their differences (FD_g/FD_k,
+audio2photoreal), velocity error LVD and jerk. A jittery motion scores a high BC (many speed minima), so read
+BC together with jerk.
+"""),
+        code("""
+results["motion"] = rows = motion_quality(cfg, runs, models)
+print(table(rows))
+fig, ax = plt.subplots(1, 2, figsize=(12, 3))
+table_bars({k: {c: v[c] for c in ("BC", "FD_g", "LVD (m/s)")} for k, v in rows.items()}, ax=ax[0])
+table_bars({k: {"jerk (m/s³)": v["jerk (m/s³)"]} for k, v in rows.items()}, ax=ax[1]); plt.show()
+"""),
+        md("""
+## TTS noise at pauses (section 4.2)
+
+TTS audio is digitally silent in pauses; the recorded training audio never is, so the network meets an input it
+has never seen (figure 8: a distorted mouth). The paper adds white noise to the TTS audio.
+"""),
+        code("""
+results["tts_noise"] = rows = tts_pause_noise(cfg, runs, models)
+print(table(rows))
+"""),
+        md("""
+## Key poses (section 4.2)
+
+The paper's user study (80.6 % preferred videos with key poses) cannot be re-run; its objective proxy is how
+much the arms move, and how far from rest they go, around the key words.
+"""),
+        code("""
+results["key_poses"] = rows = key_pose_study(cfg, runs, models, runs_dir)
+print(table(rows))
+print(f"paper: {PAPER_KEY_POSE_PREFERENCE:.1%} of votes for the videos with key poses")
+"""),
+        md("""
+## The hand skeleton and the GAN (section 4.2, figure 9), image quality
+
+Two GANs on the same rendered studio recording, with and without the hand skeleton in their label images;
+PSNR/SSIM on held-out frames, whole and hand crops.
+"""),
+        code("""
+from s2v.run import Run
+from s2v.studio import StudioConfig, record
+from s2v.gan.networks import GeneratorConfig
+from s2v.gan.train import GANConfig
+if gan_steps:
+    run = Run.create(f"eval_{speaker}_video", runs_dir)
+    if not run.has("recording"):
+        record(StudioConfig(speaker=speaker, max_seconds=4.0, width=128, height=128, fps=25.0), run, progress=False)
+    g = GANConfig(size=gan_size, clip=4, generator=GeneratorConfig(ngf=16, n_downsample=3, n_blocks=2), ndf=16,
+                  part_crop=32, part_ndf=16, max_steps=gan_steps, sample_every=10**6, checkpoint_every=10**6)
+    results["hands"] = rows = hands_ablation(run, g, run.root)
+    print(table(rows))
+else:
+    print("skipped (gan_steps = 0); the longer run is in benchmarks/RESULTS.md")
+"""),
+        code("""
+from s2v.io import save_json
+save_json(f"{runs_dir}/evaluation.json", results)
+print("all tables:", f"{runs_dir}/evaluation.json")
+"""),
+    ]
+
+
 def main():
     NB_DIR.mkdir(exist_ok=True)
     books = {"00_body_model.ipynb": body_model_notebook(), "01_capture.ipynb": capture_notebook(),
              "02_fitting.ipynb": fitting_notebook(), "03_dictionary.ipynb": dictionary_notebook(),
-             "04_pose_lstm.ipynb": pose_lstm_notebook(), "05_gan_training.ipynb": gan_notebook()}
+             "04_pose_lstm.ipynb": pose_lstm_notebook(), "05_gan_training.ipynb": gan_notebook(),
+             "00_quickstart.ipynb": quickstart_notebook(), "06_evaluation.ipynb": evaluation_notebook()}
     for name, cells in books.items():
         nb = nbf.v4.new_notebook()
         nb.cells = cells
         for i, c in enumerate(cells):  # stable ids: regenerating leaves unchanged notebooks unchanged
-            c["id"] = f"{name[:2]}-{i:02d}"
+            c["id"] = f"{name[:2]}{'q' if 'quick' in name else ''}-{i:02d}"
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbf.write(nb, NB_DIR / name)
         print("wrote", NB_DIR / name)

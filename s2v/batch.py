@@ -1,0 +1,127 @@
+"""Headless batch runs: the notebooks in order with papermill, resumable.
+
+A YAML (or JSON) file names the batch and gives parameters::
+
+    name: ada                 # executed notebooks go to <runs_dir>/<name>/notebooks/
+    runs_dir: runs
+    parameters: {}            # given to every notebook that declares them (e.g. runs_dir, speaker)
+    stages:                   # per-notebook parameters; the order is the pipeline's unless `order` is given
+      01_capture: {max_seconds: 20}
+      05_gan_training: {size: 256, steps: 20000}
+    order: [01_capture, 02_fitting, 03_dictionary, 04_pose_lstm, 05_gan_training, 06_evaluation]
+
+Each stage that finishes is recorded in ``<runs_dir>/<name>/batch.json`` (atomically) with the parameters it
+ran with. A rerun starts at the first stage that is not recorded as done, or whose parameters or notebook
+changed, and runs every stage after it again (later stages consume earlier outputs). A failing notebook
+stops the batch with the executed copy (showing the failing cell) left beside the others.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from s2v.io import load_json, save_json
+from s2v.notebooks import NOTEBOOKS, run_notebook
+
+ORDER = ("01_capture", "02_fitting", "03_dictionary", "04_pose_lstm", "05_gan_training", "06_evaluation")
+
+
+class BatchError(RuntimeError):
+    """A stage failed; the message names the notebook and where its executed copy is."""
+
+
+@dataclass
+class BatchConfig:
+    name: str = "batch"
+    runs_dir: str = "runs"
+    parameters: dict = field(default_factory=dict)
+    stages: dict = field(default_factory=dict)
+    order: tuple[str, ...] = ORDER
+    notebooks_dir: str | None = None           # default: the kit's notebooks/
+
+    @classmethod
+    def load(cls, path: str | Path) -> "BatchConfig":
+        path = Path(path)
+        text = path.read_text()
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        else:
+            data = json.loads(text)
+        unknown = set(data) - {"name", "runs_dir", "parameters", "stages", "order", "notebooks_dir"}
+        if unknown:
+            raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
+        if "order" in data:
+            data["order"] = tuple(data["order"])
+        return cls(**data)
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.runs_dir) / self.name
+
+
+def declared_parameters(notebook: Path) -> set[str]:
+    import papermill as pm
+
+    return set(pm.inspect_notebook(str(notebook)))
+
+
+def _fingerprint(notebook: Path, params: dict) -> str:
+    h = hashlib.sha256(notebook.read_bytes())
+    h.update(json.dumps(params, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+def plan(cfg: BatchConfig) -> list[tuple[str, Path, dict, str]]:
+    """(stage, notebook, parameters, fingerprint) in order; parameters are the shared ones the notebook
+    declares, then its own."""
+    src = Path(cfg.notebooks_dir) if cfg.notebooks_dir else NOTEBOOKS
+    out = []
+    for stage in cfg.order:
+        nb = src / f"{stage}.ipynb"
+        if not nb.exists():
+            raise BatchError(f"no notebook {nb}")
+        declared = declared_parameters(nb)
+        params = {k: v for k, v in cfg.parameters.items() if k in declared}
+        own = dict(cfg.stages.get(stage) or {})
+        unknown = set(own) - declared
+        if unknown:
+            raise BatchError(f"{stage}: parameters {sorted(unknown)} are not in its parameters cell "
+                             f"(it declares {sorted(declared)})")
+        params.update(own)
+        out.append((stage, nb, params, _fingerprint(nb, params)))
+    return out
+
+
+def run_batch(cfg: BatchConfig, progress: bool = True, log=print) -> dict:
+    """Execute the stages, resuming: returns the state ({stage: {"status", "seconds", "notebook", ...}})."""
+    folder = cfg.folder
+    (folder / "notebooks").mkdir(parents=True, exist_ok=True)
+    state_path = folder / "batch.json"
+    state = load_json(state_path) if state_path.exists() else {}
+    stages = plan(cfg)
+    rerun = False
+    for stage, nb, params, fp in stages:
+        done = state.get(stage, {})
+        if not rerun and done.get("status") == "done" and done.get("fingerprint") == fp:
+            log(f"{stage}: done before, skipped")
+            continue
+        rerun = True
+        out = folder / "notebooks" / f"{stage}.ipynb"
+        log(f"{stage}: running {nb.name} with {params}")
+        t = time.perf_counter()
+        try:
+            run_notebook(nb, out, params, progress=progress)
+        except Exception as err:  # papermill raises PapermillExecutionError with the cell's traceback
+            state[stage] = {"status": "failed", "seconds": round(time.perf_counter() - t, 1), "notebook": str(out),
+                            "error": f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"}
+            save_json(state_path, state)
+            raise BatchError(f"{stage} failed; the executed notebook with the error is {out}") from err
+        state[stage] = {"status": "done", "seconds": round(time.perf_counter() - t, 1), "notebook": str(out),
+                        "parameters": params, "fingerprint": fp}
+        save_json(state_path, state)
+    return state
