@@ -71,14 +71,15 @@ def audio_beats(audio: np.ndarray, sr: int) -> np.ndarray:
 
 def motion_beats(joints: np.ndarray, fps: float, min_gap: float = 0.2) -> np.ndarray:
     """Times (s) of local minima of the normalised upper-body speed (the pauses between gesture strokes)."""
-    from scipy.signal import argrelextrema
+    from scipy.signal import find_peaks
 
     v = np.linalg.norm(np.diff(joints, axis=0), axis=-1) * fps               # (T-1, J) speed per joint
     v = v / np.maximum(v.max(0, keepdims=True), 1e-9)
     s = v.mean(1)
-    order = max(1, int(round(min_gap * fps / 2)))
-    idx = argrelextrema(s, np.less, order=order)[0]
-    return (idx + 1) / fps
+    # minima of the speed = peaks of its negative; find_peaks takes the middle of a flat minimum (two equal
+    # speeds either side of a stroke's turning point), which a strict local-minimum test misses
+    idx, _ = find_peaks(-s, distance=max(1, int(round(min_gap * fps))))
+    return (idx + 0.5) / fps                # v[i] is the speed between frames i and i + 1
 
 
 def beat_consistency(joints: np.ndarray, fps: float, audio: np.ndarray, sr: int, sigma: float = 0.3,

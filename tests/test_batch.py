@@ -79,3 +79,12 @@ def test_parameters_are_checked_against_the_notebook(books, tmp_path):
     (tmp_path / "bad.yaml").write_text("nmae: x\n")
     with pytest.raises(ValueError, match="unknown keys"):
         BatchConfig.load(tmp_path / "bad.yaml")
+
+
+@pytest.mark.parametrize("name", ["ada_gpu.yaml", "tiny.yaml"])
+def test_shipped_configs_match_the_notebooks(name):
+    from pathlib import Path
+
+    cfg = BatchConfig.load(Path(__file__).resolve().parents[1] / "configs" / name)
+    stages = plan(cfg)
+    assert [s[0] for s in stages] == list(cfg.order) and all(p["runs_dir"] == cfg.runs_dir for _, _, p, _ in stages)

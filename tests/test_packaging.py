@@ -26,7 +26,7 @@ def test_cli_help_lists_the_stages():
     out = subprocess.run([sys.executable, "-m", "s2v", "--help"], capture_output=True, text=True, check=True).stdout
     for stage in ("capture", "fit", "dictionary", "pose", "gan", "evaluate", "synthesize"):
         assert re.search(rf"^\s+{stage}\s", out, re.M), stage
-    for cmd in ("body", "skeleton", "run", "demo"):
+    for cmd in ("body", "skeleton", "run", "demo", "speaker", "batch"):
         assert cmd in out
 
 

@@ -1,0 +1,79 @@
+"""End to end (issue 8): seconds for 10 s of speech with the demo model at 256², each stage's share, peak memory.
+
+The demo model: the quickstart speaker's networks (LSTM 2 x 128; GAN ngf 16, 3 downsamplings, 3 residual
+blocks) at 256², trained briefly (speed does not depend on how well it is trained). Text input: eSpeak NG
+speaks it and gives the word times. Audio input: the real JFK clip (11 s, when ../shared/data is present) with
+pocketsphinx recognition for the key words. ``--long M``: M minutes of speech (key poses off, so no
+recognition) to show that memory stays bounded.
+
+python benchmarks/bench_e2e.py [--runs-dir /tmp/bench_e2e] [--long 10]
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from s2v.gan.networks import GeneratorConfig
+from s2v.gan.train import GANConfig
+from s2v.speaker import SpeakerConfig, prepare_speaker
+from s2v.studio import StudioConfig
+from s2v.synthesize import SAMPLE_RATE, Speaker, SynthesisConfig, speech_from_text, synthesize
+
+TEXT = ("The economy is huge, and every part of it matters to you and me. Prices went up this year, "
+        "while wages stayed low.")
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def report(name: str, res, wall: float) -> None:
+    shares = ", ".join(f"{k} {v:.1f} s ({v / wall:.0%})" for k, v in res.timings.items())
+    print(f"{name}: {res.duration:.1f} s of speech -> {res.frames} frames in {wall:.1f} s "
+          f"({wall / res.duration:.2f} s per second of speech, {res.frames / wall:.1f} frames/s); {shares}; "
+          f"peak RSS {peak_mb():.0f} MB")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs-dir", default="/tmp/bench_e2e")
+    ap.add_argument("--long", type=float, default=0.0, help="also M minutes of speech")
+    a = ap.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cuda: {torch.cuda.is_available()}")
+    cfg = SpeakerConfig.preset("quickstart")
+    cfg.studio = StudioConfig(speaker="ada", script="economy", max_seconds=10.0, width=256, height=256, fps=25.0)
+    cfg.pose.max_steps = 50
+    cfg.gan = GANConfig(size=256, clip=4, generator=GeneratorConfig(ngf=16, n_downsample=3, n_blocks=3), ndf=16,
+                        part_crop=32, part_ndf=16, max_steps=10, checkpoint_every=100, sample_every=100)
+    t = time.perf_counter()
+    print("speaker:", prepare_speaker("demo256", cfg, a.runs_dir, progress=False),
+          f"({time.perf_counter() - t:.0f} s)")
+    sp = Speaker.load(Path(a.runs_dir) / "demo256")
+    out = Path(a.runs_dir) / "out"
+    synthesize(sp, out / "warm.mp4", text="Hello.", progress=False)      # warm-up (librosa/numba, torch)
+
+    t = time.perf_counter()
+    res = synthesize(sp, out / "text.mp4", text=TEXT, progress=False)
+    report("text, 256²", res, time.perf_counter() - t)
+
+    jfk = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech_en" / "jfk.flac"
+    if jfk.exists():
+        t = time.perf_counter()
+        res = synthesize(sp, out / "jfk.mp4", audio=jfk, progress=False)
+        report("audio (JFK, with recognition), 256²", res, time.perf_counter() - t)
+
+    if a.long:
+        one = speech_from_text(TEXT, sp.voice).audio
+        y = np.tile(one, int(np.ceil(a.long * 60 * SAMPLE_RATE / len(one))))[:int(a.long * 60 * SAMPLE_RATE)]
+        t = time.perf_counter()
+        res = synthesize(sp, out / "long.mp4", audio=y, cfg=SynthesisConfig(key_poses=False), progress=False)
+        report(f"{a.long:g} minutes of audio (key poses off), 256²", res, time.perf_counter() - t)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Motion metrics against cases with known answers, and the section 4 experiments at tiny sizes."""
+import numpy as np
+import pytest
+
+from s2v.evaluation import (baselines, beat_consistency, bone_variation, finger_length_error, frechet_distance,
+                            jerk, joints_3d, l1_diversity, motion_beats, pause_frames, table, velocity_error)
+
+
+def test_frechet_distance_known_values():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(20000, 3))
+    assert frechet_distance(a, a) < 1e-6
+    b = a + np.array([3.0, 0.0, 4.0])                        # shifted mean: FD = |dmu|^2 = 25
+    assert frechet_distance(a, b) == pytest.approx(25.0, rel=1e-3)
+    c = rng.normal(size=(20000, 3)) * 2.0                    # sigma 1 -> 2 per dim: (2 - 1)^2 * 3 = 3
+    assert frechet_distance(a, c) == pytest.approx(3.0, rel=0.05)
+
+
+def test_jerk_velocity_and_diversity_known_values():
+    fps = 30.0
+    t = np.arange(90) / fps
+    still = np.zeros((90, 2, 3))
+    linear = still.copy()
+    linear[..., 0] = t[:, None]                               # 1 m/s: no jerk
+    cubic = still.copy()
+    cubic[..., 0] = t[:, None] ** 3                           # x''' = 6 m/s^3
+    assert jerk(still, fps) == 0 and jerk(linear, fps) == pytest.approx(0, abs=1e-6)
+    assert jerk(cubic, fps) == pytest.approx(6.0, rel=1e-6)
+    assert velocity_error(linear, linear, fps) == 0
+    assert velocity_error(linear, still, fps) == pytest.approx(1.0)    # 1 m/s everywhere
+    assert l1_diversity(still) == 0
+    sway = still.copy()
+    sway[:, 1, 0] = np.where(np.arange(90) % 2, 0.01, -0.01)  # a joint 1 cm either side of its mean
+    assert l1_diversity(sway) == pytest.approx(1.0)
+
+
+def test_beat_consistency_rewards_motion_pauses_on_audio_beats():
+    sr, fps = 16000, 30.0
+    beats = np.arange(0.5, 9.5, 0.75)
+    audio = np.zeros(10 * sr, np.float32)
+    rng = np.random.default_rng(0)
+    for b in beats:                                           # clicks: clear onsets
+        i = int(b * sr)
+        audio[i:i + 400] = rng.normal(scale=0.5, size=400) * np.exp(-np.arange(400) / 80)
+    t = np.arange(int(10 * fps)) / fps
+
+    def motion(offset):   # arm swings whose speed is zero at beats + offset
+        x = np.cos(2 * np.pi * (t - offset) / 0.75 / 2) * 0.2  # speed minima where the cosine peaks/troughs
+        j = np.zeros((len(t), 3, 3))
+        j[:, 2, 0] = x
+        j[:, 1, 1] = 0.5 * x
+        return j
+
+    on = beat_consistency(motion(0.5), fps, audio, sr)
+    off = beat_consistency(motion(0.5 + 0.375), fps, audio, sr)   # minima half-way between the beats
+    assert on > 0.85 and off < 0.6                                 # exp(-0.375²/0.18) = 0.46
+    m = motion_beats(motion(0.5), fps)
+    assert np.abs(m[:, None] - beats[None]).min(0).max() < 0.05     # every audio beat has a motion pause
+
+
+def test_bones_pauses_baselines_and_table():
+    pts = np.zeros((10, 3, 2))
+    pts[:, 1, 0] = 1.0
+    pts[:, 2, 0] = np.linspace(1.5, 3.0, 10)                  # second bone stretches
+    assert bone_variation(pts, [(0, 1)]) == 0
+    assert bone_variation(pts, [(1, 2)]) > 0.3
+    assert finger_length_error(pts, pts, [(1, 2)]) == 0
+    words = [{"word": "a", "start": 1.0, "end": 1.5}]
+    p = pause_frames(words, 100, 50.0, margin=0.1)
+    assert p[:45].all() and not p[45:81].any() and p[81:].all()     # speaking from 0.9 s to 1.6 s inclusive
+    truth = np.arange(12, dtype=np.float32).reshape(6, 2)
+    b = baselines(truth, truth[:4], np.array([7.0, 8.0]))
+    assert (b["mean pose"] == [7, 8]).all() and len(b["other sentence (truth)"]) == 6
+    assert "1.500" in table({"row": {"x": 1.5}}, 3)
+
+
+def test_joints_are_root_relative_metres(body_model):
+    poses = np.zeros((2, 106), np.float32)
+    j = joints_3d(poses, body_model)
+    assert j.shape == (2, 17, 3) and np.allclose(j[0], j[1])
+    names = ("left_wrist", "right_wrist")
+    w = joints_3d(poses, body_model, joints=names)
+    assert 1.0 < np.linalg.norm(w[0, 0] - w[0, 1]) < 2.0           # T-pose wrist span: 1-2 m
+
+
+@pytest.mark.slow
+def test_experiments_at_tiny_size(tmp_path):
+    from s2v.experiments import EvaluationConfig, key_pose_study, studio_runs, table3, train_models, tts_pause_noise
+    from s2v.pose_lstm import PoseLSTMConfig
+
+    cfg = EvaluationConfig(train_scripts=("economy", "sports"), sizes=(1, 2), max_seconds=4.0,
+                           pose=PoseLSTMConfig(hidden=16, batch_size=4, window=1.0, max_steps=4, eval_every=2))
+    runs = studio_runs(cfg, tmp_path)
+    assert {"economy", "sports", "travel", "technology", "city", "clean"} <= set(runs)
+    models = train_models(cfg, runs, tmp_path)
+    assert set(models) == {("audio", 1), ("text", 1), ("audio", 2), ("text", 2), ("2d", 2)}
+    t3 = table3(cfg, runs, models)
+    assert len(t3) == 2 and all(np.isfinite(list(r.values())).all() for r in t3.values())
+    noise = tts_pause_noise(cfg, runs, models)
+    assert len(noise) == 2 and all(r["mouth px at pauses"] > 0 for r in noise.values())
+    kp = key_pose_study(cfg, runs, models, tmp_path)
+    assert kp["with key poses"]["inserted"] >= 2
