@@ -322,6 +322,8 @@ def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path 
     cfg = cfg or SynthesisConfig()
     out = Path(out)
     timings: dict[str, float] = {}
+    if cfg.size is not None and (cfg.size <= 0 or cfg.size % 32):
+        raise SynthesisError(f"size {cfg.size} must be a positive multiple of 32")
     t = time.perf_counter()
     sp = speaker if isinstance(speaker, Speaker) else Speaker.load(speaker, runs_dir, cfg.device)
     timings["load"] = time.perf_counter() - t

@@ -128,6 +128,8 @@ def test_bad_input_is_refused_with_a_reason(speaker, tmp_path):
         synthesize(speaker, tmp_path / "a.mp4", audio=tmp_path / "bad.wav", progress=False)
     with pytest.raises(SynthesisError, match="no such file"):
         synthesize(speaker, tmp_path / "a.mp4", audio=tmp_path / "none.wav", progress=False)
+    with pytest.raises(SynthesisError, match="multiple of 32"):
+        synthesize(speaker, tmp_path / "a.mp4", text="hello", cfg=SynthesisConfig(size=100), progress=False)
     with pytest.raises(SynthesisError, match="empty"):
         synthesize(speaker, tmp_path / "a.mp4", text="  ", progress=False)
     assert not (tmp_path / "a.mp4").exists()
@@ -149,3 +151,13 @@ def test_cli_synthesize(speaker, tmp_path):
     r = subprocess.run([sys.executable, "-m", "s2v", "synthesize", "--run", "nobody", "--runs-dir", str(tmp_path),
                         "--text", "hi"], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.startswith("s2v: error: no run folder") and "Traceback" not in r.stderr
+
+
+
+def test_mandarin_text_in(speaker, tmp_path):
+    """A Mandarin sentence (eSpeak NG's cmn voice, word times per character/word) drives the video."""
+    res = synthesize(speaker, tmp_path / "zh.mp4", text="今天的市场很大。", lang="zh", progress=False)
+    assert [w["word"] for w in res.words][-1] == "大" and res.words[0]["start"] == pytest.approx(0.3, abs=0.05)
+    frames, _ = read_video(res.video)
+    assert len(frames) == res.frames == int(np.floor(res.duration * 25.0))
+    assert json.loads((tmp_path / "zh.json").read_text())["language"] == "zh"
