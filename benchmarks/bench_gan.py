@@ -9,7 +9,7 @@ the last 15 % are held out. Two runs with the same seed, config and number of st
 (and part L1) on and off; held-out frames are generated sequentially from a cold start and compared with the
 real ones (PSNR/SSIM on the whole frame and on the face and hand boxes).
 
-python benchmarks/bench_gan.py [--steps 600] [--speed-only]
+python benchmarks/bench_gan.py [--steps 600] [--speed-only] [--hands]
 """
 from __future__ import annotations
 
@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--runs-dir", default="runs")
     ap.add_argument("--speed-only", action="store_true")
+    ap.add_argument("--hands", action="store_true", help="instead: the hand-skeleton ablation (section 4.2)")
     a = ap.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cuda: {torch.cuda.is_available()}")
     for name, cfg in (("pix2pixHD-size (ngf 64, 9 blocks)", GeneratorConfig()), ("small (ngf 32, 4 blocks)", SMALL)):
@@ -61,6 +62,16 @@ def main() -> None:
         t = time.time()
         record(StudioConfig(speaker="ada", script="economy+sports+science", width=128, height=128, fps=30.0), run)
         print(f"recorded the studio session in {time.time() - t:.0f} s")
+    if a.hands:   # GAN with and without the hand skeleton in its labels (figure 9), same steps and seed
+        from s2v.experiments import hands_ablation
+
+        cfg = GANConfig(size=128, clip=4, generator=SMALL, ndf=32, part_crop=32, part_ndf=32, max_steps=a.steps,
+                        checkpoint_every=100, sample_every=a.steps, device="cpu")
+        t = time.time()
+        rows = hands_ablation(run, cfg, run.root / "hands_bench")
+        print(f"hand ablation: {2 * a.steps} steps in {(time.time() - t) / 60:.1f} min")
+        print(json.dumps(rows, indent=1))
+        return
     train = ClipDataset([run], 128, 4, "train", progress=True)
     test = ClipDataset([run], 128, 4, "test")
     print(f"{len(train)} training clips, {len(test)} held-out clips "
