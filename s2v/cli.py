@@ -300,12 +300,12 @@ def _cmd_evaluate(a) -> int:
 def _cmd_batch(a) -> int:
     from s2v.batch import BatchConfig, BatchError, run_batch
 
-    cfg = BatchConfig.load(a.config)
-    if a.runs_dir:
-        cfg.runs_dir = a.runs_dir
     try:
+        cfg = BatchConfig.load(a.config)
+        if a.runs_dir:
+            cfg.runs_dir = a.runs_dir
         state = run_batch(cfg)
-    except BatchError as err:
+    except (BatchError, ValueError, OSError) as err:
         print(f"s2v: error: {err}", file=sys.stderr)
         return 1
     for k, v in state.items():

@@ -88,3 +88,20 @@ def test_shipped_configs_match_the_notebooks(name):
     cfg = BatchConfig.load(Path(__file__).resolve().parents[1] / "configs" / name)
     stages = plan(cfg)
     assert [s[0] for s in stages] == list(cfg.order) and all(p["runs_dir"] == cfg.runs_dir for _, _, p, _ in stages)
+
+
+def test_cli_batch_runs_and_reports_bad_configs(books, tmp_path):
+    import subprocess
+    import sys
+
+    d, log, tmp = books
+    cfg = tmp_path / "b.yaml"
+    cfg.write_text(f"name: cli\nruns_dir: {tmp / 'runs'}\nparameters: {{runs_dir: {tmp}}}\norder: [a, c]\n"
+                   f"notebooks_dir: {d}\n")
+    r = subprocess.run([sys.executable, "-m", "s2v", "batch", str(cfg)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert _ran(log) == ["a=0", "c=0"] and "done" in r.stdout
+    (tmp_path / "bad.yaml").write_text("nmae: x\n")
+    r = subprocess.run([sys.executable, "-m", "s2v", "batch", str(tmp_path / "bad.yaml")], capture_output=True,
+                       text=True)
+    assert r.returncode == 1 and "unknown keys" in r.stderr and "Traceback" not in r.stderr
