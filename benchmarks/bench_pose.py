@@ -19,6 +19,7 @@ import torch
 
 from s2v.body import BodyModel
 from s2v.camera import Camera
+from s2v.evaluation import bone_variation
 from s2v.params import SMPLXParams
 from s2v.pose_lstm import PoseLSTMConfig, predict
 from s2v.pose_stage import KEYPOINTS_2D, load_audio, mouth_error_px, part_errors, run_inputs, run_targets, train_pose
@@ -27,15 +28,6 @@ from s2v.studio import StudioConfig, record
 
 TRAIN = ["economy", "sports", "science", "weather", "history", "health"]
 VAL, TEST = "travel", "technology"
-
-
-def bone_cv(points2d: np.ndarray, pairs) -> float:
-    """Mean coefficient of variation of 2D bone lengths over time (0 for a rigid skeleton seen frontally)."""
-    cv = []
-    for a, b in pairs:
-        L = np.linalg.norm(points2d[:, a] - points2d[:, b], axis=-1)
-        cv.append(L.std() / max(L.mean(), 1e-9))
-    return float(np.mean(cv))
 
 
 def main():
@@ -103,8 +95,8 @@ def main():
         arms = [(2, 3), (3, 4), (5, 6), (6, 7)]
         fingers = [(19 + 4 * f + k, 19 + 4 * f + k + 1) for f in range(5) for k in range(1, 4)]
         print(f"\nbone-length variation over time (coefficient of variation), figure 4:")
-        print(f"  arms:    3D skeleton LSTM {bone_cv(kp3, arms):.4f}   2D keypoint LSTM {bone_cv(kp2, arms):.4f}")
-        print(f"  fingers: 3D skeleton LSTM {bone_cv(kp3, fingers):.4f}   2D keypoint LSTM {bone_cv(kp2, fingers):.4f}")
+        print(f"  arms:    3D skeleton LSTM {bone_variation(kp3, arms):.4f}   2D keypoint LSTM {bone_variation(kp2, arms):.4f}")
+        print(f"  fingers: 3D skeleton LSTM {bone_variation(kp3, fingers):.4f}   2D keypoint LSTM {bone_variation(kp2, fingers):.4f}")
 
         feats = np.random.default_rng(0).normal(size=(30 * 600, 28)).astype(np.float32)   # 10 minutes at 30 fps
         t0 = time.perf_counter()

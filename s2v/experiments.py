@@ -19,9 +19,6 @@ from s2v.pose_stage import load_audio, mouth_error_px, run_inputs, run_targets, 
 from s2v.run import Run
 from s2v.studio import StudioConfig, record
 
-ENGLISH = ("economy", "sports", "science", "weather", "history", "health", "travel", "technology", "city")
-
-
 @dataclass
 class EvaluationConfig:
     speaker: str = "ada"

@@ -17,7 +17,6 @@ a time; only per-frame numbers (features, poses, keypoints: ~2 KB per frame) are
 """
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
@@ -270,21 +269,24 @@ def speech_to_poses(speaker: Speaker, speech: Speech, cfg: SynthesisConfig | Non
     return poses.astype(np.float32), records
 
 
-def poses_to_keypoints(speaker: Speaker, poses: np.ndarray, W: int, H: int, chunk: int = 512) -> np.ndarray:
-    """(T, 137, 3) keypoints in output pixels: the speaker's body in ``poses`` seen by the recording camera."""
+def speaker_params(speaker: Speaker, poses: np.ndarray):
+    """:class:`~s2v.params.SMPLXParams` of (T, 106) ``poses`` with the speaker's fixed shape, orientation and
+    placement."""
+    from s2v.params import SMPLXParams
+
+    return SMPLXParams.from_vector(poses, betas=speaker.betas, global_orient=speaker.global_orient,
+                                   transl=speaker.transl)
+
+
+def poses_to_keypoints(speaker: Speaker, params, W: int, H: int) -> np.ndarray:
+    """(T, 137, 3) keypoints in output pixels: the speaker's body in ``params`` seen by the recording camera
+    (projected in chunks by :func:`~s2v.keypoints.project_model`)."""
     from s2v.body import BodyModel
     from s2v.gan.data import scale_points
     from s2v.keypoints import project_model
-    from s2v.params import SMPLXParams
 
-    body = BodyModel(device="cpu")
-    out = []
-    for a in range(0, len(poses), chunk):
-        p = SMPLXParams.from_vector(poses[a:a + chunk], betas=speaker.betas, global_orient=speaker.global_orient,
-                                    transl=speaker.transl)
-        out.append(project_model(body, p, speaker.camera))
     cam = speaker.camera
-    return scale_points(np.concatenate(out), cam.width, cam.height, W, H)
+    return scale_points(project_model(BodyModel(device="cpu"), params, cam), cam.width, cam.height, W, H)
 
 
 # ---------------------------------------------------------------------------------------------- all
@@ -313,11 +315,10 @@ def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path 
     Besides the video, ``<out>.json`` keeps the word times, the key-pose insertions and the stage timings,
     and ``<out>.poses.npz`` the SMPL-X parameters that drove it (both written atomically)."""
     import soundfile as sf
-    from tqdm.auto import tqdm
 
     from s2v.gan.data import frame_size
-    from s2v.gan.infer import FrameGenerator, labels_from_keypoints
-    from s2v.video import write_video
+    from s2v.gan.infer import render_video
+    from s2v.io import save_json
 
     cfg = cfg or SynthesisConfig()
     out = Path(out)
@@ -340,41 +341,25 @@ def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path 
 
     t = time.perf_counter()
     W, H = frame_size(sp.camera.width, sp.camera.height, cfg.size or int(sp.gan_config["size"]))
-    points = poses_to_keypoints(sp, poses, W, H)
+    params = speaker_params(sp, poses)
+    points = poses_to_keypoints(sp, params, W, H)
     timings["keypoints"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    fg = FrameGenerator(sp.generator)
-
-    def frames():
-        for lab in tqdm(labels_from_keypoints(points, (W, H), (W, H)), total=len(points), desc="video",
-                        unit="frame", disable=not progress):
-            f = fg(lab)
-            yield np.concatenate([lab, f], 1) if cfg.side_by_side else f
-
     wav = out.with_suffix(".speech.wav")
     with atomic_path(wav, ".wav") as tmp:
         sf.write(tmp, speech.audio, SAMPLE_RATE)
     try:
-        write_video(frames(), out, sp.fps, audio=wav)
+        render_video(sp.generator, points, (W, H), out, sp.fps, audio=wav, size=(W, H),
+                     side_by_side=cfg.side_by_side, progress=progress)
     finally:
         wav.unlink(missing_ok=True)
     timings["video"] = time.perf_counter() - t
 
-    from s2v.params import SMPLXParams
-
-    SMPLXParams.from_vector(poses, betas=sp.betas, global_orient=sp.global_orient, transl=sp.transl).save(
-        out.with_suffix(".poses.npz"), fps=sp.fps)
+    params.save(out.with_suffix(".poses.npz"), fps=sp.fps)
     res = SynthesisResult(out, len(poses), sp.fps, speech.duration, speech.words, records, timings)
-    meta = {"speaker": sp.run.name, "source": speech.source, "language": speech.language, "fps": sp.fps,
-            "frames": len(poses), "words": speech.words, "timings": timings,
-            "insertions": [asdict(r) if hasattr(r, "__dataclass_fields__") else r for r in records],
-            "config": _plain(cfg)}
-    with atomic_path(out.with_suffix(".json"), ".json") as tmp:
-        tmp.write_text(json.dumps(meta, indent=1, default=float))
+    save_json(out.with_suffix(".json"), {
+        "speaker": sp.run.name, "source": speech.source, "language": speech.language, "fps": sp.fps,
+        "frames": len(poses), "words": speech.words, "timings": timings,
+        "insertions": [asdict(r) for r in records], "config": asdict(cfg)})
     return res
-
-
-def _plain(cfg) -> dict:
-    d = asdict(cfg)
-    return json.loads(json.dumps(d, default=str))
