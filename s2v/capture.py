@@ -6,6 +6,14 @@ track, the audio is not silent, one person in view), re-encodes the video at the
 frame rate (``sample_every=k`` keeps every k-th frame) to ``capture/recording.mp4`` with the audio, and
 extracts the speech as 16 kHz mono ``capture/audio.wav``. All through the ffmpeg binary of
 ``imageio-ffmpeg``.
+
+Everything a later stage needs is written here, so a user's recording goes through the same commands as the
+studio: ``capture/camera.json`` (a pinhole for the output size: :meth:`~s2v.camera.Camera.default_for`, or the
+focal length the user knows) and ``capture/transcript.json`` (words with times: forced alignment when the
+user gives the text they read, else free recognition, English). The frame rate is recorded in the manifest
+and travels with every artifact that has frames. Optional: a time range (``start``/``end`` seconds) and a
+crop box (``x, y, w, h`` in source pixels). :func:`import_frames` takes a folder of images plus an audio file
+(the layout of many data sets) instead of a video.
 """
 from __future__ import annotations
 
@@ -97,45 +105,147 @@ def _inside(a, b) -> float:
 
 def import_video(src: str | Path, run: Run, width: int | None = None, height: int | None = None,
                  fps: float | None = None, sample_every: int = 1, silence_db: float = -50.0,
-                 people: str = "error", check_frames: int = 16) -> MediaInfo:
+                 people: str = "error", check_frames: int = 16, start: float | None = None,
+                 end: float | None = None, crop: tuple[int, int, int, int] | None = None,
+                 focal_px: float | None = None, transcript: str | None = None,
+                 recognize_speech: bool = True) -> MediaInfo:
     """Normalise ``src`` into ``run``'s capture artifacts; returns the output's media info.
 
     ``people``: ``"error"`` refuses a video where several people are seen in at least a quarter of the
     checked frames, ``"ignore"`` skips the check (the keypoint stage then keeps the largest person).
     The HOG detector misses people often (on two studio speakers side by side it sees both in ~60 % of
     frames) but almost never sees two in one (0 of 24 frames of one speaker), hence the quarter.
+    ``focal_px`` is the focal length in *source* pixels when known (scaled with the video).
     """
     info = probe(src)
     if not info.has_audio:
         raise CaptureError(f"{src}: the video has no audio track; Speech2Video needs the speech that goes with "
                            "the motion (record with sound, or mux a separate recording with ffmpeg)")
+    if info.fps <= 0:
+        raise CaptureError(f"{src}: unknown frame rate")
     out_fps = (fps or info.fps) / max(1, int(sample_every))
-    w = width or info.width
-    h = height or (info.height if width is None else int(round(info.height * w / info.width)))
+    sw, sh = (crop[2], crop[3]) if crop else (info.width, info.height)
+    if crop and (crop[0] < 0 or crop[1] < 0 or crop[0] + crop[2] > info.width or crop[1] + crop[3] > info.height
+                 or crop[2] < 16 or crop[3] < 16):
+        raise CaptureError(f"crop box {crop} (x, y, w, h) is not inside the {info.width}x{info.height} video")
+    w = width or sw
+    h = height or (sh if width is None else int(round(sh * w / sw)))
     w, h = w - w % 2, h - h % 2
+    trim = _trim_args(start, end, info.duration, src)
     with atomic_path(run.path("audio"), ".wav") as tmp:
-        _run_ffmpeg(["-i", str(src), "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", str(tmp)],
+        _run_ffmpeg([*trim, "-i", str(src), "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", str(tmp)],
                     "audio extraction")
-        import soundfile as sf
-
-        audio, _ = sf.read(tmp, dtype="float32")
-        level = level_db(audio)
-        if len(audio) < SAMPLE_RATE * 0.5:
-            raise CaptureError(f"{src}: the audio is shorter than 0.5 s")
-        if level < silence_db:
-            raise CaptureError(f"{src}: the audio track is silent ({level:.0f} dBFS RMS, below {silence_db:.0f})")
-    vf = f"fps={out_fps},scale={w}:{h}:flags=area"
+        audio, level = _check_audio(tmp, src, silence_db)
+    vf = (f"crop={crop[2]}:{crop[3]}:{crop[0]}:{crop[1]}," if crop else "") + f"fps={out_fps},scale={w}:{h}:flags=area"
     with atomic_path(run.path("recording"), ".mp4") as tmp:
-        _run_ffmpeg(["-i", str(src), "-vf", vf, "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p",
+        _run_ffmpeg([*trim, "-i", str(src), "-vf", vf, "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p",
                      "-c:a", "aac", str(tmp)], "video normalisation")
         if people != "ignore":
             _check_people(tmp, check_frames, str(src))
     out = probe(run.path("recording"))
+    _check_length(run.path("recording"), out_fps, len(audio) / SAMPLE_RATE, src)
     cfg = {"source": str(src), "width": w, "height": h, "fps": out_fps, "sample_every": sample_every,
+           "source_fps": info.fps, "start": start, "end": end, "crop": list(crop) if crop else None,
            "audio_level_db": round(level, 1)}
-    run.record("audio", config=cfg)
-    run.record("recording", config=cfg)
+    _finish(run, cfg, audio, w, h, None if focal_px is None else focal_px * w / sw, transcript, recognize_speech)
     return out
+
+
+def import_frames(folder: str | Path, audio_file: str | Path, run: Run, fps: float, width: int | None = None,
+                  pattern: str = "*", silence_db: float = -50.0, focal_px: float | None = None,
+                  transcript: str | None = None, recognize_speech: bool = True) -> MediaInfo:
+    """A folder of frames (png/jpg, sorted by name; ``pattern`` filters, e.g. ``"sent01_*.png"``) played at
+    ``fps`` plus their speech in ``audio_file`` -> the same capture artifacts as :func:`import_video`."""
+    folder = Path(folder)
+    files = sorted(f for f in folder.glob(pattern) if f.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"))
+    if not files:
+        raise CaptureError(f"{folder}: no image files matching {pattern!r}")
+    if fps <= 0:
+        raise CaptureError("give the frame rate of the frames (fps > 0)")
+    import cv2
+
+    first = cv2.imread(str(files[0]))
+    if first is None:
+        raise CaptureError(f"{files[0]}: not a readable image")
+    sh, sw = first.shape[:2]
+    w = width or sw
+    h = int(round(sh * w / sw))
+    w, h = w - w % 2, h - h % 2
+    with atomic_path(run.path("audio"), ".wav") as tmp:
+        _run_ffmpeg(["-i", str(audio_file), "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", str(tmp)],
+                    "audio extraction")
+        audio, level = _check_audio(tmp, audio_file, silence_db)
+    lst = run.root / "capture" / ".frames.txt"
+    lst.write_text("".join(f"file '{f.resolve()}'\nduration {1 / fps:.9f}\n" for f in files))
+    try:
+        with atomic_path(run.path("recording"), ".mp4") as tmp:
+            _run_ffmpeg(["-f", "concat", "-safe", "0", "-i", str(lst), "-i", str(run.path("audio")),
+                         "-vf", f"fps={fps},scale={w}:{h}:flags=area", "-c:v", "libx264", "-crf", "18",
+                         "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(tmp)], "frames to video")
+    finally:
+        lst.unlink(missing_ok=True)
+    out = probe(run.path("recording"))
+    _check_length(run.path("recording"), fps, len(audio) / SAMPLE_RATE, folder)
+    cfg = {"source": str(folder), "pattern": pattern, "frames": len(files), "audio_source": str(audio_file),
+           "width": w, "height": h, "fps": fps, "audio_level_db": round(level, 1)}
+    _finish(run, cfg, audio, w, h, None if focal_px is None else focal_px * w / sw, transcript, recognize_speech)
+    return out
+
+
+def _trim_args(start, end, duration, src) -> list[str]:
+    if start is None and end is None:
+        return []
+    a, b = start or 0.0, end if end is not None else duration
+    if a < 0 or b <= a or (duration and a >= duration):
+        raise CaptureError(f"{src}: time range {a:g}-{b:g} s is empty or outside the {duration:.1f} s recording")
+    return ["-ss", f"{a:.3f}", "-t", f"{b - a:.3f}"]
+
+
+def _check_audio(wav: Path, src, silence_db: float) -> tuple[np.ndarray, float]:
+    import soundfile as sf
+
+    audio, _ = sf.read(wav, dtype="float32")
+    if len(audio) < SAMPLE_RATE * 0.5:
+        raise CaptureError(f"{src}: the audio is shorter than 0.5 s")
+    level = level_db(audio)
+    if level < silence_db:
+        raise CaptureError(f"{src}: the audio track is silent ({level:.0f} dBFS RMS, below {silence_db:.0f})")
+    return audio, level
+
+
+def _check_length(video: Path, fps: float, audio_seconds: float, src, tolerance: float = 0.25) -> None:
+    """Video and speech must cover the same time: a 2-frame video with 3 s of audio is not a recording."""
+    from s2v.video import count_frames
+
+    seconds = count_frames(video) / fps
+    if abs(seconds - audio_seconds) > max(0.5, tolerance * audio_seconds):
+        raise CaptureError(f"{src}: the video lasts {seconds:.2f} s but its audio {audio_seconds:.2f} s; "
+                           "the motion and the speech would not match (damaged file, or a frame folder that "
+                           "does not belong to this audio?)")
+
+
+def _finish(run: Run, cfg: dict, audio: np.ndarray, w: int, h: int, focal_px: float | None,
+            transcript: str | None, recognize_speech: bool) -> None:
+    """Camera, transcript and the manifest records shared by both importers."""
+    from s2v.camera import Camera
+    from s2v.io import save_json
+
+    cam = Camera.default_for(w, h)
+    if focal_px:
+        cam = Camera(focal_px, focal_px, cam.cx, cam.cy, w, h)
+    cam.save(run.path("camera"))
+    for a in ("audio", "recording", "camera"):
+        run.record(a, config=cfg, fps=cfg["fps"])
+    if transcript is not None or recognize_speech:
+        from s2v.speech import stt
+
+        if transcript is not None:
+            words, source = stt.align(audio, SAMPLE_RATE, transcript), "forced alignment (pocketsphinx)"
+        else:
+            words, source = stt.recognize(audio, SAMPLE_RATE), "recognition (pocketsphinx, en-US)"
+        save_json(run.path("transcript"), {"text": transcript, "language": "en", "source": source,
+                                           "words": [wd.to_dict() for wd in words]})
+        run.record("transcript", config=cfg)
 
 
 def _check_people(video: Path, n: int, name: str) -> None:

@@ -102,26 +102,44 @@ def _cmd_run(a) -> int:
             print(f"no run folder {r.root}", file=sys.stderr)
             return 2
         m = r.manifest
-        print(json.dumps({"run": str(r.root), "artifacts": {k: v["path"] for k, v in m["artifacts"].items()},
-                          "missing": r.missing()}, indent=2))
+        show = {"run": str(r.root), "artifacts": {k: v["path"] for k, v in m["artifacts"].items()},
+                "missing": r.missing()}
+        if r.has("params"):
+            from s2v.fit import load_fit
+
+            q = load_fit(r.path("params")).quality()
+            q["verdict"] = "FAILED: refit before training" if q["failed_fraction"] > 0.5 else "ok"
+            show["fit"] = q
+        print(json.dumps(show, indent=2))
     return 0
 
 
 def _cmd_capture(a) -> int:
+    from s2v.capture import CaptureError
     from s2v.run import Run
 
     run = Run.create(a.run, a.runs_dir)
-    if a.video:
-        from s2v.capture import import_video
+    text = Path(a.transcript).read_text(encoding="utf-8") if a.transcript else None
+    if a.video or a.frames:
+        from s2v.capture import import_frames, import_video
 
-        info = import_video(a.video, run, width=a.size, sample_every=a.sample_every,
-                            people="ignore" if a.allow_several_people else "error")
-        print(f"imported {a.video} -> {run.root} ({info.width}x{info.height}, {info.fps:g} fps, {info.duration:.1f} s)")
+        if a.video:
+            crop = tuple(int(v) for v in a.crop.split(",")) if a.crop else None
+            info = import_video(a.video, run, width=a.size, sample_every=a.sample_every,
+                                people="ignore" if a.allow_several_people else "error", start=a.start, end=a.end,
+                                crop=crop, focal_px=a.focal, transcript=text, recognize_speech=not a.no_stt)
+        else:
+            if not (a.audio and a.fps):
+                raise CaptureError("--frames needs --audio FILE and --fps N")
+            info = import_frames(a.frames, a.audio, run, a.fps, width=a.size, pattern=a.pattern, focal_px=a.focal,
+                                 transcript=text, recognize_speech=not a.no_stt)
+        print(f"imported {a.video or a.frames} -> {run.root} ({info.width}x{info.height}, {info.fps:g} fps, "
+              f"{info.duration:.1f} s; camera" + ("" if a.no_stt and not text else ", transcript") + ")")
     else:
         from s2v.studio import StudioConfig, record
 
-        cfg = StudioConfig.preset(a.preset, speaker=a.speaker, script=a.script, seed=a.seed,
-                                  **({"width": a.size, "height": a.size} if a.size else {}),
+        cfg = StudioConfig.preset(a.preset, speaker=a.speaker, script=a.script, seed=a.seed, framing=a.framing,
+                                  **({"width": a.size, "height": a.height or a.size} if a.size else {}),
                                   **({"max_seconds": a.seconds} if a.seconds else {}))
         rec = record(cfg, run)
         print(f"studio: {rec.duration:.1f} s, {rec.num_frames} frames, {len(rec.keyposes)} key poses -> {run.root}")
@@ -133,7 +151,8 @@ def _cmd_detect(a) -> int:
     from s2v.run import Run
 
     run = Run(Path(a.runs_dir) / a.run)
-    track = detect_run(run, source=a.source, noise_px=a.noise_px)
+    track = detect_run(run, source="openpose" if a.openpose else a.source, noise_px=a.noise_px,
+                       openpose=a.openpose, pattern=a.pattern)
     found = (track.points[:, :25, 2] > 0.5).any(1).mean()
     print(f"keypoints for {len(track)} frames (person found in {found:.1%}) -> {run.path('keypoints')}")
     return 0
@@ -146,10 +165,22 @@ def _cmd_fit(a) -> int:
     from s2v.run import Run
 
     run = Run(Path(a.runs_dir) / a.run)
-    cfg = FitConfig(steps=a.steps, device=a.device)
+    cfg = FitConfig(steps=a.steps, device=a.device, framing=a.framing)
     res = fit_run(run, cfg, backend=a.backend)
-    print(f"fitted {len(res.params)} frames: median residual {np.median(res.residual_px):.2f} px, "
-          f"{int(res.failed.sum())} failed -> {run.path('params')}")
+    q = res.quality()
+    parts = ", ".join(f"{p} {q[f'median_{p}_px']:.1f}" for p in ("body", "left_hand", "right_hand", "face")
+                      if q[f"median_{p}_px"] is not None)
+    print(f"fitted {len(res.params)} frames ({q['framing']} framing, person {q['person_px']:.0f} px tall): median "
+          f"residual {np.median(res.residual_px):.2f} px ({parts}), {q['failed']} failed, {q['missing']} without "
+          f"a person -> {run.path('params')}")
+    if a.overlay:
+        from s2v.render.overlay import fit_overlay_video
+
+        print(f"overlay: {fit_overlay_video(run, backend=a.backend)}")
+    if q["failed_fraction"] > 0.5:
+        print(f"s2v: error: the fit failed on {q['failed_fraction']:.0%} of the frames; the next stages will refuse "
+              "this run. Look at the overlay (--overlay), give --framing, or check the keypoints", file=sys.stderr)
+        return 3
     return 0
 
 
@@ -160,7 +191,9 @@ def _cmd_pose(a) -> int:
 
     runs = lambda names: [Run(Path(a.runs_dir) / n) for n in names]  # noqa: E731
     out = Run.create(a.out, a.runs_dir)
-    cfg = PoseLSTMConfig(max_steps=a.steps, device=a.device)
+    cfg = PoseLSTMConfig.preset(a.preset, max_steps=a.steps, device=a.device)
+    print(f"pose LSTM: preset {a.preset} -> {cfg.max_steps} steps, batch {cfg.batch_size} x {cfg.window:g} s, "
+          f"checkpoint every {cfg.checkpoint_every}")
     tr = train_pose(runs(a.train), runs(a.val or []), out, cfg, inputs=a.inputs, target=a.target)
     print(f"trained {tr.state.step} steps (best validation {tr.state.best_val:.4g} at step {tr.state.best_step}) "
           f"-> {out.path('pose_model')}")
@@ -225,8 +258,11 @@ def _cmd_gan(a) -> int:
         kw = json.loads(Path(a.config).read_text()) if a.config else {}
         kw.update({k: v for k, v in (("size", a.size), ("max_steps", a.steps), ("max_minutes", a.minutes),
                                      ("device", a.device)) if v is not None})
+        cfg = GANConfig.preset(a.preset, **kw)
+        print(f"GAN: preset {a.preset} -> {cfg.size} wide, at most {cfg.max_steps} steps"
+              + (f" / {cfg.max_minutes:g} min" if cfg.max_minutes else "") + f", checkpoint every {cfg.checkpoint_every}")
         train = [Run(Path(a.runs_dir) / n) for n in (a.train or [a.run])]
-        tr = train_gan(train, Run.create(a.run, a.runs_dir), GANConfig(**kw))
+        tr = train_gan(train, Run.create(a.run, a.runs_dir), cfg)
         print(f"trained {tr.step} steps -> {run.path('gan')} (samples in {run.root / 'gan' / 'samples'})")
         return 0
     from s2v.gan.infer import evaluate, load_generator, render_video
@@ -359,11 +395,26 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--video", default=None, help="your recording (video with sound); omit for the studio")
     c.add_argument("--sample-every", type=int, default=1, help="keep every k-th frame (the paper: 5 at 60 fps)")
     c.add_argument("--allow-several-people", action="store_true")
+    c.add_argument("--start", type=float, default=None, help="first second of the video to keep")
+    c.add_argument("--end", type=float, default=None, help="last second of the video to keep")
+    c.add_argument("--crop", default=None, help="X,Y,W,H box in source pixels around the speaker")
+    c.add_argument("--focal", type=float, default=None, help="focal length in source pixels, if known "
+                   "(default: a 60 degree field of view across the longer side)")
+    c.add_argument("--transcript", default=None, help="text file of what is said (forced alignment; better "
+                   "word times than recognition)")
+    c.add_argument("--no-stt", action="store_true", help="write no transcript (no speech recognition)")
+    c.add_argument("--frames", default=None, help="a folder of frames instead of --video (with --audio, --fps)")
+    c.add_argument("--pattern", default="*", help="which files of --frames (e.g. 'sent01_*.png')")
+    c.add_argument("--audio", default=None, help="the speech of --frames")
+    c.add_argument("--fps", type=float, default=None, help="frame rate of --frames")
     c.add_argument("--preset", default="small", choices=("tiny", "small", "demo"))
     c.add_argument("--speaker", default="ada")
     c.add_argument("--script", default="economy")
     c.add_argument("--seconds", type=float, default=None)
-    c.add_argument("--size", type=int, default=None)
+    c.add_argument("--size", type=int, default=None, help="width (studio: and height unless --height)")
+    c.add_argument("--height", type=int, default=None, help="studio image height (e.g. 16:9 with --size)")
+    c.add_argument("--framing", default="full", choices=("full", "upper", "head_shoulders", "seated"),
+                   help="studio camera: whole body, knees up, webcam, or seated behind a desk")
     c.add_argument("--seed", type=int, default=0)
     c.set_defaults(func=_cmd_capture)
 
@@ -373,6 +424,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--source", default="video", choices=("video", "truth"),
                    help="'truth': a studio run's ground-truth keypoints (+ --noise-px) instead of the detector")
     d.add_argument("--noise-px", type=float, default=0.0)
+    d.add_argument("--openpose", default=None, help="a folder of OpenPose JSON files (one per frame of the run's "
+                   "recording): your own detector's keypoints instead of MediaPipe")
+    d.add_argument("--pattern", default=None, help="which JSON files of --openpose (e.g. 'sent01_*.json')")
     d.set_defaults(func=_cmd_detect)
 
     f = sub.add_parser("fit", help="fit SMPL-X parameters to a run's keypoints (section 3.2)")
@@ -381,6 +435,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--backend", default="auto", choices=("auto", "smplx", "free"))
     f.add_argument("--steps", type=int, default=FIT_STEPS)
     f.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    f.add_argument("--framing", default="auto", choices=("auto", "full", "half", "head_shoulders", "seated"),
+                   help="what the camera shows; auto reads it from the keypoints seen (seated must be given)")
+    f.add_argument("--overlay", action="store_true", help="also write fit/overlay.mp4: fit and keypoints on the video")
     f.set_defaults(func=_cmd_fit)
 
     ps = sub.add_parser("pose", help="train the speech-to-pose LSTM on runs (section 3.4); resumes if interrupted")
@@ -390,7 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--runs-dir", default="runs")
     ps.add_argument("--inputs", default="audio", choices=("audio", "text"))
     ps.add_argument("--target", default="smplx", choices=("smplx", "keypoints2d"))
-    ps.add_argument("--steps", type=int, default=2000)
+    ps.add_argument("--steps", type=int, default=None, help="default: the preset's")
+    ps.add_argument("--preset", default="auto", choices=("auto", "cpu", "paper"),
+                    help="training budget: paper (section 3.4, for a GPU) or cpu; auto picks by the device")
     ps.add_argument("--device", default=None)
     ps.set_defaults(func=_cmd_pose)
 
@@ -415,6 +474,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--source", default=None, help="run whose poses are rendered / evaluated (default: --run)")
     g.add_argument("--config", default=None, help="JSON file of GANConfig fields")
     g.add_argument("--size", type=int, default=None)
+    g.add_argument("--preset", default="auto", choices=("auto", "cpu", "gpu"),
+                   help="training budget; auto: gpu where CUDA is available, else cpu (128 wide, 60 min)")
     g.add_argument("--steps", type=int, default=None)
     g.add_argument("--minutes", type=float, default=None)
     g.add_argument("--max-frames", type=int, default=None)
@@ -480,13 +541,14 @@ def main(argv: list[str] | None = None) -> int:
     from s2v.body.model import BodyModelNotFound
     from s2v.capture import CaptureError
     from s2v.dictionary.store import DictionaryError
+    from s2v.fit import FitQualityError
     from s2v.params import ParamsError
     from s2v.run import MissingArtifactError
     from s2v.synthesize import SynthesisError
 
     try:
         return int(a.func(a) or 0)
-    except (BodyModelNotFound, CaptureError, DictionaryError, MissingArtifactError, ParamsError,
+    except (BodyModelNotFound, CaptureError, DictionaryError, FitQualityError, MissingArtifactError, ParamsError,
             SynthesisError) as err:
         print(f"s2v: error: {err}", file=sys.stderr)
         return 2

@@ -112,11 +112,14 @@ def detect_frames(frames, config: DetectorConfig | None = None, progress: bool =
 
 
 def detect_run(run, config: DetectorConfig | None = None, source: str = "video", noise_px: float = 0.0,
-               seed: int = 0, progress: bool = True) -> KeypointTrack:
+               seed: int = 0, progress: bool = True, openpose: str | None = None,
+               pattern: str | None = None) -> KeypointTrack:
     """The keypoint stage of a run: ``capture/recording.mp4`` -> ``keypoints/keypoints.npz``.
 
     ``source="truth"`` takes a studio run's ground-truth keypoints instead of the detector, with Gaussian
-    noise of ``noise_px`` (to measure the fitter alone).
+    noise of ``noise_px`` (to measure the fitter alone). ``source="openpose"`` reads the user's own
+    detector output, an OpenPose JSON folder ``openpose`` (one file per frame of the run's recording; size
+    and frame rate from the recording), so MediaPipe can be skipped.
     """
     from s2v.video import count_frames, iter_frames, probe_fps
 
@@ -134,9 +137,23 @@ def detect_run(run, config: DetectorConfig | None = None, source: str = "video",
 
             frames = tqdm(frames, total=count_frames(video), desc="keypoints", unit="frame")
         track = detect_frames(frames, config, progress=False, fps=probe_fps(video))
+    elif source == "openpose":
+        from s2v.keypoints import load_openpose_json
+        from s2v.video import probe_size
+
+        if not openpose:
+            raise ValueError("source='openpose' needs the folder of OpenPose JSON files")
+        video = run.require("recording")
+        n = count_frames(video)
+        track = load_openpose_json(openpose, *probe_size(video), fps=probe_fps(video), pattern=pattern)
+        if len(track) != n:
+            raise ValueError(f"{openpose}: {len(track)} keypoint files for the {n} frames of {video}; a folder "
+                             "holding several recordings needs --pattern (e.g. 'sent01_*_keypoints.json'), and "
+                             "the files must come from the same frames as the capture (same fps, no trim)")
     else:
-        raise ValueError(f"source must be 'video' or 'truth', got {source!r}")
+        raise ValueError(f"source must be 'video', 'truth' or 'openpose', got {source!r}")
     track.save(run.path("keypoints"))
-    run.record("keypoints", config={"source": source, "noise_px": noise_px,
-                                    "detector": None if source == "truth" else vars(config or DetectorConfig())})
+    run.record("keypoints", fps=track.fps, config={
+        "source": source, "noise_px": noise_px, "openpose": openpose, "pattern": pattern,
+        "detector": vars(config or DetectorConfig()) if source == "video" else None})
     return track

@@ -10,6 +10,30 @@ Unlike SMPLify-X, which runs one optimisation per image, :func:`fit_sequence` op
 sequence together on the device, with a temporal smoothness term; :func:`fit_per_frame` is the per-frame
 loop kept for comparison (``benchmarks/bench_fitting.py``). Both use the keypoint-only forward of
 :meth:`s2v.body.BodyModel.keypoints`.
+
+Real recordings rarely show the whole standing body of the paper's studio: a speaker sits behind a desk,
+stands at a lectern or talks into a webcam. What the fitter does about it:
+
+* **Only what is seen pulls.** A keypoint counts when its confidence passes ``conf_threshold`` *and* it lies
+  inside the image: detectors extrapolate hidden hips and legs to (or past) the frame edge with a confidence
+  that looks fine (MediaPipe: hips at y = 744 of 720 with 0.75), so points outside the image are dropped.
+* **The framing** (:func:`detect_framing`) is read from which body points are seen: ``full`` (ankles seen),
+  ``half`` (hips seen, not the ankles), ``head_shoulders`` (no hips). ``seated`` is never guessed (a desk
+  hides the same points whether the legs are bent or not) and is given by the user. Body joints that place
+  keypoints seen in under a fifth of the frames (legs under a desk, arms below a webcam's frame) are held at
+  the framing's rest pose (standing; or seated: hips and knees bent 90 degrees, forearms forward on the desk)
+  by a strong prior; the joints that are seen are fitted.
+* **Far-off keypoints still pull.** The robust (Geman-McClure) scale is 0.05 image heights (36 px at 720p;
+  SMPLify-X uses 100 px at about 1000 px): with 0.03 (22 px at 720p) a real desk speaker's raised hands,
+  150 px from the arms-down start, fell in the flat part of the loss (the real DWPose track: hands 35-41 px
+  off, 9 failed frames); 0.08 fits that track best but costs 12 mm of studio upper-body MPJPE. Measured and
+  dropped (``benchmarks/RESULTS.md``, issue 12): annealing the scale from a plain L2 down (SMPLify's
+  coarse-to-fine) sends studio arms into wrong depths (+30-60 mm); residuals in person heights or averaged
+  per part weaken the priors the same way.
+* **Flags mean something.** A frame *fails* when its mean residual exceeds ``fail_frac`` of the person's height
+  in the image (the median box of the seen keypoints), so a small or off-centre person is judged like a large
+  centred one; a frame where the person is *missing* (fewer than 4 body points seen) is flagged apart and
+  bridged by the temporal term from its neighbours. Residuals are reported per part (body, each hand, face).
 """
 from __future__ import annotations
 
@@ -32,7 +56,9 @@ class FitConfig:
     steps: int = 250                # Adam steps on all frames together
     lr: float = 0.04
     conf_threshold: float = 0.2     # detections below this confidence are ignored
-    robust_sigma: float = 0.03      # Geman-McClure scale, in image heights
+    robust_sigma: float = 0.05      # Geman-McClure scale, in image heights (see module docstring)
+    framing: str = "auto"           # "auto", "full", "half", "head_shoulders" or "seated" (module docstring)
+    unseen_prior: float = 1e3       # w_pose multiplier that holds body joints with no seen keypoint at rest
     part_weights: dict = field(default_factory=lambda: {"body": 1.0, "hands": 1.0, "face": 1.0})
     w_pose: float = 2e-5            # body pose towards a relaxed standing pose (weak: gestures are large)
     # per-joint multipliers of w_pose: a speaker stands still (section 3.2), so legs and spine move little;
@@ -48,22 +74,67 @@ class FitConfig:
     w_betas: float = 1e-6
     w_orient: float = 1e-3          # global orientation towards upright and facing the camera (a studio)
     w_smooth: float = 2e-3          # consecutive frames (whole 106-vector, scaled per part)
-    fail_px: float = 0.04           # a frame whose mean residual exceeds this many image heights fails
+    fail_frac: float = 0.04         # a frame whose mean residual exceeds this fraction of the person's height fails
+    min_person_px: float = 48.0     # a person smaller than this (box height, px) is refused: too small to fit
     recovery_rounds: int = 3        # re-fit failed frames from their nearest good neighbour
     recovery_steps: int = 80
     shoulder_width: float = 0.36    # metres, for the initial depth guess
     device: str | None = None
 
 
+#: What the camera shows (module docstring); ``auto`` picks one of the first three.
+FRAMINGS = ("full", "half", "head_shoulders", "seated")
+PARTS = ("body", "left_hand", "right_hand", "face")
+_LEG_JOINTS = ("left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_foot",
+               "right_foot")
+#: The SMPL-X joints whose rotation places each BODY_25 keypoint: held at rest when the keypoint is unseen.
+_JOINTS_OF_BODY25 = {9: ("right_hip",), 12: ("left_hip",), 10: ("right_knee",), 13: ("left_knee",),
+                     11: ("right_ankle", "right_foot"), 14: ("left_ankle", "left_foot"),
+                     3: ("right_shoulder",), 6: ("left_shoulder",), 4: ("right_elbow",), 7: ("left_elbow",)}
+
+
 @dataclass
 class FitResult:
     params: SMPLXParams
-    residual_px: np.ndarray         # (T,) mean reprojection error of the confident keypoints
-    failed: np.ndarray              # (T,) bool
+    residual_px: np.ndarray         # (T,) mean reprojection error of the seen keypoints
+    failed: np.ndarray              # (T,) bool: the fit does not match what was seen
     losses: list[float]
+    parts_px: np.ndarray | None = None   # (T, 4) mean residual per part (PARTS order), NaN where unseen
+    missing: np.ndarray | None = None    # (T,) bool: no person seen (bridged from the neighbours)
+    seen: np.ndarray | None = None       # (137,) bool: keypoints seen often enough to be drawn downstream
+    framing: str = "full"
+    person_px: float = 0.0          # the person's height in the image (px): the unit of the flags
+    fps: float = 30.0
+
+    def __post_init__(self) -> None:
+        T = len(self.residual_px)
+        if self.missing is None:
+            self.missing = np.zeros(T, bool)
+        if self.parts_px is None:
+            self.parts_px = np.full((T, len(PARTS)), np.nan, np.float32)
+        if self.seen is None:
+            self.seen = np.ones(137, bool)
 
     def save(self, path) -> None:
-        self.params.save(path, residual_px=self.residual_px, failed=self.failed)
+        self.params.save(path, residual_px=self.residual_px, failed=self.failed, missing=self.missing,
+                         parts_px=self.parts_px, seen=self.seen, framing=self.framing, person_px=self.person_px,
+                         fps=self.fps)
+
+    def quality(self) -> dict:
+        """Summary figures of the fit (what ``s2v run show`` and the next stages read)."""
+        T = len(self.residual_px)
+        ok = ~self.missing
+        parts = {f"median_{p}_px": (float(np.nanmedian(self.parts_px[ok, i]))
+                                    if ok.any() and np.isfinite(self.parts_px[ok, i]).any() else None)
+                 for i, p in enumerate(PARTS)}
+        return {"frames": T, "failed": int(self.failed.sum()), "missing": int(self.missing.sum()),
+                "failed_fraction": float((self.failed | self.missing).mean()) if T else 1.0,
+                "median_residual_px": float(np.median(self.residual_px[ok])) if ok.any() else None,
+                **parts, "person_px": round(float(self.person_px), 1), "framing": self.framing, "fps": self.fps}
+
+
+class FitQualityError(ValueError):
+    """The fit of a run failed on too many frames for the later stages to learn from it."""
 
 
 class _Projector:
@@ -86,18 +157,71 @@ def _gmof(sq: torch.Tensor, sigma: float) -> torch.Tensor:
     return s2 * sq / (s2 + sq)
 
 
-def _weights(track: KeypointTrack, cfg: FitConfig, device) -> torch.Tensor:
-    w = np.where(track.points[..., 2] >= cfg.conf_threshold, track.points[..., 2], 0.0).astype(np.float32)
+def seen_points(track: KeypointTrack, conf_threshold: float = 0.2) -> np.ndarray:
+    """(T, 137) bool: confident detections inside the image (extrapolated hidden joints fall outside)."""
+    p = track.points
+    inside = (p[..., 0] >= 0) & (p[..., 0] <= track.width - 1) & (p[..., 1] >= 0) & (p[..., 1] <= track.height - 1)
+    return (p[..., 2] >= conf_threshold) & inside
+
+
+def person_height_px(track: KeypointTrack, seen: np.ndarray) -> float:
+    """The person's height in the image: median over frames of the vertical extent of the seen keypoints."""
+    y = np.where(seen, track.points[..., 1], np.nan)
+    ok = seen.sum(1) >= 4
+    if not ok.any():
+        return 0.0
+    with np.errstate(all="ignore"):
+        return float(np.median(np.nanmax(y[ok], 1) - np.nanmin(y[ok], 1)))
+
+
+def detect_framing(seen: np.ndarray, min_fraction: float = 0.5) -> str:
+    """``full`` / ``half`` / ``head_shoulders`` from how often ankles and hips are seen (``seated`` is
+    never guessed: the user says it)."""
+    present = seen[:, SLICES["body"]].sum(1) >= 4
+    if not present.any():
+        return "full"
+    frac = seen[present][:, SLICES["body"]].mean(0)
+    if max(frac[11], frac[14]) >= min_fraction:
+        return "full"
+    if max(frac[9], frac[12]) >= min_fraction:
+        return "half"
+    return "head_shoulders"
+
+
+def _weights(track: KeypointTrack, seen: np.ndarray, cfg: FitConfig, device) -> torch.Tensor:
+    w = np.where(seen, track.points[..., 2], 0.0).astype(np.float32)
     for part, sl in SLICES.items():
         key = "hands" if part.endswith("hand") else part
         w[:, sl] *= cfg.part_weights.get(key, 1.0)
     return torch.as_tensor(w, device=device)
 
 
-def _problem(track: KeypointTrack, camera: Camera, model, cfg: FitConfig):
-    """What both fitters optimise against: projector, observed pixels, per-point weights, image height."""
-    return (_Projector(model, camera), torch.as_tensor(track.points[..., :2], device=model.device),
-            _weights(track, cfg, model.device), float(track.height))
+@dataclass
+class _Problem:
+    """What both fitters optimise against."""
+    proj: _Projector
+    obs: torch.Tensor      # (T, 137, 2) observed pixels
+    w: torch.Tensor        # (T, 137) per-point weights (0: not seen)
+    H: float               # image height: the unit of the data term
+    S: float               # the person's height in px: the unit of the failure flags
+    seen: np.ndarray       # (T, 137)
+    framing: str
+
+
+def _problem(track: KeypointTrack, camera: Camera, model, cfg: FitConfig) -> _Problem:
+    seen = seen_points(track, cfg.conf_threshold)
+    S = person_height_px(track, seen)
+    if S <= 0:
+        raise ValueError("no person detected in any frame (no confident body keypoints inside the image)")
+    if S < cfg.min_person_px:
+        raise ValueError(f"the person is too small to fit: {S:.0f} px tall in a {track.width}x{track.height} "
+                         f"image (at least {cfg.min_person_px:g} px); crop the video around the speaker "
+                         "(capture --crop) or record closer")
+    framing = detect_framing(seen) if cfg.framing == "auto" else cfg.framing
+    if framing not in FRAMINGS:
+        raise ValueError(f"framing {cfg.framing!r}: choose 'auto' or one of {FRAMINGS}")
+    return _Problem(_Projector(model, camera), torch.as_tensor(track.points[..., :2], device=model.device),
+                    _weights(track, seen, cfg, model.device), float(track.height), S, seen, framing)
 
 
 def facing_camera(camera: Camera) -> np.ndarray:
@@ -106,11 +230,11 @@ def facing_camera(camera: Camera) -> np.ndarray:
     return Rotation.from_matrix(R).as_rotvec().astype(np.float32)
 
 
-def _initial_translation(model, camera: Camera, track: KeypointTrack, frames: np.ndarray, cfg: FitConfig,
-                         go: np.ndarray) -> np.ndarray:
+def _initial_translation(model, camera: Camera, track: KeypointTrack, frames: np.ndarray, seen: np.ndarray,
+                         cfg: FitConfig, go: np.ndarray) -> np.ndarray:
     """Place the pelvis so the shoulders' pixel width matches the model's at that depth."""
     pts = track.points[frames]
-    ok = (pts[:, 2, 2] > cfg.conf_threshold) & (pts[:, 5, 2] > cfg.conf_threshold)
+    ok = seen[frames, 2] & seen[frames, 5]
     if not ok.any():
         raise ValueError("no shoulders detected in the first frames: is there a person in the video?")
     w_px = np.median(np.linalg.norm(pts[ok, 2, :2] - pts[ok, 5, :2], axis=-1))
@@ -123,27 +247,54 @@ def _initial_translation(model, camera: Camera, track: KeypointTrack, frames: np
     return (target - R @ sh_mid).astype(np.float32)
 
 
-def _joint_prior_weights(cfg: FitConfig, device) -> torch.Tensor:
+def _joint_prior_weights(cfg: FitConfig, device, unseen: tuple[str, ...] = ()) -> torch.Tensor:
     from s2v.body.joints import JOINT_NAMES
 
     w = np.ones(63, np.float32)
     for name, mult in cfg.joint_prior.items():
         j = JOINT_NAMES.index(name) - 1
         w[3 * j:3 * j + 3] = mult
+    for name in unseen:
+        j = JOINT_NAMES.index(name) - 1
+        w[3 * j:3 * j + 3] = cfg.unseen_prior
     return torch.as_tensor(w * cfg.w_pose, device=device)
 
 
-def _rest_vector(layout: ParamLayout, device) -> torch.Tensor:
-    """The pose the priors pull towards and fitting starts from: standing, arms relaxed at the sides."""
+def unseen_joints(seen: np.ndarray, framing: str, min_fraction: float = 0.2) -> tuple[str, ...]:
+    """Body joints held at the framing's rest pose: those whose keypoints are seen in under ``min_fraction``
+    of the frames with a person (all leg joints when seated)."""
+    if framing == "seated":
+        return _LEG_JOINTS
+    present = seen[:, SLICES["body"]].sum(1) >= 4
+    frac = seen[present][:, SLICES["body"]].mean(0) if present.any() else np.zeros(25)
+    out: list[str] = []
+    for k, joints in _JOINTS_OF_BODY25.items():
+        if frac[k] < min_fraction:
+            out += joints
+    return tuple(out)
+
+
+def rest_vector(layout: ParamLayout, framing: str = "full") -> np.ndarray:
+    """The pose the priors pull towards and fitting starts from: arms relaxed at the sides, standing (or,
+    ``seated``, hips and knees bent 90 degrees and the forearms forward)."""
+    from s2v.body.poses import set_joint
+
     rest = np.zeros(layout.frame_dim, np.float32)
-    rest[layout.slices()["body_pose"]] = arms_down(65.0)
-    return torch.as_tensor(rest, device=device)
+    body = arms_down(65.0)
+    if framing == "seated":  # on a chair, forearms forward onto the desk (where desk speakers keep them)
+        for side, s in (("left", -1.0), ("right", 1.0)):
+            set_joint(body, f"{side}_hip", [-np.pi / 2, 0, 0])
+            set_joint(body, f"{side}_knee", [np.pi / 2, 0, 0])
+            set_joint(body, f"{side}_elbow", [0, s * 1.2, 0])
+    rest[layout.slices()["body_pose"]] = body
+    return rest
 
 
-def _priors(vec: torch.Tensor, layout: ParamLayout, rest: torch.Tensor, cfg: FitConfig) -> torch.Tensor:
+def _priors(vec: torch.Tensor, layout: ParamLayout, rest: torch.Tensor, joint_w: torch.Tensor,
+            cfg: FitConfig) -> torch.Tensor:
     sl = layout.slices()
     body = vec[:, sl["body_pose"]]
-    loss = (_joint_prior_weights(cfg, vec.device) * (body - rest[sl["body_pose"]]) ** 2).sum(1)
+    loss = (joint_w * (body - rest[sl["body_pose"]]) ** 2).sum(1)
     # elbows (joints 18, 19) flex about -y / +y, knees (4, 5) about +x: penalise the wrong direction
     bend = torch.relu(body[:, 3 * 17 + 1]) + torch.relu(-body[:, 3 * 18 + 1]) + \
         torch.relu(-body[:, 3 * 3 + 0]) + torch.relu(-body[:, 3 * 4 + 0])
@@ -156,12 +307,11 @@ def _priors(vec: torch.Tensor, layout: ParamLayout, rest: torch.Tensor, cfg: Fit
     return loss
 
 
-def _data(proj: _Projector, vec, fixed: dict, obs: torch.Tensor, w: torch.Tensor, H: float, cfg: FitConfig,
-          layout: ParamLayout):
+def _data(pb: _Problem, vec, fixed: dict, obs: torch.Tensor, w: torch.Tensor, cfg: FitConfig, layout: ParamLayout):
     d = {n: vec[:, s] for n, s in layout.slices().items()}
     d.update({k: v.expand(len(vec), -1) for k, v in fixed.items()})
-    uv = proj(d)
-    sq = (((uv - obs) / H) ** 2).sum(-1)
+    uv = pb.proj(d)
+    sq = (((uv - obs) / pb.H) ** 2).sum(-1)
     return (w * _gmof(sq, cfg.robust_sigma)).sum(1) / w.sum(1).clamp(min=1.0), uv
 
 
@@ -174,15 +324,17 @@ def fit_sequence(track: KeypointTrack, camera: Camera, model, cfg: FitConfig | N
     dev = model.device
     lay = model.layout
     T = len(track)
-    proj, obs, w, H = _problem(track, camera, model, cfg)
+    pb = _problem(track, camera, model, cfg)
+    obs, w = pb.obs, pb.w
     visible = (w[:, SLICES["body"]] > 0).sum(1) >= 4
     if not visible.any():
         raise ValueError("no person detected in any frame (no confident body keypoints)")
 
-    rest_t = _rest_vector(lay, dev)
+    rest_t = torch.as_tensor(rest_vector(lay, pb.framing), device=dev)
+    joint_w = _joint_prior_weights(cfg, dev, unseen_joints(pb.seen, pb.framing))
     go0 = facing_camera(camera)
     first = np.nonzero(visible.cpu().numpy())[0][:cfg.init_frames]
-    tr0 = _initial_translation(model, camera, track, first, cfg, go0)
+    tr0 = _initial_translation(model, camera, track, first, pb.seen, cfg, go0)
 
     # --- stage 1: shape, global orientation, translation (+ poses) on the first frames
     betas = torch.zeros(1, lay.num_betas, device=dev, requires_grad=True)
@@ -203,8 +355,8 @@ def fit_sequence(track: KeypointTrack, camera: Camera, model, cfg: FitConfig | N
             wt = torso
         for _ in range(steps):
             opt.zero_grad()
-            data, _ = _data(proj, v1, {"betas": betas, "global_orient": go, "transl": tr}, o1, wt, H, cfg, lay)
-            loss = data.mean() + _priors(v1, lay, rest_t, cfg).mean() + cfg.w_betas * (betas ** 2).sum() \
+            data, _ = _data(pb, v1, {"betas": betas, "global_orient": go, "transl": tr}, o1, wt, cfg, lay)
+            loss = data.mean() + _priors(v1, lay, rest_t, joint_w, cfg).mean() + cfg.w_betas * (betas ** 2).sum() \
                 + cfg.w_orient * ((go - go_init) ** 2).sum()
             loss.backward()
             opt.step()
@@ -225,8 +377,8 @@ def fit_sequence(track: KeypointTrack, camera: Camera, model, cfg: FitConfig | N
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=cfg.lr * 0.05)
         for _ in range(steps):
             opt.zero_grad()
-            data, _ = _data(proj, vec, fixed, obs, w, H, cfg, lay)
-            loss = data.mean() + _priors(vec, lay, rest_t, cfg).mean()
+            data, _ = _data(pb, vec, fixed, obs, w, cfg, lay)
+            loss = data.mean() + _priors(vec, lay, rest_t, joint_w, cfg).mean()
             if T > 1:
                 loss = loss + cfg.w_smooth * (((vec[1:] - vec[:-1]) ** 2) * smooth_w).sum(1).mean()
             loss.backward()
@@ -238,32 +390,50 @@ def fit_sequence(track: KeypointTrack, camera: Camera, model, cfg: FitConfig | N
 
     vec = refine(vec, cfg.steps)
     # frames stuck in a local minimum (e.g. a hand turned the wrong way) restart from their nearest
-    # well-fitted neighbour: the warm start of a per-frame fitter, for just the frames that need it
+    # well-fitted neighbour: the warm start of a per-frame fitter, for just the frames that need it; when
+    # every frame failed, from the best-fitted frames
     for _ in range(cfg.recovery_rounds):
-        bad = _result(proj, vec, fixed, obs, w, H, cfg, lay, []).failed & visible.cpu().numpy()
-        if not bad.any() or bad.all():
+        r = _result(pb, vec, fixed, cfg, lay, [], track.fps)
+        bad = r.failed
+        if not bad.any():
             break
-        good = np.nonzero(~bad)[0]
+        good = np.nonzero(~bad & ~r.missing)[0]
+        if len(good) == 0:
+            good = np.argsort(r.residual_px + 1e9 * r.missing)[:max(1, (~r.missing).sum() // 10)]
         src = good[np.abs(good[None, :] - np.nonzero(bad)[0][:, None]).argmin(1)]
         vec[torch.as_tensor(np.nonzero(bad)[0], device=dev)] = vec[torch.as_tensor(src, device=dev)]
         bar.total += cfg.recovery_steps
         vec = refine(vec, cfg.recovery_steps)
     bar.close()
-    return _result(proj, vec, fixed, obs, w, H, cfg, lay, losses)
+    return _result(pb, vec, fixed, cfg, lay, losses, track.fps)
 
 
-def _result(proj, vec, fixed, obs, w, H, cfg, lay, losses) -> FitResult:
+def _part_means(err: torch.Tensor, seen: torch.Tensor) -> np.ndarray:
+    out = []
+    for p in PARTS:
+        e, s = err[:, SLICES[p]], seen[:, SLICES[p]]
+        n = s.sum(1)
+        out.append(torch.where(n > 0, (e * s).sum(1) / n.clamp(min=1), torch.full_like(n, float("nan"),
+                                                                                       dtype=e.dtype)))
+    return torch.stack(out, 1).cpu().numpy().astype(np.float32)
+
+
+def _result(pb: _Problem, vec, fixed, cfg, lay, losses, fps: float) -> FitResult:
     with torch.no_grad():
-        _, uv = _data(proj, vec, fixed, obs, w, H, cfg, lay)
-        err = torch.linalg.norm(uv - obs, dim=-1)
-        seen = w > 0
+        _, uv = _data(pb, vec, fixed, pb.obs, pb.w, cfg, lay)
+        err = torch.linalg.norm(uv - pb.obs, dim=-1)
+        seen = pb.w > 0
         res = (err * seen).sum(1) / seen.sum(1).clamp(min=1)
+        parts = _part_means(err, seen)
     res = res.cpu().numpy()
-    failed = (seen.sum(1) < 4).cpu().numpy() | (res > cfg.fail_px * H)
+    missing = (seen[:, SLICES["body"]].sum(1) < 4).cpu().numpy()
+    failed = ~missing & (res > cfg.fail_frac * pb.S)
     p = SMPLXParams.from_vector(vec.cpu().numpy(), lay, betas=fixed["betas"][0].cpu().numpy(),
                                 global_orient=fixed["global_orient"][0].cpu().numpy(),
                                 transl=fixed["transl"][0].cpu().numpy())
-    return FitResult(p, res.astype(np.float32), failed, losses)
+    drawn = pb.seen[~missing].mean(0) >= 0.2 if (~missing).any() else np.zeros(pb.seen.shape[1], bool)
+    drawn[1] = drawn[2] & drawn[5]                      # the neck is the shoulders' midpoint
+    return FitResult(p, res.astype(np.float32), failed, losses, parts, missing, drawn, pb.framing, pb.S, fps)
 
 
 def fit_per_frame(track: KeypointTrack, camera: Camera, model, fixed: SMPLXParams, cfg: FitConfig | None = None,
@@ -274,8 +444,10 @@ def fit_per_frame(track: KeypointTrack, camera: Camera, model, fixed: SMPLXParam
 
     cfg = cfg or FitConfig()
     dev, lay = model.device, model.layout
-    proj, obs, w, H = _problem(track, camera, model, cfg)
-    rest_t = _rest_vector(lay, dev)
+    pb = _problem(track, camera, model, cfg)
+    rest_t = torch.as_tensor(rest_vector(lay, pb.framing), device=dev)
+    joint_w = _joint_prior_weights(cfg, dev, unseen_joints(pb.seen, pb.framing))
+    n = steps or cfg.steps
     fx = {"betas": torch.as_tensor(fixed.betas[None], device=dev),
           "global_orient": torch.as_tensor(fixed.global_orient[:1], device=dev),
           "transl": torch.as_tensor(fixed.transl[:1], device=dev)}
@@ -285,16 +457,20 @@ def fit_per_frame(track: KeypointTrack, camera: Camera, model, fixed: SMPLXParam
     for t in tqdm(range(len(track)), desc="per-frame fit", disable=not progress):
         v = cur[None].clone().requires_grad_(True)
         opt = torch.optim.Adam([v], lr=cfg.lr)
-        for _ in range(steps or cfg.steps):
+        for _ in range(n):
             opt.zero_grad()
-            data, _ = _data(proj, v, fx, obs[t:t + 1], w[t:t + 1], H, cfg, lay)
-            loss = data.mean() + _priors(v, lay, rest_t, cfg).mean()
+            data, _ = _data(pb, v, fx, pb.obs[t:t + 1], pb.w[t:t + 1], cfg, lay)
+            loss = data.mean() + _priors(v, lay, rest_t, joint_w, cfg).mean()
             loss.backward()
             opt.step()
         losses.append(float(loss.detach()))
         cur = v.detach()[0]
         out[t] = cur
-    return _result(proj, out, fx, obs, w, H, cfg, lay, losses)
+    return _result(pb, out, fx, cfg, lay, losses, track.fps)
+
+
+#: Upper-body joints (spine to wrists, head): what every framing sees, for comparing framings.
+UPPER_JOINTS = [3, 6, 9, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21]
 
 
 def joint_errors_mm(fitted: SMPLXParams, truth: SMPLXParams, model) -> dict[str, float]:
@@ -318,7 +494,8 @@ def joint_errors_mm(fitted: SMPLXParams, truth: SMPLXParams, model) -> dict[str,
     body_pa = pa_error(list(range(0, 22)))
     hands_pa = (pa_error([20] + list(range(25, 40))) + pa_error([21] + list(range(40, 55)))) / 2
     return {"body_mm": float(e[:, body].mean()), "hands_mm": float(e[:, hands].mean()),
-            "jaw_mm": float(e[:, 22].mean()), "body_pa_mm": body_pa, "hands_pa_mm": hands_pa}
+            "jaw_mm": float(e[:, 22].mean()), "body_pa_mm": body_pa, "hands_pa_mm": hands_pa,
+            "upper_mm": float(e[:, UPPER_JOINTS].mean()), "upper_pa_mm": pa_error([0, *UPPER_JOINTS])}
 
 
 def _procrustes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -335,7 +512,8 @@ def _procrustes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def fit_run(run, cfg: FitConfig | None = None, backend: str = "auto", progress: bool = True) -> FitResult:
     """The fitting stage of a run: ``keypoints/keypoints.npz`` (+ ``capture/camera.json`` when known)
-    -> ``fit/params.npz`` with per-frame residuals (px) and failure flags."""
+    -> ``fit/params.npz`` with per-frame and per-part residuals (px), failure/missing flags, the framing,
+    the keypoints seen (drawn downstream) and the frame rate."""
     from s2v.body import BodyModel
 
     cfg = cfg or FitConfig()
@@ -344,14 +522,49 @@ def fit_run(run, cfg: FitConfig | None = None, backend: str = "auto", progress: 
     model = BodyModel(backend=backend, device=cfg.device)
     res = fit_sequence(track, camera, model, cfg, progress=progress)
     res.save(run.path("params"))
-    run.record("params", config=cfg, body_model=model.backend, frames=len(track),
-               failed=int(res.failed.sum()), median_residual_px=float(np.median(res.residual_px)))
+    run.record("params", config=cfg, body_model=model.backend, **res.quality())
     return res
 
 
 def load_fit(path) -> FitResult:
-    """Read ``fit/params.npz`` back with its residuals and failure flags."""
+    """Read ``fit/params.npz`` back with its residuals and flags (files from before the per-part figures
+    read with the defaults)."""
     with np.load(path) as z:
-        res, failed = z["meta_residual_px"], z["meta_failed"]
-    return FitResult(SMPLXParams.load(path), res, failed.astype(bool), [])
+        meta = {k[5:]: z[k] for k in z.files if k.startswith("meta_")}
+    get = meta.get
+    return FitResult(SMPLXParams.load(path), meta["residual_px"], meta["failed"].astype(bool), [],
+                     get("parts_px"), None if get("missing") is None else get("missing").astype(bool),
+                     None if get("seen") is None else get("seen").astype(bool), str(get("framing", "full")),
+                     float(get("person_px", 0.0)), float(get("fps", 30.0)))
 
+
+def check_fit(run, max_failed: float = 0.5) -> FitResult | None:
+    """Stop a later stage that would learn from a failed fit: raises :class:`FitQualityError` when more than
+    ``max_failed`` of the frames failed or had no person. Returns the fit (None for runs without one)."""
+    if not run.has("params"):
+        return None
+    res = load_fit(run.path("params"))
+    q = res.quality()
+    if q["failed_fraction"] > max_failed:
+        raise FitQualityError(
+            f"run '{run.name}': the body fit failed on {q['failed']} and found no person on {q['missing']} of "
+            f"{q['frames']} frames (median residual {q['median_residual_px']} px for a person "
+            f"{q['person_px']} px tall). Later stages would learn from wrong poses. Look at the overlay "
+            f"(python -m s2v fit --run {run.name} --overlay), check the keypoints (is the person in view?), "
+            "give the framing (--framing half|head_shoulders|seated) or the camera's focal length, and fit again")
+    return res
+
+
+def run_poses(run, source: str = "auto", max_failed: float = 0.5) -> tuple[SMPLXParams, float, str, np.ndarray]:
+    """A run's pose sequence for the later stages: the fitted parameters (``source="fit"``; checked by
+    :func:`check_fit`) or a studio run's ground truth (``"truth"``); ``"auto"`` prefers the fit. Returns
+    (params, fps, artifact name, (137,) bool keypoints to draw: what the recording showed)."""
+    name = {"auto": "params" if run.has("params") else "truth_params", "fit": "params",
+            "truth": "truth_params"}[source]
+    path = run.require(name)
+    if name == "params":
+        res = check_fit(run, max_failed)
+        return res.params, res.fps, name, res.seen
+    with np.load(path) as z:
+        fps = float(z["meta_fps"]) if "meta_fps" in z else 30.0
+    return SMPLXParams.load(path), fps, name, np.ones(137, bool)

@@ -29,6 +29,10 @@ HAND_FINGERS = ("thumb", "index", "middle", "ring", "pinky")
 #: Hand bones: wrist (0) to each finger's 4 points (1-4 thumb, 5-8 index, ... 17-20 pinky).
 HAND_BONES = tuple((0 if k == 0 else 1 + 4 * f + k - 1, 1 + 4 * f + k) for f in range(5) for k in range(4))
 
+#: Where the development checkout keeps real keypoint data (``../shared/data`` beside the repository; absent in
+#: a user's clone): the DWPose half-body track of a real speaker.
+REAL_HALFBODY_TRACK = Path(__file__).resolve().parents[2] / "shared" / "data" / "keypoints_halfbody" / "echomimic_pose01.npz"
+
 SLICES = {"body": slice(0, 25), "left_hand": slice(25, 46), "right_hand": slice(46, 67), "face": slice(67, 137)}
 NUM_KEYPOINTS = 137
 
@@ -165,18 +169,22 @@ def save_openpose_json(track: KeypointTrack, folder: str | Path) -> Path:
     return folder
 
 
-def load_openpose_json(folder: str | Path, width: int, height: int, fps: float = 30.0,
-                       person: str = "largest") -> KeypointTrack:
+def load_openpose_json(folder: str | Path, width: int, height: int, fps: float,
+                       person: str = "largest", pattern: str | None = None) -> KeypointTrack:
     """Read OpenPose per-frame JSON files (BODY_25 or COCO-18 bodies; hands and face when present).
 
-    Frames without a person get confidence 0. With several people, ``person="largest"`` keeps the one
-    with the largest body box; ``"error"`` refuses the frame set.
+    ``fps`` is the frame rate of the frames the files describe (no default: a wrong one would put the
+    motion out of step with the speech). ``pattern`` picks one recording's files from a folder holding
+    several (``"sent01_*_keypoints.json"``). Frames without a person get confidence 0. With several people,
+    ``person="largest"`` keeps the one with the largest body box; ``"error"`` refuses the frame set.
     """
     import json
 
-    files = sorted(Path(folder).glob("*_keypoints.json")) or sorted(Path(folder).glob("*.json"))
+    folder = Path(folder)
+    files = (sorted(folder.glob(pattern)) if pattern else
+             sorted(folder.glob("*_keypoints.json")) or sorted(folder.glob("*.json")))
     if not files:
-        raise FileNotFoundError(f"no OpenPose JSON files in {folder}")
+        raise FileNotFoundError(f"no OpenPose JSON files in {folder}" + (f" matching {pattern!r}" if pattern else ""))
     pts = np.zeros((len(files), NUM_KEYPOINTS, 3), np.float32)
     for t, f in enumerate(files):
         people = json.loads(Path(f).read_text()).get("people", [])

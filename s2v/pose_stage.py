@@ -50,11 +50,9 @@ def run_targets(run: Run, target: str = "smplx", source: str = "auto") -> tuple[
         kp = KeypointTrack.load(run.require("truth_keypoints" if source != "fit" and run.has("truth_keypoints")
                                             else "keypoints"))
         return (kp.points[:, KEYPOINTS_2D, :2] / kp.height).reshape(len(kp), -1).astype(np.float32), kp.fps
-    name = {"auto": "params" if run.has("params") else "truth_params", "fit": "params", "truth": "truth_params"}[source]
-    path = run.require(name)
-    p = SMPLXParams.load(path)
-    with np.load(path) as z:
-        fps = float(z["meta_fps"]) if "meta_fps" in z else 30.0
+    from s2v.fit import run_poses
+
+    p, fps, _, _ = run_poses(run, source)
     return p.to_vector(), fps
 
 

@@ -66,6 +66,7 @@ class Speaker:
     global_orient: np.ndarray
     transl: np.ndarray
     voice: str
+    seen: np.ndarray = field(default_factory=lambda: np.ones(137, bool))  # keypoints the recording showed
 
     @property
     def fps(self) -> float:
@@ -81,7 +82,6 @@ class Speaker:
 
         from s2v.camera import Camera
         from s2v.gan.infer import load_generator
-        from s2v.params import SMPLXParams
         from s2v.pose_lstm import load_model
 
         from s2v.run import ARTIFACTS
@@ -112,14 +112,19 @@ class Speaker:
             from s2v.dictionary.store import KeyPoseDictionary
 
             dictionary = KeyPoseDictionary.load(run.path("dictionary"))
-        p = SMPLXParams.load(run.path("params") if run.has("params") else run.path("truth_params"))
+        from s2v.fit import FitQualityError, run_poses
+
+        try:
+            p, _, _, seen = run_poses(run)
+        except FitQualityError as err:
+            raise SynthesisError(str(err)) from None
         n = min(len(p), 10)  # the paper fixes shape and global orientation after the first frames
         voice = "ada"
         studio = run.manifest.get("artifacts", {}).get("recording", {}).get("config", {}).get("speaker", {})
         if isinstance(studio, dict) and studio.get("name"):
             voice = studio["name"]
         return cls(run, model, ck, G, gcfg, dictionary, Camera.load(run.path("camera")), np.asarray(p.betas),
-                   np.median(p.global_orient[:n], 0), np.median(p.transl[:n], 0), voice)
+                   np.median(p.global_orient[:n], 0), np.median(p.transl[:n], 0), voice, seen)
 
 
 # ---------------------------------------------------------------------------------------------- speech in
@@ -286,7 +291,9 @@ def poses_to_keypoints(speaker: Speaker, params, W: int, H: int) -> np.ndarray:
     from s2v.keypoints import project_model
 
     cam = speaker.camera
-    return scale_points(project_model(BodyModel(device="cpu"), params, cam), cam.width, cam.height, W, H)
+    pts = project_model(BodyModel(device="cpu"), params, cam)
+    pts[:, ~speaker.seen, 2] = 0.0  # only what the recording showed
+    return scale_points(pts, cam.width, cam.height, W, H)
 
 
 # ---------------------------------------------------------------------------------------------- all

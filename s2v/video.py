@@ -76,13 +76,23 @@ def count_frames(path: str | Path) -> int:
     return int(imageio_ffmpeg.count_frames_and_secs(str(path))[0])
 
 
-def probe_fps(path: str | Path) -> float:
+def _meta(path: str | Path) -> dict:
     import imageio_ffmpeg
 
     reader = imageio_ffmpeg.read_frames(str(path))
     meta = reader.__next__()
     reader.close()
-    return float(meta["fps"])
+    return meta
+
+
+def probe_fps(path: str | Path) -> float:
+    return float(_meta(path)["fps"])
+
+
+def probe_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) of a video's frames."""
+    w, h = _meta(path)["size"]
+    return int(w), int(h)
 
 
 class VideoFrames:

@@ -27,7 +27,7 @@ def test_notebook_has_one_parameters_cell(path):
 TINY = {
     "00_body_model": {"size": 128},
     "01_capture": {"max_seconds": 3.0, "size": 128, "fps": 25.0},
-    "02_fitting": {"run_name": "studio_demo", "steps": 120},
+    "02_fitting": {"run_name": "studio_demo", "steps": 120, "seated_seconds": 2.0, "seated_size": 192},
     "03_dictionary": {"max_seconds": 3.0, "size": 128, "fps": 25.0},
     "04_pose_lstm": {"train_scripts": ["economy"], "val_script": "sports", "test_script": "weather", "steps": 10,
                      "hidden": 32, "batch_size": 8},
@@ -106,10 +106,18 @@ def test_capture_notebook_records_the_studio_and_refuses_bad_input(chain):
 @pytest.mark.notebook
 def test_fitting_notebook_fits_and_compares_with_truth(chain):
     nb, text, runs = _executed(chain, "02_fitting")
-    assert "median reprojection error" in text and "body_pa_mm" in text
+    assert "median reprojection error" in text and "body_pa_mm" in text and "'framing': 'full'" in text
     images = [o for o in _outputs(nb) if "image/png" in o.get("data", {})]
-    assert len(images) >= 4
-    assert (runs / "studio_demo" / "fit" / "params.npz").exists()
+    assert len(images) >= 5                                          # + the seated overlay grid
+    assert (runs / "studio_demo" / "fit" / "params.npz").exists() and (runs / "studio_demo" / "fit" / "overlay.mp4").exists()
+    # the seated speaker: framing given, fitted with no failed frame
+    assert "'framing': 'seated'" in text and "'failed': 0" in text
+    from s2v.keypoints import REAL_HALFBODY_TRACK
+
+    if REAL_HALFBODY_TRACK.exists():                                 # the real DWPose track, when present
+        m = re.search(r"median residual / person height: (\{.*\})", text)
+        assert m and len(images) >= 6
+        assert all(float(v.strip("%'")) <= 3.0 for v in re.findall(r"'([\d.]+)%'", m.group(1))), m.group(1)
 
 
 @pytest.mark.notebook

@@ -172,11 +172,9 @@ def entries_from_studio(seq: np.ndarray, keyposes: dict, run: str | None = None,
 
 def _run_poses(run) -> tuple[np.ndarray, float, str, SMPLXParams]:
     """The run's pose sequence: fitted parameters if present, else the studio ground truth."""
-    name = "params" if run.has("params") else "truth_params"
-    path = run.require(name)
-    p = SMPLXParams.load(path)
-    with np.load(path) as z:
-        fps = float(z["meta_fps"]) if "meta_fps" in z else 30.0
+    from s2v.fit import run_poses
+
+    p, fps, name, _ = run_poses(run)
     return p.to_vector(), fps, name, p
 
 

@@ -24,11 +24,25 @@ PARTS = tuple(PART_COLORS)  # face, left_hand, right_hand
 
 
 def frame_size(width: int, height: int, size: int, multiple: int = 32) -> tuple[int, int]:
-    """Training (W, H) for a video: width ``size``, height keeping the aspect ratio, both multiples of 32."""
+    """Training (W, H) for a video: width ``size``, height the source's aspect ratio rounded *up* to a multiple
+    of 32 (the generator's stride). Where that is not the exact aspect (16:9 at 256 wide: 256 x 160 for 144),
+    :func:`source_crop` trims the sides of the source instead of squashing it."""
     if size % multiple:
         raise ValueError(f"size {size} must be a multiple of {multiple}")
-    h = max(multiple, int(round(size * height / width / multiple)) * multiple)
+    h = max(multiple, int(np.ceil(size * height / width / multiple - 1e-6)) * multiple)
     return size, h
+
+
+def source_crop(w0: int, h0: int, W: int, H: int) -> tuple[float, float, float, float]:
+    """(x0, y0, w, h) of the centred part of a ``w0 x h0`` source with the aspect ratio of ``W x H``: the part
+    that becomes the training frame (the whole source when the aspects agree, as in the studio)."""
+    if abs(w0 * H - h0 * W) <= max(W, H) * 1e-6 * w0:
+        return 0.0, 0.0, float(w0), float(h0)
+    if w0 / h0 > W / H:                       # source wider: trim left and right
+        cw = h0 * W / H
+        return (w0 - cw) / 2, 0.0, cw, float(h0)
+    ch = w0 * H / W                           # source taller: trim top and bottom
+    return 0.0, (h0 - ch) / 2, float(w0), ch
 
 
 def run_keypoints(run: Run, W: int, H: int, backend: str = "auto", source: str = "auto") -> np.ndarray:
@@ -41,27 +55,41 @@ def run_keypoints(run: Run, W: int, H: int, backend: str = "auto", source: str =
         pts, w0, h0 = tr.points.copy(), tr.width, tr.height
     else:
         from s2v.body import BodyModel
-        from s2v.params import SMPLXParams
+        from s2v.fit import run_poses
 
-        name = {"auto": "params" if run.has("params") else "truth_params", "fit": "params", "truth": "truth_params"}[source]
         camera = Camera.load(run.require("camera"))
-        params = SMPLXParams.load(run.require(name))
+        params, _, _, seen = run_poses(run, source)
         pts = project_model(BodyModel(backend=backend, device="cpu"), params, camera)
+        pts[:, ~seen, 2] = 0.0  # draw only what the recording showed (no legs invented under a desk)
         w0, h0 = camera.width, camera.height
     return scale_points(pts, w0, h0, W, H)
 
 
 def scale_points(pts: np.ndarray, w0: int, h0: int, W: int, H: int) -> np.ndarray:
-    """Keypoints (..., 3) from a ``w0 x h0`` image to a ``W x H`` one (pixel centres kept; confidence as is)."""
+    """Keypoints (..., 3) from a ``w0 x h0`` image to a ``W x H`` frame made of its :func:`source_crop` (pixel
+    centres kept; one scale for x and y, so the aspect ratio is kept; confidence as is)."""
+    x0, y0, cw, ch = source_crop(w0, h0, W, H)
     pts = np.array(pts, np.float32)
-    pts[..., 0] = (pts[..., 0] + 0.5) * (W / w0) - 0.5
-    pts[..., 1] = (pts[..., 1] + 0.5) * (H / h0) - 0.5
+    pts[..., 0] = (pts[..., 0] - x0 + 0.5) * (W / cw) - 0.5
+    pts[..., 1] = (pts[..., 1] - y0 + 0.5) * (H / ch) - 0.5
     return pts
+
+
+def crop_frame(frame: np.ndarray, W: int, H: int) -> np.ndarray:
+    """A source frame as the ``W x H`` training frame (the :func:`source_crop`, resized)."""
+    import cv2
+
+    h0, w0 = frame.shape[:2]
+    if (w0, h0) == (W, H):
+        return frame
+    x0, y0, cw, ch = source_crop(w0, h0, W, H)
+    a, b = int(round(x0)), int(round(y0))
+    f = frame[b:b + int(round(ch)), a:a + int(round(cw))]
+    return cv2.resize(f, (W, H), interpolation=cv2.INTER_AREA)
 
 
 def run_frames(run: Run, W: int, H: int, progress: bool = False) -> np.ndarray:
     """The run's video frames at (W, H), decoded once into ``gan/cache/frames_<W>x<H>.npy`` (memory-mapped)."""
-    import cv2
     from tqdm.auto import tqdm
 
     from s2v.io import atomic_path
@@ -81,7 +109,7 @@ def run_frames(run: Run, W: int, H: int, progress: bool = False) -> np.ndarray:
         for k, f in enumerate(tqdm(iter_frames(video), total=n, desc=f"decode {run.name}", disable=not progress)):
             if k >= n:
                 break
-            arr[k] = f if f.shape[:2] == (H, W) else cv2.resize(f, (W, H), interpolation=cv2.INTER_AREA)
+            arr[k] = crop_frame(f, W, H)
         arr.flush()
         del arr
     meta.write_text(json.dumps(stamp))

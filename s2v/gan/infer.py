@@ -65,11 +65,13 @@ def generate(G: Generator, labels: Iterable[np.ndarray]) -> Iterator[np.ndarray]
 
 
 def labels_from_keypoints(points: np.ndarray, size: tuple[int, int], src_size: tuple[int, int]) -> Iterator[np.ndarray]:
-    """Stream label images at ``size`` (W, H) from (T, 137, 3) keypoints on a ``src_size`` (W, H) canvas."""
+    """Stream label images at ``size`` (W, H) from (T, 137, 3) keypoints on a ``src_size`` (W, H) canvas
+    (mapped as the training frames were: :func:`~s2v.gan.data.scale_points`, aspect ratio kept)."""
+    from s2v.gan.data import scale_points
     from s2v.render.skeleton import render_skeleton
 
     for kp in points:
-        yield render_skeleton(kp, size[0], size[1], src_size)
+        yield render_skeleton(scale_points(kp, *src_size, *size), size[0], size[1])
 
 
 def render_video(G: Generator, points: np.ndarray, src_size: tuple[int, int], path: str | Path, fps: float,

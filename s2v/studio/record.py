@@ -41,7 +41,9 @@ class StudioConfig:
     width: int = 256
     height: int = 256
     fps: float = 30.0
-    framing: str = "full"            # "full" body or "upper" (knees up)
+    framing: str = "full"            # "full" body, "upper" (knees up), "head_shoulders" (webcam) or "seated"
+                                     # (behind a desk that hides the legs; forearms resting forward)
+    offset_x: float = 0.0            # the speaker this fraction of the image width right of centre (off-centre)
     pose_session: bool = True        # pose for the key words at the end (section 3.1)
     seed: int = 0
     lead: float = 0.5                # seconds of silence before the speech
@@ -128,19 +130,71 @@ def speak(script: Script, speaker, cfg: StudioConfig) -> tuple[np.ndarray, list[
     return np.clip(y, -1, 1).astype(np.float32), words, phonemes, session
 
 
+#: Seated at a desk (``framing="seated"``): hips and knees bent 90 degrees, forearms forward onto the desk.
+SEATED_OFFSETS = {"left_hip": [-np.pi / 2, 0, 0], "right_hip": [-np.pi / 2, 0, 0], "left_knee": [np.pi / 2, 0, 0],
+                  "right_knee": [np.pi / 2, 0, 0], "left_elbow": [0, -1.2, 0], "right_elbow": [0, 1.2, 0]}
+DESK_COLOR = (0.45, 0.32, 0.22)
+
+
+def seat(vec: np.ndarray, layout) -> np.ndarray:
+    """A performance (T, D) moved onto a chair behind a desk: :data:`SEATED_OFFSETS` added to the body pose
+    (the legs are set, the forearms bent forward on top of the arm gestures)."""
+    from s2v.body.joints import JOINT_NAMES
+
+    out = vec.copy()
+    b0 = layout.slices()["body_pose"].start
+    for name, aa in SEATED_OFFSETS.items():
+        j = b0 + 3 * (JOINT_NAMES.index(name) - 1)
+        if "hip" in name or "knee" in name:
+            out[:, j:j + 3] = aa
+        else:
+            out[:, j:j + 3] += np.asarray(aa, np.float32)
+    return out
+
+
+def desk_mesh(model: BodyModel, params: SMPLXParams) -> tuple[np.ndarray, np.ndarray]:
+    """A desk box (vertices (8, 3), faces (12, 3)) in front of the seated speaker of ``params``' first frame:
+    its top just under the elbows, from the belly forwards, wide enough to hide both knees."""
+    import trimesh
+
+    with torch.no_grad():
+        j = model.keypoints(params.frames(slice(0, 1)))[0, :22].cpu().numpy()
+    pelvis, elbows = j[0], j[[18, 19]]
+    top = elbows[:, 1].min() - 0.06
+    front = pelvis[2] + 0.10
+    box = trimesh.creation.box(extents=[1.6, top - (pelvis[1] - 0.9), 0.7])
+    box.apply_translation([pelvis[0], (top + pelvis[1] - 0.9) / 2, front + 0.35])
+    return np.asarray(box.vertices, np.float32), np.asarray(box.faces)
+
+
 def studio_camera(model: BodyModel, betas, cfg: StudioConfig) -> Camera:
-    """A fixed frontal camera framing the speaker standing in the rest pose (with room for gestures)."""
-    p = SMPLXParams.from_vector(rest_pose(model.layout)[None], model.layout, betas=betas)
+    """A fixed frontal camera framing the speaker in the rest pose (with room for gestures): the whole
+    standing body, from the knees up, head and shoulders (a webcam), or seated behind a desk (waist up)."""
+    vec = rest_pose(model.layout)[None]
+    if cfg.framing == "seated":
+        vec = seat(vec, model.layout)
+    p = SMPLXParams.from_vector(vec, model.layout, betas=betas)
     with torch.no_grad():
         v = model(p).vertices[0].cpu().numpy()
+        j = model.keypoints(p)[0, :22].cpu().numpy()
+    height = v[:, 1].max() - v[:, 1].min()
     if cfg.framing == "upper":
-        knee = v[:, 1].min() + 0.3 * (v[:, 1].max() - v[:, 1].min())
-        v = v[v[:, 1] > knee]
+        v = v[v[:, 1] > v[:, 1].min() + 0.3 * height]
+    elif cfg.framing == "head_shoulders":
+        v = v[v[:, 1] > j[9, 1] - 0.05]                      # from mid-chest (spine3) up
+    elif cfg.framing == "seated":
+        v = v[v[:, 1] > j[0, 1] - 0.05]                      # from the seat up (the desk hides the rest)
+    elif cfg.framing != "full":
+        raise ValueError(f"framing {cfg.framing!r}: choose full, upper, head_shoulders or seated")
     lo, hi = v.min(0), v.max(0)
-    side = 0.35 * (hi[1] - lo[1]) * (0.5 if cfg.framing == "full" else 0.9)  # room for wide gestures
-    head_room = 0.25 * (hi[1] - lo[1]) if cfg.framing == "upper" else 0.0   # and for a raised arm
+    h = hi[1] - lo[1]
+    side = {"full": 0.5, "upper": 0.9, "head_shoulders": 0.35, "seated": 0.6}[cfg.framing] * 0.35 * h
+    head_room = {"upper": 0.25, "seated": 0.35}.get(cfg.framing, 0.0) * h  # room for a raised arm
     box = np.array([lo - [side, 0, 0], hi + [side, head_room, 0]])
-    return Camera.framing(box, cfg.width, cfg.height, fov_y_deg=25.0, margin=0.04)
+    cam = Camera.framing(box, cfg.width, cfg.height, fov_y_deg=25.0, margin=0.04)
+    if cfg.offset_x:  # move the principal point: the speaker lands off-centre, the view stays frontal
+        cam = Camera(cam.fx, cam.fy, cam.cx + cfg.offset_x * cfg.width, cam.cy, cam.width, cam.height, cam.R, cam.t)
+    return cam
 
 
 def record(cfg: StudioConfig, run: Run | str | Path, progress: bool = True) -> Recording:
@@ -166,6 +220,8 @@ def record(cfg: StudioConfig, run: Run | str | Path, progress: bool = True) -> R
     model = BodyModel(backend=cfg.backend, device="cpu")
     vec, events = perform(words, phonemes, audio, SAMPLE_RATE, T, cfg.fps, speaker, cfg.seed, model.layout,
                           cfg.motion, session)
+    if cfg.framing == "seated":
+        vec = seat(vec, model.layout)
     betas = np.asarray(speaker.betas, np.float32)[:model.layout.num_betas]
     params = SMPLXParams.from_vector(vec, model.layout, betas=betas)
     camera = studio_camera(model, betas, cfg)
@@ -185,6 +241,12 @@ def record(cfg: StudioConfig, run: Run | str | Path, progress: bool = True) -> R
 
     regions = vertex_regions(model)
     colors = vertex_colors(regions, speaker)
+    faces = model.faces
+    desk = desk_mesh(model, params) if cfg.framing == "seated" else None
+    if desk is not None:  # one mesh: the body, then the desk
+        faces = np.concatenate([faces, desk[1] + model.num_vertices])
+        colors = np.concatenate([colors, np.tile(np.asarray(DESK_COLOR, colors.dtype) * (255 if colors.max() > 1 else 1),
+                                                 (len(desk[0]), 1))])
     kps = np.zeros((T, 137, 3), np.float32)
     chunk = 32
 
@@ -197,7 +259,9 @@ def record(cfg: StudioConfig, run: Run | str | Path, progress: bool = True) -> R
                 verts = out.vertices.cpu().numpy()
                 kps[a:a + len(verts)] = from_smplx(camera.project(out.keypoints.cpu().numpy()), model.use_face_contour)
                 for v in verts:
-                    img, _ = renderer.render(v, model.faces, vertex_colors=colors)
+                    if desk is not None:
+                        v = np.concatenate([v, desk[0]])
+                    img, _ = renderer.render(v, faces, vertex_colors=colors, smooth=desk is None)
                     yield img
                     bar.update()
             bar.close()
@@ -206,12 +270,23 @@ def record(cfg: StudioConfig, run: Run | str | Path, progress: bool = True) -> R
         write_video(frames(), run.path("recording"), cfg.fps, audio=run.path("audio"))
     else:  # keypoints only, no pixels
         kps[:] = project_model(model, params, camera)
-    KeypointTrack(kps, cfg.width, cfg.height, cfg.fps).save(run.path("truth_keypoints"))
+    KeypointTrack(hide_unseen(kps, cfg), cfg.width, cfg.height, cfg.fps).save(run.path("truth_keypoints"))
     conf = {"studio": _plain(cfg), "speaker": asdict(speaker), "script": script.name, "body_model": model.backend}
     for a in ("recording", "audio", "transcript", "camera", "truth_params", "truth_keypoints", "truth_keyposes"):
         if run.has(a):
             run.record(a, config=conf)
     return Recording(run, duration, T, words, events, camera)
+
+
+def hide_unseen(kps: np.ndarray, cfg: StudioConfig) -> np.ndarray:
+    """Ground-truth keypoints as a perfect detector reports them: confidence 0 outside the image and, seated,
+    for the hips and legs behind the desk (the coordinates stay: they are the truth)."""
+    out = kps.copy()
+    outside = (out[..., 0] < 0) | (out[..., 0] > cfg.width - 1) | (out[..., 1] < 0) | (out[..., 1] > cfg.height - 1)
+    out[..., 2] = np.where(outside, 0.0, out[..., 2])
+    if cfg.framing == "seated":
+        out[:, [8, 9, 10, 11, 12, 13, 14, 19, 20, 21, 22, 23, 24], 2] = 0.0
+    return out
 
 
 def _plain(cfg: StudioConfig) -> dict:
