@@ -567,4 +567,11 @@ def run_poses(run, source: str = "auto", max_failed: float = 0.5) -> tuple[SMPLX
         return res.params, res.fps, name, res.seen
     with np.load(path) as z:
         fps = float(z["meta_fps"]) if "meta_fps" in z else 30.0
-    return SMPLXParams.load(path), fps, name, np.ones(137, bool)
+    seen = np.ones(137, bool)
+    if run.has("truth_keypoints"):  # what a perfect detector saw (the studio marks hidden points with 0)
+        from s2v.keypoints import KeypointTrack
+
+        c = KeypointTrack.load(run.path("truth_keypoints")).points[..., 2] > 0
+        seen = c.mean(0) >= 0.2
+        seen[1] = seen[2] & seen[5]
+    return SMPLXParams.load(path), fps, name, seen

@@ -31,7 +31,7 @@ TINY = {
     "03_dictionary": {"max_seconds": 3.0, "size": 128, "fps": 25.0},
     "04_pose_lstm": {"train_scripts": ["economy"], "val_script": "sports", "test_script": "weather", "steps": 10,
                      "hidden": 32, "batch_size": 8},
-    "05_gan_training": {"max_seconds": 3.0, "steps": 20, "video_frames": 30},
+    "05_gan_training": {"max_seconds": 3.0, "steps": 20, "video_frames": 30, "framing": "upper"},
     "06_evaluation": {"train_scripts": ["economy", "sports", "science"], "sizes": [1, 2, 3], "max_seconds": 5.0,
                       "steps": 10, "hidden": 32, "batch_size": 8, "gan_steps": 6},
     "00_quickstart": {"size": 64, "lstm_steps": 10, "gan_steps": 8},
@@ -157,6 +157,12 @@ def test_gan_notebook_trains_evaluates_and_renders(chain):
     gan = runs / "studio_gan" / "gan"
     assert (gan / "generator.pt").exists() and (gan / "heldout.mp4").stat().st_size > 5000
     assert sorted(gan.glob("samples/step_*.png"))
+    # a half-body (knees up) speaker: the labels draw no feet, which the camera never showed
+    from s2v.gan.data import run_keypoints
+    from s2v.run import Run
+
+    kp = run_keypoints(Run(runs / "studio_gan"), 64, 64)
+    assert (kp[:, [11, 14, 19, 20, 21, 22, 23, 24], 2] == 0).all() and (kp[:, [2, 5], 2] > 0).all()
 
 
 @pytest.mark.notebook

@@ -152,7 +152,9 @@ runs_dir = "runs"
 speaker = "ada"          # ada | ben (English), chen (Mandarin)
 script = "economy"       # economy | sports | science | weather | city (Mandarin)
 max_seconds = 10.0       # length of the script part (None: the whole script)
-size = 256               # pixels (square)
+size = 256               # image width (pixels)
+height = None            # image height (None: square)
+framing = "full"         # full | upper (knees up) | head_shoulders (webcam) | seated (behind a desk)
 fps = 30.0
 seed = 0
 pose_session = True      # pose for the key words at the end (section 3.1)
@@ -172,8 +174,8 @@ from s2v.video import read_video
 
 run = Run.create(run_name, runs_dir)
 if video_path is None:
-    cfg = StudioConfig(speaker=speaker, script=script, max_seconds=max_seconds, width=size, height=size,
-                       fps=fps, seed=seed, pose_session=pose_session)
+    cfg = StudioConfig(speaker=speaker, script=script, max_seconds=max_seconds, width=size, height=height or size,
+                       fps=fps, seed=seed, pose_session=pose_session, framing=framing)
     rec = record(cfg, run)
     print(f"recorded {rec.duration:.1f} s, {rec.num_frames} frames, {len(rec.words)} words, "
           f"{len(rec.keyposes)} key poses into {run.root}")
@@ -274,6 +276,7 @@ steps = 250                # optimisation steps over all frames
 backend = "auto"           # body model
 framing = "auto"           # auto | full | half | head_shoulders | seated
 real_keypoints = ""        # a real DWPose track .npz ("": the one beside the kit's checkout, skipped if absent)
+real_steps = 250           # optimisation steps for it (the default fit)
 seated_seconds = 3.0       # length of the seated studio clip
 seated_size = 256          # its image size (px)
 """, tags=["parameters"]),
@@ -365,7 +368,7 @@ real_keypoints = real_keypoints or REAL_HALFBODY_TRACK
 if Path(real_keypoints).exists():
     real = KeypointTrack.from_dwpose_npz(real_keypoints)
     cam_r = Camera.default_for(real.width, real.height)
-    rres = fit_sequence(real, cam_r, model, FitConfig(steps=steps), progress=False)
+    rres = fit_sequence(real, cam_r, model, FitConfig(steps=real_steps), progress=False)
     q = rres.quality()
     print({k: (round(v, 1) if isinstance(v, float) else v) for k, v in q.items()})
     print("median residual / person height:", {p: f"{q[f'median_{p}_px'] / q['person_px']:.1%}" for p in ("body", "left_hand", "right_hand", "face")})
@@ -723,6 +726,7 @@ steps = 60               # training steps
 minutes = None           # or stop after this many minutes
 parts = True             # part-aware discriminators (section 3.5)
 video_frames = 60        # held-out frames rendered into the video
+framing = "full"         # the studio speaker: full | upper | head_shoulders | seated (half-body speakers)
 seed = 0
 """, tags=["parameters"]),
         code("""
@@ -738,7 +742,7 @@ from s2v.plots import gan_losses, part_crops, inline_video
 run = Run.create(run_name, runs_dir)
 if not run.has("recording"):
     record(StudioConfig(speaker=speaker, script=script, max_seconds=max_seconds, width=max(128, size),
-                        height=max(128, size), seed=seed), run)
+                        height=max(128, size), seed=seed, framing=framing), run)
 cfg = GANConfig(size=size, clip=4, generator=GeneratorConfig(ngf=ngf, n_downsample=3, n_blocks=n_blocks), ndf=ngf,
                 part_crop=32, part_ndf=ngf, parts=("face", "left_hand", "right_hand") if parts else (),
                 max_steps=steps, max_minutes=minutes, sample_every=max(1, steps // 3), checkpoint_every=max(1, steps // 3),
