@@ -132,18 +132,15 @@ def import_video(src: str | Path, run: Run, width: int | None = None, height: in
     h = height or (sh if width is None else int(round(sh * w / sw)))
     w, h = w - w % 2, h - h % 2
     trim = _trim_args(start, end, info.duration, src)
-    with atomic_path(run.path("audio"), ".wav") as tmp:
-        _run_ffmpeg([*trim, "-i", str(src), "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", str(tmp)],
-                    "audio extraction")
-        audio, level = _check_audio(tmp, src, silence_db)
+    audio, level = _extract_audio(run, [*trim, "-i", str(src)], src, silence_db)
     vf = (f"crop={crop[2]}:{crop[3]}:{crop[0]}:{crop[1]}," if crop else "") + f"fps={out_fps},scale={w}:{h}:flags=area"
     with atomic_path(run.path("recording"), ".mp4") as tmp:
         _run_ffmpeg([*trim, "-i", str(src), "-vf", vf, "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p",
                      "-c:a", "aac", str(tmp)], "video normalisation")
+        _check_length(tmp, out_fps, len(audio) / SAMPLE_RATE, src)
         if people != "ignore":
             _check_people(tmp, check_frames, str(src))
     out = probe(run.path("recording"))
-    _check_length(run.path("recording"), out_fps, len(audio) / SAMPLE_RATE, src)
     cfg = {"source": str(src), "width": w, "height": h, "fps": out_fps, "sample_every": sample_every,
            "source_fps": info.fps, "start": start, "end": end, "crop": list(crop) if crop else None,
            "audio_level_db": round(level, 1)}
@@ -171,10 +168,7 @@ def import_frames(folder: str | Path, audio_file: str | Path, run: Run, fps: flo
     w = width or sw
     h = int(round(sh * w / sw))
     w, h = w - w % 2, h - h % 2
-    with atomic_path(run.path("audio"), ".wav") as tmp:
-        _run_ffmpeg(["-i", str(audio_file), "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", str(tmp)],
-                    "audio extraction")
-        audio, level = _check_audio(tmp, audio_file, silence_db)
+    audio, level = _extract_audio(run, ["-i", str(audio_file)], audio_file, silence_db)
     lst = run.root / "capture" / ".frames.txt"
     lst.write_text("".join(f"file '{f.resolve()}'\nduration {1 / fps:.9f}\n" for f in files))
     try:
@@ -182,10 +176,10 @@ def import_frames(folder: str | Path, audio_file: str | Path, run: Run, fps: flo
             _run_ffmpeg(["-f", "concat", "-safe", "0", "-i", str(lst), "-i", str(run.path("audio")),
                          "-vf", f"fps={fps},scale={w}:{h}:flags=area", "-c:v", "libx264", "-crf", "18",
                          "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(tmp)], "frames to video")
+            _check_length(tmp, fps, len(audio) / SAMPLE_RATE, folder)
     finally:
         lst.unlink(missing_ok=True)
     out = probe(run.path("recording"))
-    _check_length(run.path("recording"), fps, len(audio) / SAMPLE_RATE, folder)
     cfg = {"source": str(folder), "pattern": pattern, "frames": len(files), "audio_source": str(audio_file),
            "width": w, "height": h, "fps": fps, "audio_level_db": round(level, 1)}
     _finish(run, cfg, audio, w, h, None if focal_px is None else focal_px * w / sw, transcript, recognize_speech)
@@ -201,15 +195,20 @@ def _trim_args(start, end, duration, src) -> list[str]:
     return ["-ss", f"{a:.3f}", "-t", f"{b - a:.3f}"]
 
 
-def _check_audio(wav: Path, src, silence_db: float) -> tuple[np.ndarray, float]:
+def _extract_audio(run: Run, inputs: list[str], src, silence_db: float) -> tuple[np.ndarray, float]:
+    """``capture/audio.wav`` (16 kHz mono) from the ffmpeg ``inputs``, checked (long enough, not silent) before
+    it is written; returns the samples and their level (dBFS)."""
     import soundfile as sf
 
-    audio, _ = sf.read(wav, dtype="float32")
-    if len(audio) < SAMPLE_RATE * 0.5:
-        raise CaptureError(f"{src}: the audio is shorter than 0.5 s")
-    level = level_db(audio)
-    if level < silence_db:
-        raise CaptureError(f"{src}: the audio track is silent ({level:.0f} dBFS RMS, below {silence_db:.0f})")
+    with atomic_path(run.path("audio"), ".wav") as tmp:
+        _run_ffmpeg([*inputs, "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", str(tmp)],
+                    "audio extraction")
+        audio, _ = sf.read(tmp, dtype="float32")
+        if len(audio) < SAMPLE_RATE * 0.5:
+            raise CaptureError(f"{src}: the audio is shorter than 0.5 s")
+        level = level_db(audio)
+        if level < silence_db:
+            raise CaptureError(f"{src}: the audio track is silent ({level:.0f} dBFS RMS, below {silence_db:.0f})")
     return audio, level
 
 

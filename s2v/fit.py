@@ -431,9 +431,16 @@ def _result(pb: _Problem, vec, fixed, cfg, lay, losses, fps: float) -> FitResult
     p = SMPLXParams.from_vector(vec.cpu().numpy(), lay, betas=fixed["betas"][0].cpu().numpy(),
                                 global_orient=fixed["global_orient"][0].cpu().numpy(),
                                 transl=fixed["transl"][0].cpu().numpy())
-    drawn = pb.seen[~missing].mean(0) >= 0.2 if (~missing).any() else np.zeros(pb.seen.shape[1], bool)
-    drawn[1] = drawn[2] & drawn[5]                      # the neck is the shoulders' midpoint
-    return FitResult(p, res.astype(np.float32), failed, losses, parts, missing, drawn, pb.framing, pb.S, fps)
+    return FitResult(p, res.astype(np.float32), failed, losses, parts, missing, drawn_points(pb.seen[~missing]),
+                     pb.framing, pb.S, fps)
+
+
+def drawn_points(seen: np.ndarray, min_fraction: float = 0.2) -> np.ndarray:
+    """(137,) bool: the keypoints later stages draw, those seen in at least ``min_fraction`` of the (T, 137)
+    frames (none when there are no frames); the neck goes with both shoulders (it is their midpoint)."""
+    drawn = seen.mean(0) >= min_fraction if len(seen) else np.zeros(seen.shape[1], bool)
+    drawn[1] = drawn[2] & drawn[5]
+    return drawn
 
 
 def fit_per_frame(track: KeypointTrack, camera: Camera, model, fixed: SMPLXParams, cfg: FitConfig | None = None,
@@ -571,7 +578,5 @@ def run_poses(run, source: str = "auto", max_failed: float = 0.5) -> tuple[SMPLX
     if run.has("truth_keypoints"):  # what a perfect detector saw (the studio marks hidden points with 0)
         from s2v.keypoints import KeypointTrack
 
-        c = KeypointTrack.load(run.path("truth_keypoints")).points[..., 2] > 0
-        seen = c.mean(0) >= 0.2
-        seen[1] = seen[2] & seen[5]
+        seen = drawn_points(KeypointTrack.load(run.path("truth_keypoints")).points[..., 2] > 0)
     return SMPLXParams.load(path), fps, name, seen
