@@ -105,10 +105,10 @@ def _cmd_run(a) -> int:
         show = {"run": str(r.root), "artifacts": {k: v["path"] for k, v in m["artifacts"].items()},
                 "missing": r.missing()}
         if r.has("params"):
-            from s2v.fit import load_fit
+            from s2v.fit import MAX_FAILED, load_fit
 
             q = load_fit(r.path("params")).quality()
-            q["verdict"] = "FAILED: refit before training" if q["failed_fraction"] > 0.5 else "ok"
+            q["verdict"] = "FAILED: refit before training" if q["failed_fraction"] > MAX_FAILED else "ok"
             show["fit"] = q
         print(json.dumps(show, indent=2))
     return 0
@@ -161,7 +161,7 @@ def _cmd_detect(a) -> int:
 def _cmd_fit(a) -> int:
     import numpy as np
 
-    from s2v.fit import FitConfig, fit_run
+    from s2v.fit import MAX_FAILED, FitConfig, fit_run
     from s2v.run import Run
 
     run = Run(Path(a.runs_dir) / a.run)
@@ -177,7 +177,7 @@ def _cmd_fit(a) -> int:
         from s2v.render.overlay import fit_overlay_video
 
         print(f"overlay: {fit_overlay_video(run, backend=a.backend)}")
-    if q["failed_fraction"] > 0.5:
+    if q["failed_fraction"] > MAX_FAILED:
         print(f"s2v: error: the fit failed on {q['failed_fraction']:.0%} of the frames; the next stages will refuse "
               "this run. Look at the overlay (--overlay), give --framing, or check the keypoints", file=sys.stderr)
         return 3

@@ -133,6 +133,10 @@ class FitResult:
                 **parts, "person_px": round(float(self.person_px), 1), "framing": self.framing, "fps": self.fps}
 
 
+#: A fit that failed (or found no person) on more than this fraction of the frames stops the later stages.
+MAX_FAILED = 0.5
+
+
 class FitQualityError(ValueError):
     """The fit of a run failed on too many frames for the later stages to learn from it."""
 
@@ -545,7 +549,7 @@ def load_fit(path) -> FitResult:
                      float(get("person_px", 0.0)), float(get("fps", 30.0)))
 
 
-def check_fit(run, max_failed: float = 0.5) -> FitResult | None:
+def check_fit(run, max_failed: float = MAX_FAILED) -> FitResult | None:
     """Stop a later stage that would learn from a failed fit: raises :class:`FitQualityError` when more than
     ``max_failed`` of the frames failed or had no person. Returns the fit (None for runs without one)."""
     if not run.has("params"):
@@ -562,7 +566,7 @@ def check_fit(run, max_failed: float = 0.5) -> FitResult | None:
     return res
 
 
-def run_poses(run, source: str = "auto", max_failed: float = 0.5) -> tuple[SMPLXParams, float, str, np.ndarray]:
+def run_poses(run, source: str = "auto", max_failed: float = MAX_FAILED) -> tuple[SMPLXParams, float, str, np.ndarray]:
     """A run's pose sequence for the later stages: the fitted parameters (``source="fit"``; checked by
     :func:`check_fit`) or a studio run's ground truth (``"truth"``); ``"auto"`` prefers the fit. Returns
     (params, fps, artifact name, (137,) bool keypoints to draw: what the recording showed)."""
