@@ -227,7 +227,6 @@ def _finish(run: Run, cfg: dict, audio: np.ndarray, w: int, h: int, focal_px: fl
             transcript: str | None, recognize_speech: bool) -> None:
     """Camera, transcript and the manifest records shared by both importers."""
     from s2v.camera import Camera
-    from s2v.io import save_json
 
     cam = Camera.default_for(w, h)
     if focal_px:
@@ -235,16 +234,25 @@ def _finish(run: Run, cfg: dict, audio: np.ndarray, w: int, h: int, focal_px: fl
     cam.save(run.path("camera"))
     for a in ("audio", "recording", "camera"):
         run.record(a, config=cfg, fps=cfg["fps"])
-    if transcript is not None or recognize_speech:
-        from s2v.speech import stt
+    write_transcript(run, audio, transcript, recognize_speech, cfg)
 
-        if transcript is not None:
-            words, source = stt.align(audio, SAMPLE_RATE, transcript), "forced alignment (pocketsphinx)"
-        else:
-            words, source = stt.recognize(audio, SAMPLE_RATE), "recognition (pocketsphinx, en-US)"
-        save_json(run.path("transcript"), {"text": transcript, "language": "en", "source": source,
-                                           "words": [wd.to_dict() for wd in words]})
-        run.record("transcript", config=cfg)
+
+def write_transcript(run: Run, audio: np.ndarray, transcript: str | None, recognize_speech: bool, cfg: dict) -> None:
+    """``capture/transcript.json``: the words of ``transcript`` aligned to the speech, or recognised in it
+    (pocketsphinx, English); nothing when neither is asked for."""
+    from s2v.io import save_json
+
+    if transcript is None and not recognize_speech:
+        return
+    from s2v.speech import stt
+
+    if transcript is not None:
+        words, source = stt.align(audio, SAMPLE_RATE, transcript), "forced alignment (pocketsphinx)"
+    else:
+        words, source = stt.recognize(audio, SAMPLE_RATE), "recognition (pocketsphinx, en-US)"
+    save_json(run.path("transcript"), {"text": transcript, "language": "en", "source": source,
+                                       "words": [wd.to_dict() for wd in words]})
+    run.record("transcript", config=cfg)
 
 
 def _check_people(video: Path, n: int, name: str) -> None:

@@ -120,6 +120,20 @@ def _cmd_capture(a) -> int:
 
     run = Run.create(a.run, a.runs_dir)
     text = Path(a.transcript).read_text(encoding="utf-8") if a.transcript else None
+    if a.mocap:
+        from s2v.mocap import MocapConfig, import_mocap
+
+        if not a.audio:
+            raise CaptureError("--mocap needs the speech that goes with the motion: --audio FILE")
+        rep = import_mocap(a.mocap, run, a.audio, MocapConfig(fps=a.fps or 30.0, source_fps=a.mocap_fps,
+                                                               hand_mean=a.hand_mean, up=a.up, root=a.root),
+                           transcript=text, recognize_speech=not a.no_stt)
+        print(f"imported {a.mocap}: {rep.source_frames} frames at {rep.source_fps:g} Hz -> {rep.frames} at "
+              f"{rep.fps:g} fps ({rep.frames / rep.fps:.1f} s), fingers {rep.hand_mean}, up {rep.up}, root "
+              f"{rep.root} -> {run.root}")
+        for n in rep.notes:
+            print("  " + n)
+        return 0
     if a.video or a.frames:
         from s2v.capture import import_frames, import_video
 
@@ -189,7 +203,9 @@ def _cmd_pose(a) -> int:
     from s2v.pose_stage import train_pose
     from s2v.run import Run
 
-    runs = lambda names: [Run(Path(a.runs_dir) / n) for n in names]  # noqa: E731
+    from s2v.pose_stage import RunSpan
+
+    runs = lambda names: [RunSpan.parse(n, a.runs_dir) for n in names]  # noqa: E731
     out = Run.create(a.out, a.runs_dir)
     cfg = PoseLSTMConfig.preset(a.preset, max_steps=a.steps, device=a.device)
     print(f"pose LSTM: preset {a.preset} -> {cfg.max_steps} steps, batch {cfg.batch_size} x {cfg.window:g} s, "
@@ -405,8 +421,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--no-stt", action="store_true", help="write no transcript (no speech recognition)")
     c.add_argument("--frames", default=None, help="a folder of frames instead of --video (with --audio, --fps)")
     c.add_argument("--pattern", default="*", help="which files of --frames (e.g. 'sent01_*.png')")
-    c.add_argument("--audio", default=None, help="the speech of --frames")
-    c.add_argument("--fps", type=float, default=None, help="frame rate of --frames")
+    c.add_argument("--audio", default=None, help="the speech of --frames or --mocap")
+    c.add_argument("--fps", type=float, default=None, help="frame rate of --frames (--mocap: the run's, default 30)")
+    c.add_argument("--mocap", default=None, help="an SMPL-X motion file (AMASS/BEAT2 .npz: poses, trans, betas, "
+                   "expressions, frame rate) with its speech in --audio")
+    c.add_argument("--mocap-fps", type=float, default=None, help="the motion file's frame rate if it names none")
+    c.add_argument("--hand-mean", default="auto", choices=("auto", "absolute", "relative"),
+                   help="finger rotations of --mocap: absolute (MoSh++: AMASS, BEAT2) or relative to the hand mean")
+    c.add_argument("--up", default="auto", choices=("auto", "y", "z"), help="up axis of --mocap (AMASS: z)")
+    c.add_argument("--root", default="fixed", choices=("fixed", "keep"),
+                   help="--mocap root motion: fixed as in the paper (first frame, facing the camera) or kept")
     c.add_argument("--preset", default="small", choices=("tiny", "small", "demo"))
     c.add_argument("--speaker", default="ada")
     c.add_argument("--script", default="economy")
@@ -441,15 +465,18 @@ def build_parser() -> argparse.ArgumentParser:
     f.set_defaults(func=_cmd_fit)
 
     ps = sub.add_parser("pose", help="train the speech-to-pose LSTM on runs (section 3.4); resumes if interrupted")
-    ps.add_argument("--train", nargs="+", required=True, help="run names with audio + params (or studio truth)")
-    ps.add_argument("--val", nargs="*", default=None, help="validation runs (early stopping)")
+    ps.add_argument("--train", nargs="+", required=True,
+                    help="runs with audio + params (fit, mocap or studio truth), each NAME or NAME:START-END "
+                         "(seconds: one recording split without cutting files, e.g. ada:0-40)")
+    ps.add_argument("--val", nargs="*", default=None, help="validation runs or ranges (early stopping), e.g. ada:40-47")
     ps.add_argument("--out", required=True, help="run that receives pose/model.pt")
     ps.add_argument("--runs-dir", default="runs")
     ps.add_argument("--inputs", default="audio", choices=("audio", "text"))
     ps.add_argument("--target", default="smplx", choices=("smplx", "keypoints2d"))
     ps.add_argument("--steps", type=int, default=None, help="default: the preset's")
-    ps.add_argument("--preset", default="auto", choices=("auto", "cpu", "paper"),
-                    help="training budget: paper (section 3.4, for a GPU) or cpu; auto picks by the device")
+    ps.add_argument("--preset", default="auto", choices=("auto", "cpu", "gpu", "paper"),
+                    help="gpu (section 3.4's budget) or cpu (a laptop's), both with the kit's motion settings; "
+                         "paper: section 3.4 exactly; auto picks by the device")
     ps.add_argument("--device", default=None)
     ps.set_defaults(func=_cmd_pose)
 
@@ -542,14 +569,16 @@ def main(argv: list[str] | None = None) -> int:
     from s2v.capture import CaptureError
     from s2v.dictionary.store import DictionaryError
     from s2v.fit import FitQualityError
+    from s2v.mocap import MocapError
     from s2v.params import ParamsError
+    from s2v.pose_stage import SpanError
     from s2v.run import MissingArtifactError
     from s2v.synthesize import SynthesisError
 
     try:
         return int(a.func(a) or 0)
-    except (BodyModelNotFound, CaptureError, DictionaryError, FitQualityError, MissingArtifactError, ParamsError,
-            SynthesisError) as err:
+    except (BodyModelNotFound, CaptureError, DictionaryError, FitQualityError, MissingArtifactError, MocapError,
+            ParamsError, SpanError, SynthesisError) as err:
         print(f"s2v: error: {err}", file=sys.stderr)
         return 2
 

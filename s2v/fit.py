@@ -32,8 +32,10 @@ stands at a lectern or talks into a webcam. What the fitter does about it:
   per part weaken the priors the same way.
 * **Flags mean something.** A frame *fails* when its mean residual exceeds ``fail_frac`` of the person's height
   in the image (the median box of the seen keypoints), so a small or off-centre person is judged like a large
-  centred one; a frame where the person is *missing* (fewer than 4 body points seen) is flagged apart and
-  bridged by the temporal term from its neighbours. Residuals are reported per part (body, each hand, face).
+  centred one — but never below ``fail_min_px``: on a small person the detector's own error is larger than 4 %
+  (MediaPipe on the 66 px seated studio speaker: 3-8 px per body point against the truth; a hand seen in one
+  frame, a few px wide, failed a frame whose body fitted to 1 px). A frame where the person is *missing* (fewer
+  than 4 body points seen) is flagged apart and bridged by the temporal term from its neighbours. Residuals are reported per part (body, each hand, face).
 """
 from __future__ import annotations
 
@@ -75,6 +77,7 @@ class FitConfig:
     w_orient: float = 1e-3          # global orientation towards upright and facing the camera (a studio)
     w_smooth: float = 2e-3          # consecutive frames (whole 106-vector, scaled per part)
     fail_frac: float = 0.04         # a frame whose mean residual exceeds this fraction of the person's height fails
+    fail_min_px: float = 4.0        # ... and this many px (a small person's detector noise is larger than 4 %)
     min_person_px: float = 48.0     # a person smaller than this (box height, px) is refused: too small to fit
     recovery_rounds: int = 3        # re-fit failed frames from their nearest good neighbour
     recovery_steps: int = 80
@@ -431,7 +434,7 @@ def _result(pb: _Problem, vec, fixed, cfg, lay, losses, fps: float) -> FitResult
         parts = _part_means(err, seen)
     res = res.cpu().numpy()
     missing = (seen[:, SLICES["body"]].sum(1) < 4).cpu().numpy()
-    failed = ~missing & (res > cfg.fail_frac * pb.S)
+    failed = ~missing & (res > max(cfg.fail_frac * pb.S, cfg.fail_min_px))
     p = SMPLXParams.from_vector(vec.cpu().numpy(), lay, betas=fixed["betas"][0].cpu().numpy(),
                                 global_orient=fixed["global_orient"][0].cpu().numpy(),
                                 transl=fixed["transl"][0].cpu().numpy())
@@ -484,10 +487,25 @@ def fit_per_frame(track: KeypointTrack, camera: Camera, model, fixed: SMPLXParam
 UPPER_JOINTS = [3, 6, 9, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21]
 
 
-def joint_errors_mm(fitted: SMPLXParams, truth: SMPLXParams, model) -> dict[str, float]:
+#: OpenPose BODY_25 keypoint -> the SMPL-X joint it marks (nose: the head joint)
+BODY25_JOINT = {0: 15, 1: 12, 2: 17, 3: 19, 4: 21, 5: 16, 6: 18, 7: 20, 8: 0, 9: 2, 10: 5, 11: 8, 12: 1, 13: 4, 14: 7}
+
+
+def shown_joints(seen: np.ndarray) -> list[int]:
+    """SMPL-X body joints whose keypoint a recording showed (``seen``: the fit's (137,) bool ``seen``)."""
+    return sorted(j for k, j in BODY25_JOINT.items() if seen[k])
+
+
+def joint_errors_mm(fitted: SMPLXParams, truth: SMPLXParams, model,
+                    seen: np.ndarray | None = None) -> dict[str, float]:
     """Mean per-joint 3D error (mm) after aligning the pelvis (MPJPE), and after the best similarity
     transform (PA-MPJPE, which removes the scale/depth ambiguity of a single view): body joints aligned
-    on the body, each hand (wrist + 15 finger joints) aligned on itself, as hand benchmarks do."""
+    on the body, each hand (wrist + 15 finger joints) aligned on itself, as hand benchmarks do.
+
+    With ``seen`` (the fit's keypoints seen), also ``shown_mm`` / ``shown_pa_mm``: the upper-body joints the
+    recording showed (head, shoulders, elbows, wrists: :func:`shown_joints`), aligned at the neck — the joint every framing sees (a head-and-shoulders
+    view has no pelvis to align on, and its arms are outside the image: their error is the prior's, not the
+    fit's)."""
     with torch.no_grad():
         a = model.keypoints(fitted)[:, :55]
         b = model.keypoints(truth)[:, :55]
@@ -504,9 +522,15 @@ def joint_errors_mm(fitted: SMPLXParams, truth: SMPLXParams, model) -> dict[str,
 
     body_pa = pa_error(list(range(0, 22)))
     hands_pa = (pa_error([20] + list(range(25, 40))) + pa_error([21] + list(range(40, 55)))) / 2
-    return {"body_mm": float(e[:, body].mean()), "hands_mm": float(e[:, hands].mean()),
-            "jaw_mm": float(e[:, 22].mean()), "body_pa_mm": body_pa, "hands_pa_mm": hands_pa,
-            "upper_mm": float(e[:, UPPER_JOINTS].mean()), "upper_pa_mm": pa_error([0, *UPPER_JOINTS])}
+    out = {"body_mm": float(e[:, body].mean()), "hands_mm": float(e[:, hands].mean()),
+           "jaw_mm": float(e[:, 22].mean()), "body_pa_mm": body_pa, "hands_pa_mm": hands_pa,
+           "upper_mm": float(e[:, UPPER_JOINTS].mean()), "upper_pa_mm": pa_error([0, *UPPER_JOINTS])}
+    if seen is not None:
+        shown = [j for j in shown_joints(seen) if j in UPPER_JOINTS and j != 12]
+        en = np.linalg.norm((A - A[:, 12:13]) - (B - B[:, 12:13]), axis=-1) * 1000
+        out["shown_mm"] = float(en[:, shown].mean())
+        out["shown_pa_mm"] = pa_error([12, *shown])
+    return out
 
 
 def _procrustes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -568,10 +592,11 @@ def check_fit(run, max_failed: float = MAX_FAILED) -> FitResult | None:
 
 def run_poses(run, source: str = "auto", max_failed: float = MAX_FAILED) -> tuple[SMPLXParams, float, str, np.ndarray]:
     """A run's pose sequence for the later stages: the fitted parameters (``source="fit"``; checked by
-    :func:`check_fit`) or a studio run's ground truth (``"truth"``); ``"auto"`` prefers the fit. Returns
-    (params, fps, artifact name, (137,) bool keypoints to draw: what the recording showed)."""
-    name = {"auto": "params" if run.has("params") else "truth_params", "fit": "params",
-            "truth": "truth_params"}[source]
+    :func:`check_fit`), an imported motion capture (``"mocap"``, :mod:`s2v.mocap`) or a studio run's ground
+    truth (``"truth"``); ``"auto"`` takes them in that order. Returns (params, fps, artifact name, (137,) bool
+    keypoints to draw: what the recording showed)."""
+    auto = next((a for a in ("params", "mocap") if run.has(a)), "truth_params")
+    name = {"auto": auto, "fit": "params", "mocap": "mocap", "truth": "truth_params"}[source]
     path = run.require(name)
     if name == "params":
         res = check_fit(run, max_failed)

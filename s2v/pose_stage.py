@@ -8,6 +8,9 @@ Inputs per frame are the 28-D audio features (:mod:`s2v.speech.features`) or the
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -56,24 +59,69 @@ def run_targets(run: Run, target: str = "smplx", source: str = "auto") -> tuple[
     return p.to_vector(), fps
 
 
-def run_sequence(run: Run, inputs: str = "audio", target: str = "smplx", source: str = "auto",
+class SpanError(ValueError):
+    """A time range that is not RUN:START-END, or lies outside its run."""
+
+
+@dataclass(frozen=True)
+class RunSpan:
+    """A time range of a run (seconds; ``end=None``: to its end), so that one long recording splits into
+    training, validation and test parts without cutting files: ``"ada:0-40"``, ``"ada:40-47"``, ``"ada:47-"``."""
+    run: Run
+    start: float = 0.0
+    end: float | None = None
+
+    @classmethod
+    def parse(cls, text: str, runs_dir: str | Path = "runs") -> "RunSpan":
+        name, _, rng = text.partition(":")
+        if not rng:
+            return cls(Run(Path(runs_dir) / name))
+        a, sep, b = rng.partition("-")
+        try:
+            start, end = float(a or 0.0), (float(b) if b else None)
+        except ValueError:
+            start, end, sep = 0.0, None, ""
+        if not sep or start < 0 or (end is not None and end <= start):
+            raise SpanError(f"{text!r}: a time range is RUN:START-END in seconds (e.g. ada:0-40, ada:40-)")
+        return cls(Run(Path(runs_dir) / name), start, end)
+
+    @property
+    def name(self) -> str:
+        if self.start == 0 and self.end is None:
+            return self.run.name
+        return f"{self.run.name}:{self.start:g}-" + ("" if self.end is None else f"{self.end:g}")
+
+    def frames(self, num_frames: int, fps: float) -> slice:
+        a = int(round(self.start * fps))
+        b = num_frames if self.end is None else min(num_frames, int(round(self.end * fps)))
+        if a >= b:
+            raise SpanError(f"{self.name}: the range is outside the run's {num_frames / fps:.1f} s")
+        return slice(a, b)
+
+
+def run_sequence(run: Run | RunSpan, inputs: str = "audio", target: str = "smplx", source: str = "auto",
                  pause_noise_db: float | None = None) -> Sequence:
-    y, fps = run_targets(run, target, source)
-    x = run_inputs(run, len(y), fps, inputs, pause_noise_db=pause_noise_db)
-    return Sequence(x, y, fps, run.name)
+    """A run's (or a time range's) inputs and targets; features are computed on the whole recording and then
+    cut, so a range sees the same features as the whole."""
+    span = run if isinstance(run, RunSpan) else RunSpan(run)
+    y, fps = run_targets(span.run, target, source)
+    x = run_inputs(span.run, len(y), fps, inputs, pause_noise_db=pause_noise_db)
+    sl = span.frames(len(y), fps)
+    return Sequence(x[sl], y[sl], fps, span.name)
 
 
-def train_pose(train_runs: list[Run], val_runs: list[Run], out: Run, cfg: PoseLSTMConfig | None = None,
-               inputs: str = "audio", target: str = "smplx", progress: bool = True) -> Trainer:
-    """Train the LSTM on runs and write ``pose/model.pt`` (checkpoints in ``pose/checkpoint.pt``; an
-    interrupted training resumes from it)."""
+def train_pose(train_runs: list[Run | RunSpan], val_runs: list[Run | RunSpan], out: Run,
+               cfg: PoseLSTMConfig | None = None, inputs: str = "audio", target: str = "smplx",
+               progress: bool = True) -> Trainer:
+    """Train the LSTM on runs (or time ranges of runs, :class:`RunSpan`) and write ``pose/model.pt``
+    (checkpoints in ``pose/checkpoint.pt``; an interrupted training resumes from it)."""
     cfg = cfg or PoseLSTMConfig()
-    tr = Trainer([run_sequence(r, inputs, target) for r in train_runs],
-                 [run_sequence(r, inputs, target) for r in val_runs], cfg, target,
+    train = [run_sequence(r, inputs, target) for r in train_runs]
+    tr = Trainer(train, [run_sequence(r, inputs, target) for r in val_runs], cfg, target,
                  checkpoint=out.path("pose_model").with_name("checkpoint.pt"))
     tr.train(progress=progress)
     tr.export(out.path("pose_model"), meta={"inputs": inputs, "target": target,
-                                            "train_runs": [r.name for r in train_runs]})
+                                            "train_runs": [s.name for s in train]})
     out.record("pose_model", config=cfg, inputs=inputs, target=target, steps=tr.state.step,
                best_val=tr.state.best_val, stopped_early=tr.state.stopped_early)
     return tr

@@ -33,6 +33,7 @@ ARTIFACTS: dict[str, ArtifactSpec] = {
     "audio": ArtifactSpec("capture/audio.wav", "capture", 1, "16 kHz mono speech"),
     "transcript": ArtifactSpec("capture/transcript.json", "capture", 1, "words with start/end seconds"),
     "camera": ArtifactSpec("capture/camera.json", "capture", 1, "pinhole camera of the recording"),
+    "mocap": ArtifactSpec("capture/mocap.npz", "capture", 1, "motion capture: SMPL-X per frame in the kit's layout"),
     "truth_params": ArtifactSpec("capture/truth/params.npz", "capture", 1, "studio ground truth: SMPL-X per frame"),
     "truth_keypoints": ArtifactSpec("capture/truth/keypoints_2d.npz", "capture", 1,
                                     "studio ground truth: projected keypoints (OpenPose layout)"),
@@ -45,6 +46,9 @@ ARTIFACTS: dict[str, ArtifactSpec] = {
     "gan": ArtifactSpec("gan/generator.pt", "gan", 1, "trained skeleton-to-video generator"),
     "video": ArtifactSpec("videos/output.mp4", "synthesize", 1, "synthesised talking video"),
 }
+
+#: artifacts only some runs have (besides the studio's ``truth_*``)
+OPTIONAL = ("mocap",)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MANIFEST = "manifest.json"
@@ -154,8 +158,9 @@ class Run:
         return bool(rec) and p.exists() and _sha256(p) == rec["sha256"]
 
     def missing(self) -> list[str]:
-        """Artifacts not written yet, in pipeline order (studio ground truth exists for studio runs only)."""
-        return [a for a in ARTIFACTS if not a.startswith("truth_") and not self.has(a)]
+        """Artifacts not written yet, in pipeline order (studio ground truth exists for studio runs only, motion
+        capture for mocap runs only)."""
+        return [a for a in ARTIFACTS if a not in OPTIONAL and not a.startswith("truth_") and not self.has(a)]
 
     def __repr__(self) -> str:
         done = [a for a in ARTIFACTS if self.has(a)]

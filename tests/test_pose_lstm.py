@@ -37,6 +37,11 @@ def test_paper_defaults():
     w = target_weights("smplx", 106, c)
     np.testing.assert_array_equal(w, ParamLayout().part_weights())
     assert (target_weights("keypoints2d", 274, c) == 1).all()
+    # the kit's motion settings are on by default; the paper preset is section 3.4 exactly
+    assert (c.standardize, c.part_norm, c.w_var, c.smooth) == (True, True, 1.0, 0.07)
+    p = PoseLSTMConfig.preset("paper")
+    assert (p.standardize, p.part_norm, p.smooth, p.w_acc, p.w_var, p.window, p.max_steps) == \
+        (False, False, 0.0, 0.0, 0.0, 4.0, 2000)
 
 
 def test_loss_decreases_and_the_delay_lets_it_see_ahead():
@@ -109,3 +114,65 @@ def test_parallel_segments_match_the_exact_pass():
     assert fast.shape == exact.shape == (3001, 106)
     assert np.abs(fast - exact).max() < 1e-4
     np.testing.assert_array_equal(predict(m, x[:300], 25.0), predict(m, x[:300], 25.0, parallel=False))
+
+
+def _jerk(y):
+    return float(np.abs(np.diff(y, 3, axis=0)).mean())
+
+
+def test_acceleration_loss_and_smoothing_remove_jitter(tmp_path):
+    """Targets with frame-to-frame noise: the acceleration penalty makes the prediction smoother than the plain
+    loss does, the inference smoothing smoother still, and both follow the signal (correlation)."""
+    seqs = _synthetic(seed=3)
+    rng = np.random.default_rng(0)
+    noisy = [Sequence(s.inputs, s.targets + rng.normal(0, 0.15, s.targets.shape).astype(np.float32), FPS, s.name)
+             for s in seqs]
+    plain = Trainer(noisy[:3], [], _cfg(max_steps=120, smooth=0.0, w_var=0.0), "keypoints2d")
+    plain.train(progress=False)
+    acc = Trainer(noisy[:3], [], _cfg(max_steps=120, w_acc=20.0, smooth=0.0, w_var=0.0), "keypoints2d")
+    acc.train(progress=False)
+    x, clean = seqs[3].inputs, seqs[3].targets
+    p0, p1 = predict(plain.best_model(), x, FPS), predict(acc.best_model(), x, FPS)
+    assert _jerk(p1) < 0.7 * _jerk(p0), (_jerk(p1), _jerk(p0))
+    smooth = acc.best_model()
+    smooth.smooth = 0.1
+    p2 = predict(smooth, x, FPS)
+    assert _jerk(p2) < 0.5 * _jerk(p1)
+    for p in (p0, p1, p2):
+        assert np.corrcoef(p[20:, 0], clean[20:, 0])[0, 1] > 0.7
+    # the smoothing is part of the saved model
+    acc.cfg.smooth = 0.1
+    acc.export(tmp_path / "m.pt")
+    m, _ = load_model(tmp_path / "m.pt")
+    assert m.smooth == 0.1 and np.allclose(predict(m, x, FPS), p2, atol=1e-5)
+
+
+def test_standardised_outputs_and_part_weights_by_spread():
+    from s2v.pose_lstm import part_spread
+
+    lay = ParamLayout()
+    rng = np.random.default_rng(0)
+    y = np.zeros((500, lay.frame_dim), np.float32)
+    for part, sd in {"body": 0.05, "hands": 0.2, "mouth": 0.01, "face": 1.0}.items():
+        y[:, lay.part_index(part)] = rng.normal(0, sd, (500, len(lay.part_index(part))))
+    spread = part_spread(y, lay)
+    for part, sd in {"body": 0.05, "hands": 0.2, "mouth": 0.01, "face": 1.0}.items():
+        assert np.allclose(spread[lay.part_index(part)], sd ** 2, rtol=0.15), part
+    # the paper's raw weights: the face is ~all of the loss of predicting the mean; by spread: each part its weight
+    w = lay.part_weights()
+    share = {p: float((w * y.var(0))[lay.part_index(p)].sum()) for p in lay.part_fields()}
+    assert share["face"] / sum(share.values()) > 0.9 and share["mouth"] / sum(share.values()) < 0.01
+    x = rng.normal(size=(500, 4)).astype(np.float32)
+    tr = Trainer([Sequence(x, y, FPS)], [], _cfg(standardize=True, part_norm=True, max_steps=1))
+    assert np.allclose(tr.model.out_scale.numpy(), y.std(0) + 1e-4, rtol=1e-4)
+    wn = tr.w.numpy()
+    normed = {p: float((wn * y.var(0))[lay.part_index(p)].mean()) for p in lay.part_fields()}
+    assert normed["face"] / normed["mouth"] == pytest.approx(1.0, rel=0.2)   # both weight 100, spread removed
+    # the inference smoothing of an SMPL-X model touches body and hands, never the jaw or the face
+    m = tr.best_model()
+    m.smooth = 0.1
+    smoothed = predict(m, x[:100], FPS)
+    m.smooth = 0.0
+    raw = predict(m, x[:100], FPS)
+    keep = np.r_[lay.part_index("mouth"), lay.part_index("face")]
+    assert np.array_equal(smoothed[:, keep], raw[:, keep]) and not np.allclose(smoothed, raw)

@@ -230,3 +230,26 @@ def test_half_body_speaker_goes_through_the_cli(tmp_path):
     assert not sp.seen[legs].any()
     pts = poses_to_keypoints(sp, speaker_params(sp, np.zeros((2, 106), np.float32)), 512, 288)
     assert (pts[:, legs, 2] == 0).all() and (pts[:, [2, 5, 7], 2] > 0).all()
+
+
+def test_shown_joint_error_counts_only_what_the_recording_showed(truth, body_model):
+    """A head-and-shoulders view: arms outside the image and no pelvis. Its error is measured on the joints it
+    shows, aligned at the neck; an arm the camera never saw does not count, a shown shoulder does."""
+    from s2v.fit import joint_errors_mm, shown_joints
+    from s2v.params import SMPLXParams
+
+    run, _, _ = truth
+    t = SMPLXParams.load(run.path("truth_params")).frames(slice(0, 10))
+    seen = np.zeros(137, bool)
+    seen[[0, 1, 2, 5]] = True                                        # nose, neck, shoulders
+    assert shown_joints(seen) == [12, 15, 16, 17]
+    arm = t.frames(slice(0, 10))
+    arm.body_pose = arm.body_pose.copy()
+    arm.body_pose[:, 18 * 3: 19 * 3] += 0.8                          # joint 19: the right elbow bent
+    e = joint_errors_mm(arm, t, body_model, seen)
+    assert e["shown_mm"] < 1e-3 and e["upper_mm"] > 10.0, e
+    lean = t.frames(slice(0, 10))
+    lean.body_pose = lean.body_pose.copy()
+    lean.body_pose[:, 11 * 3: 12 * 3] += 0.3                         # joint 12: the neck, the head moves
+    e = joint_errors_mm(lean, t, body_model, seen)
+    assert e["shown_mm"] > 5.0, e
