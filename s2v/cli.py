@@ -200,10 +200,8 @@ def _cmd_fit(a) -> int:
 
 def _cmd_pose(a) -> int:
     from s2v.pose_lstm import PoseLSTMConfig
-    from s2v.pose_stage import train_pose
+    from s2v.pose_stage import RunSpan, train_pose
     from s2v.run import Run
-
-    from s2v.pose_stage import RunSpan
 
     runs = lambda names: [RunSpan.parse(n, a.runs_dir) for n in names]  # noqa: E731
     out = Run.create(a.out, a.runs_dir)
@@ -276,7 +274,8 @@ def _cmd_gan(a) -> int:
                                      ("device", a.device)) if v is not None})
         cfg = GANConfig.preset(a.preset, **kw)
         print(f"GAN: preset {a.preset} -> {cfg.size} wide, at most {cfg.max_steps} steps"
-              + (f" / {cfg.max_minutes:g} min" if cfg.max_minutes else "") + f", checkpoint every {cfg.checkpoint_every}")
+              + (f" / {cfg.max_minutes:g} min" if cfg.max_minutes else "")
+              + f", checkpoint every {cfg.checkpoint_every}")
         train = [Run(Path(a.runs_dir) / n) for n in (a.train or [a.run])]
         tr = train_gan(train, Run.create(a.run, a.runs_dir), cfg)
         print(f"trained {tr.step} steps -> {run.path('gan')} (samples in {run.root / 'gan' / 'samples'})")

@@ -35,7 +35,8 @@ stands at a lectern or talks into a webcam. What the fitter does about it:
   centred one — but never below ``fail_min_px``: on a small person the detector's own error is larger than 4 %
   (MediaPipe on the 66 px seated studio speaker: 3-8 px per body point against the truth; a hand seen in one
   frame, a few px wide, failed a frame whose body fitted to 1 px). A frame where the person is *missing* (fewer
-  than 4 body points seen) is flagged apart and bridged by the temporal term from its neighbours. Residuals are reported per part (body, each hand, face).
+  than 4 body points seen) is flagged apart and bridged by the temporal term from its neighbours. Residuals are
+  reported per part (body, each hand, face).
 """
 from __future__ import annotations
 
@@ -487,13 +488,15 @@ def fit_per_frame(track: KeypointTrack, camera: Camera, model, fixed: SMPLXParam
 UPPER_JOINTS = [3, 6, 9, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21]
 
 
-#: OpenPose BODY_25 keypoint -> the SMPL-X joint it marks (nose: the head joint)
-BODY25_JOINT = {0: 15, 1: 12, 2: 17, 3: 19, 4: 21, 5: 16, 6: 18, 7: 20, 8: 0, 9: 2, 10: 5, 11: 8, 12: 1, 13: 4, 14: 7}
-
-
 def shown_joints(seen: np.ndarray) -> list[int]:
-    """SMPL-X body joints whose keypoint a recording showed (``seen``: the fit's (137,) bool ``seen``)."""
-    return sorted(j for k, j in BODY25_JOINT.items() if seen[k])
+    """SMPL-X body joints whose keypoint a recording showed (``seen``: the fit's (137,) bool ``seen``): the
+    first 15 BODY_25 points mark joints (:func:`s2v.keypoints.smplx_to_openpose_index`), the nose (a vertex
+    keypoint) stands for the head joint."""
+    from s2v.keypoints import smplx_to_openpose_index
+
+    joint = smplx_to_openpose_index()[:15].copy()
+    joint[0] = 15
+    return sorted(int(j) for k, j in enumerate(joint) if seen[k])
 
 
 def joint_errors_mm(fitted: SMPLXParams, truth: SMPLXParams, model,
@@ -503,9 +506,9 @@ def joint_errors_mm(fitted: SMPLXParams, truth: SMPLXParams, model,
     on the body, each hand (wrist + 15 finger joints) aligned on itself, as hand benchmarks do.
 
     With ``seen`` (the fit's keypoints seen), also ``shown_mm`` / ``shown_pa_mm``: the upper-body joints the
-    recording showed (head, shoulders, elbows, wrists: :func:`shown_joints`), aligned at the neck — the joint every framing sees (a head-and-shoulders
-    view has no pelvis to align on, and its arms are outside the image: their error is the prior's, not the
-    fit's)."""
+    recording showed (head, shoulders, elbows, wrists: :func:`shown_joints`), aligned at the neck — the joint
+    every framing sees (a head-and-shoulders view has no pelvis to align on, and its arms are outside the image:
+    their error is the prior's, not the fit's)."""
     with torch.no_grad():
         a = model.keypoints(fitted)[:, :55]
         b = model.keypoints(truth)[:, :55]

@@ -192,6 +192,12 @@ def rotate_root(orient: np.ndarray, transl: np.ndarray, Q: np.ndarray, pelvis: n
     return _rotvec(R), t.astype(np.float32)
 
 
+def model_hand_mean(model) -> np.ndarray:
+    """(90,) the body model's hand mean (left, right) that ``smplx`` adds to the hand pose (zeros for a model
+    built with ``flat_hand_mean=True``: ``smplx`` stores zeros then)."""
+    return np.concatenate([model.smplx.left_hand_mean.cpu().numpy(), model.smplx.right_hand_mean.cpu().numpy()])
+
+
 def hand_convention(hands: np.ndarray, mean: np.ndarray) -> str:
     """``"absolute"`` when the data's average hand is nearer the model's relaxed hand than the flat hand."""
     avg = hands.mean(0)
@@ -232,8 +238,7 @@ def to_kit(d: dict, model, cfg: MocapConfig | None = None) -> tuple[SMPLXParams,
         notes.append(f"shape: {len(betas_all)} coefficients in the file, {lay.num_betas} kept (cut norm "
                      f"{cut_b:.3f}); expression: {expr_all.shape[1]}, {lay.num_expression} kept (cut RMS {cut_x:.3f})")
 
-    mean = np.concatenate([model.smplx.left_hand_mean.cpu().numpy(), model.smplx.right_hand_mean.cpu().numpy()]) \
-        if not getattr(model.smplx, "flat_hand_mean", False) else np.zeros(90, np.float32)
+    mean = model_hand_mean(model)
     hands = poses[:, 75:165]
     conv = hand_convention(hands, mean) if cfg.hand_mean == "auto" else cfg.hand_mean
     if conv == "absolute":
@@ -297,8 +302,7 @@ def to_mocap(params: SMPLXParams, model, fps: float, out_fps: float | None = Non
         lh, rh = params.left_hand_pose, params.right_hand_pose
     hands = np.concatenate([lh, rh], 1)
     if hand_mean == "absolute":
-        hands = hands + np.concatenate([model.smplx.left_hand_mean.cpu().numpy(),
-                                        model.smplx.right_hand_mean.cpu().numpy()])
+        hands = hands + model_hand_mean(model)
     orient, transl = params.global_orient, params.transl
     if up == "z":
         orient, transl = rotate_root(orient, transl, Z_TO_Y.T, model.rest_joints(params.betas)[0].astype(np.float64))

@@ -388,13 +388,12 @@ def predict(model: PoseLSTM, inputs: np.ndarray, fps: float, delay: float = 0.2,
 def _smoothed(poses: np.ndarray, model: PoseLSTM, fps: float) -> np.ndarray:
     """Gaussian smoothing along time (scipy) of the model's ``smooth_dims``, edges held: removes the
     frame-to-frame jitter that audio features put into the LSTM's gestures (sigma ``model.smooth`` seconds)."""
-    sigma = getattr(model, "smooth", 0.0) * fps
+    sigma = model.smooth * fps
     if sigma <= 0:
         return poses
     from scipy.ndimage import gaussian_filter1d
 
-    dims = getattr(model, "smooth_dims", None)
     out = poses.copy()
-    idx = slice(None) if dims is None else np.asarray(dims)
+    idx = slice(None) if model.smooth_dims is None else np.asarray(model.smooth_dims)
     out[:, idx] = gaussian_filter1d(poses[:, idx], sigma, axis=0, mode="nearest")
     return out

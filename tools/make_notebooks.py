@@ -966,13 +966,14 @@ and the skeletons draw only what the recording showed: a speaker seated behind a
 """),
         code("""
 if your_run:
+    import copy
     from s2v.fit import check_fit
     from s2v.run import Run
     mine = Run(f"{runs_dir}/{your_run}")
     q = check_fit(mine).quality()
     print(f"{your_run}: {q['framing']} framing, {q['failed']} of {q['frames']} frames failed")
-    mcfg = SpeakerConfig.preset("quickstart")
-    mcfg.pose.max_steps, mcfg.gan.max_steps, mcfg.gan.size = lstm_steps, gan_steps, your_size
+    mcfg = copy.deepcopy(cfg)          # the same sizes, at its own GAN width
+    mcfg.gan.size = your_size
     print("speaker prepared:", prepare_speaker(mine, mcfg, runs_dir))
     me = Speaker.load(mine)
     res3 = synthesize(me, str(out).replace(".mp4", f"_{your_run}.mp4"), text=text, cfg=scfg)
