@@ -23,6 +23,12 @@ stands at a lectern or talks into a webcam. What the fitter does about it:
   keypoints seen in under a fifth of the frames (legs under a desk, arms below a webcam's frame) are held at
   the framing's rest pose (standing; or seated: hips and knees bent 90 degrees, forearms forward on the desk)
   by a strong prior; the joints that are seen are fitted.
+* **Edges are one-sided.** A detector puts a joint that leaves the image at (or just inside) the edge: a point
+  within ``edge_margin`` of an edge only says "here or beyond" (:func:`_residual`). With two-sided residuals, the
+  elbows of a head-and-shoulders view (MediaPipe: 8 px above the bottom edge, truth 252-260 of 256) made the upper
+  arms foreshortened, and the fit swung them 110 mm back in depth.
+* **Collar bones are held** (``joint_prior``): they turn the shoulders in depth, which one view barely sees;
+  free, they traded the shoulders' depth for the shape's width (35-48 mm off in a head-and-shoulders view).
 * **Far-off keypoints still pull.** The robust (Geman-McClure) scale is 0.05 image heights (36 px at 720p;
   SMPLify-X uses 100 px at about 1000 px): with 0.03 (22 px at 720p) a real desk speaker's raised hands,
   150 px from the arms-down start, fell in the flat part of the loss (the real DWPose track: hands 35-41 px
@@ -69,7 +75,10 @@ class FitConfig:
     joint_prior: dict = field(default_factory=lambda: {
         "left_hip": 50.0, "right_hip": 50.0, "left_knee": 50.0, "right_knee": 50.0, "left_ankle": 50.0,
         "right_ankle": 50.0, "left_foot": 50.0, "right_foot": 50.0, "spine1": 10.0, "spine2": 10.0,
-        "spine3": 10.0, "left_wrist": 5.0, "right_wrist": 5.0})
+        "spine3": 10.0, "left_wrist": 5.0, "right_wrist": 5.0,
+        # the collar bones turn the shoulders in depth, which one view barely sees: free, they traded the
+        # shoulders' depth for the shape's width (head and shoulders: 35-48 mm off; bench_framings)
+        "left_collar": 200.0, "right_collar": 200.0})
     w_bend: float = 1e-2            # elbows and knees bend one way only
     w_hands: float = 2e-5           # hand PCA coefficients (MANO-style L2 prior)
     w_expression: float = 1e-5
@@ -77,6 +86,7 @@ class FitConfig:
     w_betas: float = 1e-6
     w_orient: float = 1e-3          # global orientation towards upright and facing the camera (a studio)
     w_smooth: float = 2e-3          # consecutive frames (whole 106-vector, scaled per part)
+    edge_margin: float = 0.04       # image heights: a point this close to the image's edge may lie beyond it
     fail_frac: float = 0.04         # a frame whose mean residual exceeds this fraction of the person's height fails
     fail_min_px: float = 4.0        # ... and this many px (a small person's detector noise is larger than 4 %)
     min_person_px: float = 48.0     # a person smaller than this (box height, px) is refused: too small to fit
@@ -214,6 +224,8 @@ class _Problem:
     S: float               # the person's height in px: the unit of the failure flags
     seen: np.ndarray       # (T, 137)
     framing: str
+    size: torch.Tensor     # (2,) image width and height in px
+    margin: float          # px: points closer than this to an edge are one-sided (:func:`_residual`)
 
 
 def _problem(track: KeypointTrack, camera: Camera, model, cfg: FitConfig) -> _Problem:
@@ -229,7 +241,9 @@ def _problem(track: KeypointTrack, camera: Camera, model, cfg: FitConfig) -> _Pr
     if framing not in FRAMINGS:
         raise ValueError(f"framing {cfg.framing!r}: choose 'auto' or one of {FRAMINGS}")
     return _Problem(_Projector(model, camera), torch.as_tensor(track.points[..., :2], device=model.device),
-                    _weights(track, seen, cfg, model.device), float(track.height), S, seen, framing)
+                    _weights(track, seen, cfg, model.device), float(track.height), S, seen, framing,
+                    torch.tensor([track.width, track.height], dtype=torch.float32, device=model.device),
+                    cfg.edge_margin * track.height)
 
 
 def facing_camera(camera: Camera) -> np.ndarray:
@@ -315,11 +329,22 @@ def _priors(vec: torch.Tensor, layout: ParamLayout, rest: torch.Tensor, joint_w:
     return loss
 
 
+def _residual(pb: _Problem, uv: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
+    """Projected minus detected pixels, one-sided at the image's edges: a detector places a joint that leaves
+    the image at (or near) the edge, so a point within ``pb.margin`` of an edge only says "here or beyond": the
+    model is pulled back if it lies inside of it, never for lying beyond. (MediaPipe on the studio's
+    head-and-shoulders view put the elbows 8 px above the bottom edge while they were at 252-260 of 256: fitted
+    two-sided, the foreshortened upper arms swung 110 mm back in depth; bench_framings.)"""
+    r = uv - obs
+    r = torch.where(obs > pb.size - 1 - pb.margin, r.clamp(max=0.0), r)
+    return torch.where(obs < pb.margin, r.clamp(min=0.0), r)
+
+
 def _data(pb: _Problem, vec, fixed: dict, obs: torch.Tensor, w: torch.Tensor, cfg: FitConfig, layout: ParamLayout):
     d = {n: vec[:, s] for n, s in layout.slices().items()}
     d.update({k: v.expand(len(vec), -1) for k, v in fixed.items()})
     uv = pb.proj(d)
-    sq = (((uv - obs) / pb.H) ** 2).sum(-1)
+    sq = ((_residual(pb, uv, obs) / pb.H) ** 2).sum(-1)
     return (w * _gmof(sq, cfg.robust_sigma)).sum(1) / w.sum(1).clamp(min=1.0), uv
 
 
@@ -429,7 +454,7 @@ def _part_means(err: torch.Tensor, seen: torch.Tensor) -> np.ndarray:
 def _result(pb: _Problem, vec, fixed, cfg, lay, losses, fps: float) -> FitResult:
     with torch.no_grad():
         _, uv = _data(pb, vec, fixed, pb.obs, pb.w, cfg, lay)
-        err = torch.linalg.norm(uv - pb.obs, dim=-1)
+        err = torch.linalg.norm(_residual(pb, uv, pb.obs), dim=-1)
         seen = pb.w > 0
         res = (err * seen).sum(1) / seen.sum(1).clamp(min=1)
         parts = _part_means(err, seen)

@@ -53,6 +53,27 @@ def test_half_body_fit_ignores_the_legs_outside_the_image(truth, body_model):
     assert q["fps"] == track.fps
 
 
+def test_head_and_shoulders_fits_the_joints_it_shows(truth, body_model):
+    """Issue 12's bar: a head-and-shoulders view (elbows at its bottom edge, forearms outside) fits the joints
+    it shows within 1.5x of the full view's error."""
+    from s2v.fit import joint_errors_mm
+    from s2v.params import SMPLXParams
+
+    run, track, cam = truth
+    T = 40
+    full = KeypointTrack(track.points[:T], track.width, track.height, track.fps)
+    hs = _cut_below(full, np.max(track.points[:T, [3, 6], 1]) + 0.5)    # the elbows at the bottom edge
+    hs.points[:, [4, 7], 1] += track.height                              # ... the forearms always below it
+    hs.points[:, 25:67, 1] += track.height
+    t = SMPLXParams.load(run.path("truth_params")).frames(slice(0, T))
+    cfg = FitConfig(init_steps=90, steps=150, min_person_px=16)   # the cut tiny speaker is 33 px tall
+    errs = {}
+    for name, tr in (("full", full), ("hs", hs)):
+        res = fit_sequence(tr, cam, body_model, cfg, progress=False)
+        errs[name] = joint_errors_mm(res.params, t, body_model, res.seen)["shown_mm"]
+    assert errs["hs"] <= 1.5 * max(errs["full"], 20.0), errs
+
+
 def test_real_dwpose_half_body_track_fits(shared_data, body_model):
     """The bar of issue 12: median body and hand residuals <= 3 % of the person's height, no failed frame."""
     tr = KeypointTrack.from_dwpose_npz(shared_data / "keypoints_halfbody" / "echomimic_pose01.npz")
