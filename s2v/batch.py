@@ -49,15 +49,28 @@ class BatchConfig:
         if path.suffix in (".yaml", ".yml"):
             import yaml
 
-            data = yaml.safe_load(text) or {}
+            try:
+                data = yaml.safe_load(text) or {}
+            except yaml.YAMLError as e:   # tags (!!python/...) included: safe_load builds plain data only
+                raise ValueError(f"{path} is not a plain YAML batch config: {str(e).splitlines()[0]}") from None
         else:
-            data = json.loads(text)
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path} is not valid JSON: {e}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: a batch config is a mapping of name, runs_dir, parameters, stages")
         unknown = set(data) - {"name", "runs_dir", "parameters", "stages", "order", "notebooks_dir"}
         if unknown:
             raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
         if "order" in data:
             data["order"] = tuple(data["order"])
         return cls(**data)
+
+    def __post_init__(self) -> None:
+        from s2v.run import check_name
+
+        check_name(self.name)          # the batch's folder lies inside runs_dir, like any run
 
     @property
     def folder(self) -> Path:
@@ -76,9 +89,15 @@ def _fingerprint(notebook: Path, params: dict) -> str:
     return h.hexdigest()[:16]
 
 
-def plan(cfg: BatchConfig) -> list[tuple[str, Path, dict, str]]:
+def plan(cfg: BatchConfig, other_notebooks: bool = True) -> list[tuple[str, Path, dict, str]]:
     """(stage, notebook, parameters, fingerprint) in order; parameters are the shared ones the notebook
-    declares, then its own."""
+    declares, then its own. A config's ``notebooks_dir`` (notebooks other than the kit's: code that will run)
+    is followed only with ``other_notebooks`` (the CLI's ``--other-notebooks``; code that builds a config in
+    Python chose its notebooks itself): a config file shared with you cannot make the batch run notebooks from
+    elsewhere."""
+    if cfg.notebooks_dir and not other_notebooks and Path(cfg.notebooks_dir).resolve() != NOTEBOOKS.resolve():
+        raise BatchError(f"the config runs the notebooks of {cfg.notebooks_dir}, not the kit's: code from there "
+                         "would run. If you trust them, add --other-notebooks")
     src = Path(cfg.notebooks_dir) if cfg.notebooks_dir else NOTEBOOKS
     out = []
     for stage in cfg.order:
@@ -97,13 +116,13 @@ def plan(cfg: BatchConfig) -> list[tuple[str, Path, dict, str]]:
     return out
 
 
-def run_batch(cfg: BatchConfig, progress: bool = True, log=print) -> dict:
+def run_batch(cfg: BatchConfig, progress: bool = True, log=print, other_notebooks: bool = True) -> dict:
     """Execute the stages, resuming: returns the state ({stage: {"status", "seconds", "notebook", ...}})."""
     folder = cfg.folder
     (folder / "notebooks").mkdir(parents=True, exist_ok=True)
     state_path = folder / "batch.json"
     state = load_json(state_path) if state_path.exists() else {}
-    stages = plan(cfg)
+    stages = plan(cfg, other_notebooks)
     rerun = False
     for stage, nb, params, fp in stages:
         done = state.get(stage, {})

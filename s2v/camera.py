@@ -30,8 +30,15 @@ class Camera:
         self.t = np.asarray(self.t, dtype=np.float64).reshape(3)
         if not np.allclose(self.R @ self.R.T, np.eye(3), atol=1e-6) or np.linalg.det(self.R) < 0:
             raise ValueError("R must be a rotation matrix")
+        vals = np.array([self.fx, self.fy, self.cx, self.cy, self.width, self.height], np.float64)
+        if not (np.isfinite(vals).all() and np.isfinite(self.R).all() and np.isfinite(self.t).all()):
+            raise ValueError(f"camera values must be finite numbers (fx, fy, cx, cy, size: {vals.tolist()})")
         if self.fx <= 0 or self.fy <= 0 or self.width <= 0 or self.height <= 0:
             raise ValueError("focal lengths and image size must be positive")
+        # a pinhole of a real recording: field of view between ~1 and ~170 degrees, square-ish pixels
+        if not (0.05 <= self.fx / self.width <= 60 and 0.2 <= self.fy / self.fx <= 5):
+            raise ValueError(f"implausible camera: fx {self.fx:g}, fy {self.fy:g} for a {self.width}x{self.height} "
+                             "image (field of view outside 1-170 degrees, or pixels far from square)")
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -156,6 +163,13 @@ class Camera:
 
     @classmethod
     def load(cls, path: str | Path) -> "Camera":
-        from s2v.io import load_json
+        """Read ``camera.json``; a damaged or implausible file is an :class:`s2v.io.ArtifactError` naming it."""
+        import json
 
-        return cls.from_dict(load_json(path))
+        from s2v.io import ArtifactError, load_json
+
+        try:
+            return cls.from_dict(load_json(path))
+        except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError, AttributeError) as e:
+            raise ArtifactError(f"{path} is not a usable camera ({type(e).__name__}: {e}); remake it with the "
+                                "capture stage (python -m s2v capture ...)") from None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ import numpy as np
 
 from s2v.io import atomic_path
 from s2v.run import Run
-from s2v.speech.features import level_db
+from s2v.speech.features import level_db, no_speech_reason
 from s2v.video import ffmpeg_exe
 
 SAMPLE_RATE = 16000
@@ -62,10 +63,13 @@ def probe(path: str | Path) -> MediaInfo:
                      int(audio.group(1)) if audio else None)
 
 
-def _run_ffmpeg(args: list[str], what: str) -> None:
+def _run_ffmpeg(args: list[str], what: str) -> str:
+    """Run ffmpeg; a failure is a :class:`CaptureError`; returns what it reported at level "error" while
+    succeeding (decode errors of a damaged file: it conceals or drops the broken frames and goes on)."""
     r = subprocess.run([ffmpeg_exe(), "-y", "-hide_banner", "-loglevel", "error", *args], capture_output=True, text=True)
     if r.returncode != 0:
         raise CaptureError(f"{what} failed: {r.stderr.strip()[-500:]}")
+    return r.stderr.strip()
 
 
 def count_people(frame: np.ndarray, min_height: float = 0.3) -> int:
@@ -135,15 +139,19 @@ def import_video(src: str | Path, run: Run, width: int | None = None, height: in
     audio, level = _extract_audio(run, [*trim, "-i", str(src)], src, silence_db)
     vf = (f"crop={crop[2]}:{crop[3]}:{crop[0]}:{crop[1]}," if crop else "") + f"fps={out_fps},scale={w}:{h}:flags=area"
     with atomic_path(run.path("recording"), ".mp4") as tmp:
-        _run_ffmpeg([*trim, "-i", str(src), "-vf", vf, "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p",
-                     "-c:a", "aac", str(tmp)], "video normalisation")
+        errors = _run_ffmpeg([*trim, "-i", str(src), "-vf", vf, "-c:v", "libx264", "-crf", "18", "-pix_fmt",
+                              "yuv420p", "-c:a", "aac", str(tmp)], "video normalisation").splitlines()
+        if errors:   # a damaged file: said, and recorded in the manifest (frames may be smeared or missing)
+            warnings.warn(f"{src}: ffmpeg met {len(errors)} decode error(s) (damaged frames were concealed or "
+                          f"dropped; first: {errors[0][:160]}); look at the recording before fitting it",
+                          stacklevel=2)
         _check_length(tmp, out_fps, len(audio) / SAMPLE_RATE, src)
         if people != "ignore":
             _check_people(tmp, check_frames, str(src))
     out = probe(run.path("recording"))
     cfg = {"source": str(src), "width": w, "height": h, "fps": out_fps, "sample_every": sample_every,
            "source_fps": info.fps, "start": start, "end": end, "crop": list(crop) if crop else None,
-           "audio_level_db": round(level, 1)}
+           "audio_level_db": round(level, 1), "decode_errors": len(errors)}
     _finish(run, cfg, audio, w, h, None if focal_px is None else focal_px * w / sw, transcript, recognize_speech)
     return out
 
@@ -209,6 +217,9 @@ def _extract_audio(run: Run, inputs: list[str], src, silence_db: float) -> tuple
         level = level_db(audio)
         if level < silence_db:
             raise CaptureError(f"{src}: the audio track is silent ({level:.0f} dBFS RMS, below {silence_db:.0f})")
+        why = no_speech_reason(audio, SAMPLE_RATE)
+        if why:
+            raise CaptureError(f"{src}: the audio track has no speech: {why}")
     return audio, level
 
 

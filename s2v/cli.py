@@ -96,14 +96,22 @@ def _cmd_run(a) -> int:
     if a.action == "init":
         r = Run.create(a.name, a.runs_dir)
         print(f"created {r.root}")
+    elif a.action == "accept":
+        r = Run.open(a.name, a.runs_dir)
+        if not a.artifact or not r.has(a.artifact):
+            print(f"s2v: error: give --artifact, one of {sorted(r.manifest['artifacts'])}", file=sys.stderr)
+            return 2
+        with r.lock("run accept"):
+            rec = r.accept(a.artifact)
+        print(f"accepted {rec['path']} (sha256 {rec['sha256'][:12]}...) as run '{r.name}''s {a.artifact}")
     else:
-        r = Run(Path(a.runs_dir) / a.name)
+        r = Run.open(a.name, a.runs_dir)
         if not r.root.exists():
             print(f"no run folder {r.root}", file=sys.stderr)
             return 2
         m = r.manifest
         show = {"run": str(r.root), "artifacts": {k: v["path"] for k, v in m["artifacts"].items()},
-                "missing": r.missing()}
+                "missing": r.missing(), "changed": r.changed()}
         if r.has("params"):
             from s2v.fit import MAX_FAILED, load_fit
 
@@ -115,11 +123,28 @@ def _cmd_run(a) -> int:
 
 
 def _cmd_capture(a) -> int:
-    from s2v.capture import CaptureError
     from s2v.run import Run
 
-    run = Run.create(a.run, a.runs_dir)
-    text = Path(a.transcript).read_text(encoding="utf-8") if a.transcript else None
+    run = Run.open(a.run, a.runs_dir)
+    fresh = not run.root.exists()
+    try:
+        with Run.create(a.run, a.runs_dir).lock("capture"):
+            return _capture(a, run)
+    except BaseException:
+        if fresh:  # a refused (or interrupted) capture leaves no run folder behind
+            import shutil
+
+            shutil.rmtree(run.root, ignore_errors=True)
+        raise
+
+
+def _capture(a, run) -> int:
+    from s2v.capture import CaptureError
+
+    try:
+        text = Path(a.transcript).read_text(encoding="utf-8") if a.transcript else None
+    except (OSError, UnicodeDecodeError) as e:
+        raise CaptureError(f"--transcript {a.transcript}: not a readable UTF-8 text file ({e})") from None
     if a.mocap:
         from s2v.mocap import MocapConfig, import_mocap
 
@@ -164,7 +189,7 @@ def _cmd_detect(a) -> int:
     from s2v.detect import detect_run
     from s2v.run import Run
 
-    run = Run(Path(a.runs_dir) / a.run)
+    run = Run.open(a.run, a.runs_dir)
     track = detect_run(run, source="openpose" if a.openpose else a.source, noise_px=a.noise_px,
                        openpose=a.openpose, pattern=a.pattern)
     found = (track.points[:, :25, 2] > 0.5).any(1).mean()
@@ -178,7 +203,7 @@ def _cmd_fit(a) -> int:
     from s2v.fit import MAX_FAILED, FitConfig, fit_run
     from s2v.run import Run
 
-    run = Run(Path(a.runs_dir) / a.run)
+    run = Run.open(a.run, a.runs_dir)
     cfg = FitConfig(steps=a.steps, device=a.device, framing=a.framing)
     res = fit_run(run, cfg, backend=a.backend)
     q = res.quality()
@@ -205,6 +230,8 @@ def _cmd_pose(a) -> int:
 
     runs = lambda names: [RunSpan.parse(n, a.runs_dir) for n in names]  # noqa: E731
     out = Run.create(a.out, a.runs_dir)
+    if a.fresh and (old := out.set_aside("pose/checkpoint.pt")):
+        print(f"earlier checkpoint moved aside: {old}")
     cfg = PoseLSTMConfig.preset(a.preset, max_steps=a.steps, device=a.device)
     print(f"pose LSTM: preset {a.preset} -> {cfg.max_steps} steps, batch {cfg.batch_size} x {cfg.window:g} s, "
           f"checkpoint every {cfg.checkpoint_every}")
@@ -233,7 +260,7 @@ def _cmd_dictionary(a) -> int:
     from s2v.dictionary.build import DictionaryBuilder, load_dictionary
     from s2v.run import Run
 
-    run = Run(Path(a.runs_dir) / a.run)
+    run = Run.open(a.run, a.runs_dir)
     if a.action == "show":
         d = load_dictionary(run)
         print(f"{run.require('dictionary')}: {len(d)} entries, fps {d.fps:g}, speaker {d.speaker}")
@@ -265,25 +292,38 @@ def _cmd_gan(a) -> int:
 
     from s2v.run import Run
 
-    run = Run(Path(a.runs_dir) / a.run)
+    run = Run.open(a.run, a.runs_dir)
     if a.action == "train":
         from s2v.gan.train import GANConfig, train_gan
 
-        kw = json.loads(Path(a.config).read_text()) if a.config else {}
+        import dataclasses
+
+        from s2v.io import ArtifactError
+
+        try:
+            kw = json.loads(Path(a.config).read_text(encoding="utf-8")) if a.config else {}
+        except (OSError, ValueError) as e:
+            raise ArtifactError(f"--config {a.config}: not a readable JSON file of GANConfig fields ({e})") from None
+        known = {f.name for f in dataclasses.fields(GANConfig)}
+        if not isinstance(kw, dict) or set(kw) - known:
+            bad = sorted(set(kw) - known) if isinstance(kw, dict) else type(kw).__name__
+            raise ArtifactError(f"--config {a.config}: unknown GANConfig fields {bad}; known: {sorted(known)}")
         kw.update({k: v for k, v in (("size", a.size), ("max_steps", a.steps), ("max_minutes", a.minutes),
                                      ("device", a.device)) if v is not None})
         cfg = GANConfig.preset(a.preset, **kw)
         print(f"GAN: preset {a.preset} -> {cfg.size} wide, at most {cfg.max_steps} steps"
               + (f" / {cfg.max_minutes:g} min" if cfg.max_minutes else "")
               + f", checkpoint every {cfg.checkpoint_every}")
-        train = [Run(Path(a.runs_dir) / n) for n in (a.train or [a.run])]
+        train = [Run.open(n, a.runs_dir) for n in (a.train or [a.run])]
+        if a.fresh and (old := run.set_aside("gan/checkpoint.pt")):
+            print(f"earlier checkpoint moved aside: {old}")
         tr = train_gan(train, Run.create(a.run, a.runs_dir), cfg)
         print(f"trained {tr.step} steps -> {run.path('gan')} (samples in {run.root / 'gan' / 'samples'})")
         return 0
     from s2v.gan.infer import evaluate, load_generator, render_video
 
     G, cfg = load_generator(run.require("gan"), a.device)
-    src = Run(Path(a.runs_dir) / (a.source or a.run))
+    src = Run.open(a.source or a.run, a.runs_dir)
     if a.action == "evaluate":
         from s2v.gan.data import ClipDataset
 
@@ -298,10 +338,13 @@ def _cmd_gan(a) -> int:
     W, H = frame_size(cam.width, cam.height, cfg["size"])
     pts = run_keypoints(src, W, H)
     out = Path(a.out or src.root / "videos" / "gan.mp4")
-    audio = src.path("audio") if src.has("audio") else None
+    audio = src.require("audio") if src.has("audio") else None
     from s2v.video import probe_fps
 
     fps = a.fps or (probe_fps(src.path("recording")) if src.has("recording") else 30.0)
+    from s2v.synthesize import output_paths
+
+    output_paths(out, overwrite=a.force or a.out is None, sides=False)
     render_video(G, pts, (W, H), out, fps, audio=audio, size=(W, H), side_by_side=a.side_by_side)
     print(f"{len(pts)} frames -> {out}")
     return 0
@@ -326,8 +369,12 @@ def _cmd_synthesize(a) -> int:
         return 2
     cfg = SynthesisConfig(key_poses=not a.no_key_poses, seed=a.seed, size=a.size, side_by_side=a.side_by_side,
                           voice=a.voice)
-    out = Path(a.out or Path(a.runs_dir) / a.run / "videos" / "output.mp4")
-    res = synthesize(a.run, out, audio=a.audio, text=a.text, lang=a.lang, cfg=cfg, runs_dir=a.runs_dir)
+    from s2v.run import Run
+
+    run = Run.open(a.run, a.runs_dir)
+    out = Path(a.out or run.root / "videos" / "output.mp4")
+    res = synthesize(run, out, audio=a.audio, text=a.text, lang=a.lang, cfg=cfg, runs_dir=a.runs_dir,
+                     overwrite=a.force)
     print(res.summary())
     return 0
 
@@ -355,7 +402,7 @@ def _cmd_batch(a) -> int:
         cfg = BatchConfig.load(a.config)
         if a.runs_dir:
             cfg.runs_dir = a.runs_dir
-        state = run_batch(cfg)
+        state = run_batch(cfg, other_notebooks=a.other_notebooks)
     except (BatchError, ValueError, OSError) as err:
         print(f"s2v: error: {err}", file=sys.stderr)
         return 1
@@ -477,6 +524,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="gpu (section 3.4's budget) or cpu (a laptop's), both with the kit's motion settings; "
                          "paper: section 3.4 exactly; auto picks by the device")
     ps.add_argument("--device", default=None)
+    ps.add_argument("--fresh", action="store_true",
+                    help="start again: move the checkpoint of an earlier training aside instead of resuming it")
     ps.set_defaults(func=_cmd_pose)
 
     dc = sub.add_parser("dictionary", help="build, show or suggest the word -> key-pose dictionary (section 3.3)")
@@ -509,11 +558,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", default=None)
     g.add_argument("--side-by-side", action="store_true")
     g.add_argument("--device", default=None)
+    g.add_argument("--fresh", action="store_true",
+                   help="train: start again, moving the checkpoint of an earlier training aside instead of resuming")
+    g.add_argument("--force", action="store_true", help="render: replace the output video")
     g.set_defaults(func=_cmd_gan)
 
     r = sub.add_parser("run", help="create or inspect a run folder")
-    r.add_argument("action", choices=("init", "show"))
+    r.add_argument("action", choices=("init", "show", "accept"))
     r.add_argument("name")
+    r.add_argument("--artifact", default=None, help="accept: the artifact whose file you changed on purpose")
     r.add_argument("--runs-dir", default="runs")
     r.set_defaults(func=_cmd_run)
 
@@ -533,6 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--lang", default=None, choices=("en", "zh"))
     sy.add_argument("--voice", default=None, help="studio voice for --text (ada, ben, chen)")
     sy.add_argument("--out", default=None, help="MP4 path (default: RUN/videos/output.mp4)")
+    sy.add_argument("--force", action="store_true", help="replace the output video (and its .json/.poses.npz)")
     sy.add_argument("--size", type=int, default=None, help="output width, a multiple of 32")
     sy.add_argument("--seed", type=int, default=0, help="seed of the key-pose draws")
     sy.add_argument("--no-key-poses", action="store_true")
@@ -550,6 +604,8 @@ def build_parser() -> argparse.ArgumentParser:
     ba = sub.add_parser("batch", help="run the notebooks headlessly in order from a YAML config, resuming")
     ba.add_argument("config", help="YAML/JSON: name, runs_dir, parameters, stages (see s2v.batch)")
     ba.add_argument("--runs-dir", default=None, help="overrides the config's runs_dir")
+    ba.add_argument("--other-notebooks", action="store_true",
+                    help="follow the config's notebooks_dir (runs notebooks other than the kit's: trust them first)")
     ba.set_defaults(func=_cmd_batch)
 
     d = sub.add_parser("demo", help="run the quickstart notebook headlessly (what `make demo` does)")
@@ -564,20 +620,25 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(a, "func", None):
         p.print_help()
         return 0
+    import signal
+
     from s2v.body.model import BodyModelNotFound
     from s2v.capture import CaptureError
     from s2v.dictionary.store import DictionaryError
     from s2v.fit import FitQualityError
+    from s2v.io import ArtifactError
     from s2v.mocap import MocapError
     from s2v.params import ParamsError
     from s2v.pose_stage import SpanError
-    from s2v.run import MissingArtifactError
+    from s2v.run import MissingArtifactError, RunBusyError, RunNameError
     from s2v.synthesize import SynthesisError
 
+    # a terminated command unwinds like an interrupted one: the finally blocks remove its temporary files
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         return int(a.func(a) or 0)
-    except (BodyModelNotFound, CaptureError, DictionaryError, FitQualityError, MissingArtifactError, MocapError,
-            ParamsError, SpanError, SynthesisError) as err:
+    except (ArtifactError, BodyModelNotFound, CaptureError, DictionaryError, FitQualityError, MissingArtifactError,
+            MocapError, ParamsError, RunBusyError, RunNameError, SpanError, SynthesisError) as err:
         print(f"s2v: error: {err}", file=sys.stderr)
         return 2
 

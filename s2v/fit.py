@@ -577,11 +577,16 @@ def fit_run(run, cfg: FitConfig | None = None, backend: str = "auto", progress: 
     """The fitting stage of a run: ``keypoints/keypoints.npz`` (+ ``capture/camera.json`` when known)
     -> ``fit/params.npz`` with per-frame and per-part residuals (px), failure/missing flags, the framing,
     the keypoints seen (drawn downstream) and the frame rate."""
+    cfg = cfg or FitConfig()
+    with run.lock("fit"):
+        return _fit_run(run, cfg, backend, progress)
+
+
+def _fit_run(run, cfg: FitConfig, backend: str, progress: bool) -> FitResult:
     from s2v.body import BodyModel
 
-    cfg = cfg or FitConfig()
     track = KeypointTrack.load(run.require("keypoints"))
-    camera = Camera.load(run.path("camera")) if run.has("camera") else Camera.default_for(track.width, track.height)
+    camera = Camera.load(run.require("camera")) if run.has("camera") else Camera.default_for(track.width, track.height)
     model = BodyModel(backend=backend, device=cfg.device)
     res = fit_sequence(track, camera, model, cfg, progress=progress)
     res.save(run.path("params"))
@@ -606,7 +611,7 @@ def check_fit(run, max_failed: float = MAX_FAILED) -> FitResult | None:
     ``max_failed`` of the frames failed or had no person. Returns the fit (None for runs without one)."""
     if not run.has("params"):
         return None
-    res = load_fit(run.path("params"))
+    res = load_fit(run.require("params"))
     q = res.quality()
     if q["failed_fraction"] > max_failed:
         raise FitQualityError(

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from s2v.io import atomic_path
+from s2v.io import ArtifactError, atomic_path, load_torch, resume_error
 from s2v.params import PAPER_PART_WEIGHTS, ParamLayout
 
 
@@ -241,12 +241,19 @@ class Trainer:
         return path
 
     def _load(self, path: Path) -> None:
-        ck = torch.load(path, map_location=self.device, weights_only=False)
-        self.model.load_state_dict(ck["model"])
-        self.opt.load_state_dict(ck["opt"])
+        ck = load_torch(path, "pose LSTM training checkpoint", ("model", "opt", "best", "state", "config"),
+                        f"rm {path} (restarts the training)", device=self.device)
+        try:
+            self.model.load_state_dict(ck["model"])
+            self.opt.load_state_dict(ck["opt"])
+        except (RuntimeError, ValueError) as e:
+            saved = {**ck["config"], "input_dim": ck.get("input_dim"), "output_dim": ck.get("output_dim")}
+            now = {**asdict(self.cfg), "input_dim": self.model.lstm.input_size,
+                   "output_dim": self.model.out.out_features}
+            raise resume_error(path, saved, now, e, "--fresh") from None
         self.best = ck["best"]
         self.rng.bit_generator.state = ck["rng"]
-        torch.set_rng_state(ck["torch_rng"])
+        torch.set_rng_state(ck["torch_rng"].cpu())
         self.state = TrainState(**ck["state"])
 
     # ------------------------------------------------------------------ training
@@ -318,12 +325,16 @@ class Trainer:
 
 
 def load_model(path: str | Path, device=None) -> tuple[PoseLSTM, dict]:
-    ck = torch.load(path, map_location=device or "cpu", weights_only=False)
+    ck = load_torch(path, "trained pose LSTM (pose/model.pt)", ("model", "config", "input_dim", "output_dim"),
+                    "python -m s2v pose --run <speaker>", device=device or "cpu")
     cfg = ck["config"]
     m = PoseLSTM(ck["input_dim"], ck["output_dim"], cfg["hidden"], cfg["layers"], smooth=cfg.get("smooth", 0.0))
     state = dict(ck["model"])
     state.setdefault("out_scale", torch.ones(ck["output_dim"]))     # models saved before standardisation
-    m.load_state_dict(state)
+    try:
+        m.load_state_dict(state)
+    except RuntimeError as e:
+        raise ArtifactError(f"{path}: its weights do not match its config ({str(e).splitlines()[0][:200]})") from None
     m.smooth_dims = ck.get("smooth_dims")
     return m.eval().to(device or "cpu"), ck
 

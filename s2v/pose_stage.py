@@ -75,7 +75,7 @@ class RunSpan:
     def parse(cls, text: str, runs_dir: str | Path = "runs") -> "RunSpan":
         name, _, rng = text.partition(":")
         if not rng:
-            return cls(Run(Path(runs_dir) / name))
+            return cls(Run.open(name, runs_dir))
         a, sep, b = rng.partition("-")
         try:
             start, end = float(a or 0.0), (float(b) if b else None)
@@ -83,7 +83,7 @@ class RunSpan:
             start, end, sep = 0.0, None, ""
         if not sep or start < 0 or (end is not None and end <= start):
             raise SpanError(f"{text!r}: a time range is RUN:START-END in seconds (e.g. ada:0-40, ada:40-)")
-        return cls(Run(Path(runs_dir) / name), start, end)
+        return cls(Run.open(name, runs_dir), start, end)
 
     @property
     def name(self) -> str:
@@ -116,6 +116,11 @@ def train_pose(train_runs: list[Run | RunSpan], val_runs: list[Run | RunSpan], o
     """Train the LSTM on runs (or time ranges of runs, :class:`RunSpan`) and write ``pose/model.pt``
     (checkpoints in ``pose/checkpoint.pt``; an interrupted training resumes from it)."""
     cfg = cfg or PoseLSTMConfig()
+    with out.lock("pose"):
+        return _train_pose(train_runs, val_runs, out, cfg, inputs, target, progress)
+
+
+def _train_pose(train_runs, val_runs, out: Run, cfg, inputs: str, target: str, progress: bool) -> Trainer:
     train = [run_sequence(r, inputs, target) for r in train_runs]
     tr = Trainer(train, [run_sequence(r, inputs, target) for r in val_runs], cfg, target,
                  checkpoint=out.path("pose_model").with_name("checkpoint.pt"))

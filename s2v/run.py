@@ -7,16 +7,19 @@ is a file, any stage can be re-run alone, and a batch run resumes at the first m
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import importlib.metadata
+import json
+import os
 import platform
 import re
 from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from s2v.io import load_json, save_json
+from s2v.io import ArtifactError, load_json, save_json, sweep_temp
 
 
 @dataclass(frozen=True)
@@ -50,13 +53,38 @@ ARTIFACTS: dict[str, ArtifactSpec] = {
 #: artifacts only some runs have (besides the studio's ``truth_*``)
 OPTIONAL = ("mocap",)
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 
 
 class MissingArtifactError(FileNotFoundError):
     """A stage asked for an artifact that an earlier stage has not written yet."""
+
+
+class RunBusyError(RuntimeError):
+    """Another process is writing the run."""
+
+
+#: locks this process holds: run folder -> (open lock file, depth), so a stage inside a locked command re-enters
+_LOCKS: dict[str, list] = {}
+
+
+class RunNameError(ValueError):
+    """A run name that is not a plain folder name inside the runs folder."""
+
+
+def check_name(name: str) -> str:
+    """``name`` if it is a plain run name (letters, digits, ``.``, ``_``, ``-``; no path, no newline)."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise RunNameError(f"run name {name!r}: use letters, digits, '.', '_' and '-' (at most 100, starting with a "
+                           "letter or digit); a run is a folder inside the runs folder, not a path")
+    return name
+
+
+#: sha256 of files already checked in this process, by (path, size, mtime): a stage that opens one artifact
+#: many times hashes it once
+_HASHED: dict[tuple[str, int, int], str] = {}
 
 
 def package_versions(names=("s2v", "numpy", "torch", "smplx", "librosa", "opencv-python-headless",
@@ -71,11 +99,16 @@ def package_versions(names=("s2v", "numpy", "torch", "smplx", "librosa", "opencv
 
 
 def _sha256(path: Path, chunk: int = 1 << 20) -> str:
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key in _HASHED:
+        return _HASHED[key]
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(chunk):
             h.update(block)
-    return h.hexdigest()
+    _HASHED[key] = h.hexdigest()
+    return _HASHED[key]
 
 
 def _plain(config: Any) -> Any:
@@ -93,10 +126,19 @@ class Run:
         self.root = Path(root)
 
     @classmethod
-    def create(cls, name: str, runs_dir: str | Path = "runs", exist_ok: bool = True) -> "Run":
-        if not _NAME.match(name):
-            raise ValueError(f"run name {name!r}: use letters, digits, '.', '_' and '-'")
+    def open(cls, name: str, runs_dir: str | Path = "runs") -> "Run":
+        """The run ``name`` inside ``runs_dir``: the only way the CLI, batch configs and notebooks name a run,
+        so that no name reaches outside the runs folder (``../x``, ``/abs/path``, a trailing newline)."""
+        check_name(name)
+        base = Path(runs_dir).resolve()
         run = cls(Path(runs_dir) / name)
+        if run.root.resolve().parent != base:
+            raise RunNameError(f"run {name!r} resolves to {run.root.resolve()}, outside the runs folder {base}")
+        return run
+
+    @classmethod
+    def create(cls, name: str, runs_dir: str | Path = "runs", exist_ok: bool = True) -> "Run":
+        run = cls.open(name, runs_dir)
         if run.root.exists() and not exist_ok:
             raise FileExistsError(f"run folder {run.root} exists")
         run.root.mkdir(parents=True, exist_ok=True)
@@ -112,7 +154,16 @@ class Run:
     @property
     def manifest(self) -> dict:
         p = self.root / MANIFEST
-        return load_json(p) if p.exists() else {"manifest_version": MANIFEST_VERSION, "artifacts": {}, "stages": {}}
+        if not p.exists():
+            return {"manifest_version": MANIFEST_VERSION, "artifacts": {}, "stages": {}}
+        try:
+            m = load_json(p)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ArtifactError(f"{p} is damaged ({type(e).__name__}: {e}); it lists what the run's stages wrote. "
+                                f"Restore it, or move the run aside and make it again") from None
+        if not isinstance(m, dict) or not isinstance(m.get("artifacts"), dict):
+            raise ArtifactError(f"{p} is not a run manifest (no 'artifacts' table)")
+        return m
 
     def path(self, artifact: str) -> Path:
         """Where ``artifact`` lives; the parent folder is created."""
@@ -124,8 +175,10 @@ class Run:
     def has(self, artifact: str) -> bool:
         return (self.root / _spec(artifact).relpath).exists()
 
-    def require(self, artifact: str) -> Path:
-        """The artifact's path, or a clear error saying which stage makes it."""
+    def require(self, artifact: str, verify: bool = True) -> Path:
+        """The artifact's path, or a clear error saying which stage makes it. With ``verify``, the file must
+        be the one the manifest recorded (same checksum): a file changed, damaged or swapped after its stage
+        wrote it is refused with the command that remakes it, not used to make silently wrong output."""
         spec = _spec(artifact)
         p = self.root / spec.relpath
         if not p.exists():
@@ -136,12 +189,18 @@ class Run:
         if rec and rec.get("version", spec.version) > spec.version:
             raise MissingArtifactError(f"{p} has format version {rec['version']}, newer than this s2v "
                                        f"understands ({spec.version}); upgrade s2v")
+        if verify and rec and rec.get("sha256") and _sha256(p) != rec["sha256"]:
+            raise ArtifactError(
+                f"run '{self.name}': {spec.relpath} is not the file the '{spec.stage}' stage wrote on "
+                f"{rec.get('written', '?')} (its checksum differs from the manifest's): it was changed, damaged or "
+                f"replaced since. Remake it (python -m s2v {spec.stage} --run {self.name}, or its notebook), or, "
+                f"if you changed it on purpose, accept it: python -m s2v run accept {self.name} --artifact {artifact}")
         return p
 
     def record(self, artifact: str, config: Any = None, **info: Any) -> dict:
         """Note in the manifest that ``artifact`` was (re)written, with the config that made it."""
         spec = _spec(artifact)
-        p = self.require(artifact)
+        p = self.require(artifact, verify=False)
         rec = {"path": spec.relpath, "stage": spec.stage, "version": spec.version, "written": _now(),
                "bytes": p.stat().st_size, "sha256": _sha256(p), "config": _plain(config),
                "packages": package_versions(), **info}
@@ -150,6 +209,71 @@ class Run:
         m.setdefault("stages", {})[spec.stage] = {"finished": rec["written"], "config": rec["config"]}
         save_json(self.root / MANIFEST, m)
         return rec
+
+    @contextlib.contextmanager
+    def lock(self, what: str):
+        """Hold the run's write lock while ``what`` (e.g. "gan train") writes it: a second writer, in any process,
+        is refused with who holds it (two trainings of one run would silently overwrite each other). On taking
+        the lock, temporary files a killed writer left behind are swept. Re-entrant within a process; a no-op
+        where ``fcntl`` does not exist."""
+        key = str(self.root.resolve())
+        if key in _LOCKS:
+            _LOCKS[key][1] += 1
+            try:
+                yield self
+            finally:
+                _LOCKS[key][1] -= 1
+            return
+        try:
+            import fcntl
+        except ImportError:  # not POSIX
+            yield self
+            return
+        import socket
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        f = open(self.root / ".lock", "a+", encoding="utf-8")  # noqa: SIM115 (held across the yield)
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            f.close()
+            raise RunBusyError(f"run '{self.name}' is being written by {holder}; wait until it finishes (or stop "
+                               "it), then run this again") from None
+        try:
+            f.seek(0)
+            f.truncate()
+            f.write(f"'{what}' (pid {os.getpid()} on {socket.gethostname()}, since {_now()})")
+            f.flush()
+            sweep_temp(self.root)
+            _LOCKS[key] = [f, 1]
+            yield self
+        finally:
+            _LOCKS.pop(key, None)
+            f.seek(0)
+            f.truncate()
+            fcntl.flock(f, fcntl.LOCK_UN)
+            f.close()
+
+    def accept(self, artifact: str) -> dict:
+        """Record the file now on disk as ``artifact`` (after a deliberate edit), keeping its stage's config."""
+        old = self.manifest["artifacts"].get(artifact, {})
+        return self.record(artifact, old.get("config"), accepted=_now())
+
+    def changed(self) -> list[str]:
+        """Artifacts whose file differs from what the manifest recorded."""
+        return [a for a, rec in self.manifest["artifacts"].items() if a in ARTIFACTS and self.has(a)
+                and rec.get("sha256") and not self.verify(a)]
+
+    def set_aside(self, relpath: str) -> Path | None:
+        """Move ``relpath`` (e.g. a checkpoint) to ``<name>.<time>.bak`` beside it; the new name, or None."""
+        p = self.root / relpath
+        if not p.exists():
+            return None
+        dst = p.with_name(f"{p.name}.{_dt.datetime.now():%Y%m%d-%H%M%S}.bak")
+        os.replace(p, dst)
+        return dst
 
     def verify(self, artifact: str) -> bool:
         """True when the file on disk is the one the manifest recorded (checksum)."""

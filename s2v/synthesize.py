@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from s2v.dictionary.insertion import InsertionConfig
-from s2v.io import atomic_path
+from s2v.io import folder_lock, temp_path
 from s2v.run import Run
 
 SAMPLE_RATE = 16000
@@ -44,6 +44,7 @@ class SynthesisConfig:
     pause_noise_db: float | None = -50.0   # section 4.2: noise added to TTS audio before the audio LSTM
     voice: str | None = None          # studio voice for text input (default: the speaker run's, else ada)
     min_seconds: float = 0.5          # shorter speech is refused
+    max_seconds: float = 1800.0       # longer speech is refused before it is decoded whole (30 min: 115 MB)
     silence_db: float = -50.0         # quieter speech (dBFS RMS) is refused as silent
     stt_piece: float = 30.0           # recognition works on pieces of at most this many seconds
     side_by_side: bool = False        # write skeleton | generated
@@ -83,7 +84,6 @@ class Speaker:
         from s2v.camera import Camera
         from s2v.gan.infer import load_generator
         from s2v.pose_lstm import load_model
-
         from s2v.run import ARTIFACTS
 
         if not isinstance(run, Run):
@@ -102,16 +102,16 @@ class Speaker:
             raise SynthesisError(f"run {run.name!r} has no SMPL-X parameters (fit/params.npz) to take the speaker's "
                                  f"shape and placement from; run `s2v detect` and `s2v fit` on its recording")
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        model, ck = load_model(run.path("pose_model"), device)
+        model, ck = load_model(run.require("pose_model"), device)
         if ck.get("target", "smplx") != "smplx":
             raise SynthesisError(f"{run.path('pose_model')} predicts {ck.get('target')!r}, not SMPL-X parameters: "
                                  "only a 3D model can drive the skeleton images")
-        G, gcfg = load_generator(run.path("gan"), device)
+        G, gcfg = load_generator(run.require("gan"), device)
         dictionary = None
         if run.has("dictionary"):
             from s2v.dictionary.store import KeyPoseDictionary
 
-            dictionary = KeyPoseDictionary.load(run.path("dictionary"))
+            dictionary = KeyPoseDictionary.load(run.require("dictionary"))
         from s2v.fit import FitQualityError, run_poses
 
         try:
@@ -123,7 +123,7 @@ class Speaker:
         studio = run.manifest.get("artifacts", {}).get("recording", {}).get("config", {}).get("speaker", {})
         if isinstance(studio, dict) and studio.get("name"):
             voice = studio["name"]
-        return cls(run, model, ck, G, gcfg, dictionary, Camera.load(run.path("camera")), np.asarray(p.betas),
+        return cls(run, model, ck, G, gcfg, dictionary, Camera.load(run.require("camera")), np.asarray(p.betas),
                    np.median(p.global_orient[:n], 0), np.median(p.transl[:n], 0), voice, seen)
 
 
@@ -140,23 +140,29 @@ class Speech:
         return len(self.audio) / SAMPLE_RATE
 
 
-def load_audio(path: str | Path) -> np.ndarray:
-    """Any audio (or video) file ffmpeg reads -> 16 kHz mono float32; a clear error for missing/corrupt files."""
+def load_audio(path: str | Path, max_seconds: float | None = None) -> np.ndarray:
+    """Any audio (or video) file ffmpeg reads -> 16 kHz mono float32; a clear error for missing/corrupt files
+    and, with ``max_seconds``, for longer ones (only that much plus a little is decoded)."""
     from s2v.video import ffmpeg_exe
 
     path = Path(path)
     if not path.exists():
         raise SynthesisError(f"{path}: no such file")
-    r = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", str(path), "-vn", "-ac", "1",
-                        "-ar", str(SAMPLE_RATE), "-f", "f32le", "-"], capture_output=True)
+    limit = [] if max_seconds is None else ["-t", f"{max_seconds + 1:.3f}"]
+    r = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", str(path), *limit, "-vn", "-ac",
+                        "1", "-ar", str(SAMPLE_RATE), "-f", "f32le", "-"], capture_output=True)
     if r.returncode != 0 or not r.stdout:
         msg = r.stderr.decode(errors="replace").strip().splitlines()
         raise SynthesisError(f"{path}: not a readable audio file (ffmpeg: {msg[-1] if msg else 'no audio stream'})")
-    return np.frombuffer(r.stdout, np.float32).copy()
+    y = np.frombuffer(r.stdout, np.float32).copy()
+    if max_seconds is not None and len(y) > max_seconds * SAMPLE_RATE:
+        raise SynthesisError(f"{path}: longer than {max_seconds / 60:g} min; synthesise it in parts (or raise "
+                             "SynthesisConfig.max_seconds)")
+    return y
 
 
 def check_speech(audio: np.ndarray, name: str, cfg: SynthesisConfig) -> None:
-    from s2v.speech.features import level_db
+    from s2v.speech.features import level_db, no_speech_reason
 
     dur = len(audio) / SAMPLE_RATE
     if dur < cfg.min_seconds:
@@ -167,6 +173,9 @@ def check_speech(audio: np.ndarray, name: str, cfg: SynthesisConfig) -> None:
     if level < cfg.silence_db:
         raise SynthesisError(f"{name}: the audio is silent ({level:.0f} dBFS RMS, below {cfg.silence_db:.0f}); "
                              "nothing to speak")
+    why = no_speech_reason(audio, SAMPLE_RATE)
+    if why:
+        raise SynthesisError(f"{name}: {why}")
 
 
 def pieces_at_pauses(audio: np.ndarray, sr: int, max_seconds: float = 30.0, search: float = 5.0) -> list[tuple[int, int]]:
@@ -213,10 +222,18 @@ def speech_from_text(text: str, voice: str = "ada", lang: str | None = None, lea
 
     if not text or not text.strip():
         raise SynthesisError("the text is empty")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:   # bytes that were not UTF-8 reach Python as lone surrogates
+        raise SynthesisError("the text is not valid UTF-8 (save it as UTF-8, or check the terminal's encoding)") from None
+    if not any(ch.isalnum() for ch in text):
+        raise SynthesisError(f"the text {text[:40]!r} has nothing to speak (no letters, digits or characters)")
     lang = lang or language_of(text)
     if lang not in ("en", "zh"):
         raise SynthesisError(f"language must be 'en' or 'zh', got {lang!r}")
-    sp = SPEAKERS.get(voice) or SPEAKERS["ada"]
+    if voice not in SPEAKERS:
+        raise SynthesisError(f"unknown voice {voice!r}: choose one of {', '.join(sorted(SPEAKERS))}")
+    sp = SPEAKERS[voice]
     s = ESpeak().synthesize(text, voice="cmn" if lang == "zh" else sp.voice, rate=sp.rate, pitch=sp.pitch)
     y = resample(s.audio, s.sample_rate, SAMPLE_RATE)
     y = np.concatenate([np.zeros(int(lead * SAMPLE_RATE), np.float32), y, np.zeros(int(tail * SAMPLE_RATE), np.float32)])
@@ -236,7 +253,7 @@ def speech_input(audio: str | Path | np.ndarray | None = None, text: str | None 
         check_speech(sp.audio, "the TTS audio", cfg)
         return sp
     name = str(audio) if not isinstance(audio, np.ndarray) else "the audio"
-    y = np.asarray(audio, np.float32) if isinstance(audio, np.ndarray) else load_audio(audio)
+    y = np.asarray(audio, np.float32) if isinstance(audio, np.ndarray) else load_audio(audio, cfg.max_seconds)
     check_speech(y, name, cfg)
     lang = lang or "en"
     words = recognize_long(y, cfg, progress) if need_words and lang == "en" else []
@@ -314,13 +331,41 @@ class SynthesisResult:
                 f"{len(self.words)} words, {n} key poses inserted; {t}")
 
 
+def output_paths(out: str | Path, overwrite: bool = True, sides: bool = True) -> tuple[Path, Path, Path]:
+    """(video, metadata JSON, poses) for ``out``, or a :class:`SynthesisError` when writing them could destroy
+    something: ``out`` must be an ``.mp4``; inside a run folder (one with a ``manifest.json``) only under its
+    ``videos/``; and without ``overwrite`` none of the three may exist."""
+    out = Path(out)
+    if out.suffix.lower() != ".mp4":
+        raise SynthesisError(f"--out {out}: the output is an MP4 video; name a file ending in .mp4 (its word "
+                             "times and poses go beside it as .json and .poses.npz)")
+    paths = (out, out.with_suffix(".json"), out.with_suffix(".poses.npz"))
+    checked = paths if sides else paths[:1]
+    res = out.parent.resolve()
+    for folder in (res, *res.parents):
+        if (folder / "manifest.json").exists():
+            if res != folder / "videos" and folder / "videos" not in res.parents:
+                raise SynthesisError(f"--out {out} lies among the artifacts of the run {folder}; write videos to "
+                                     f"{folder / 'videos'} or outside the run")
+            break
+    if not overwrite:
+        there = [str(p) for p in checked if p.exists()]
+        if there:
+            raise SynthesisError(f"{', '.join(there)} exist{'s' if len(there) == 1 else ''}; choose another --out, "
+                                 "or add --force to replace")
+    return paths
+
+
 def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path | np.ndarray | None = None,
                text: str | None = None, lang: str | None = None, cfg: SynthesisConfig | None = None,
-               runs_dir: str | Path = "runs", progress: bool = True) -> SynthesisResult:
+               runs_dir: str | Path = "runs", progress: bool = True, overwrite: bool = True) -> SynthesisResult:
     """Speech (an audio file or array at 16 kHz) or text in, ``out`` (MP4 with the speech) out.
 
     Besides the video, ``<out>.json`` keeps the word times, the key-pose insertions and the stage timings,
-    and ``<out>.poses.npz`` the SMPL-X parameters that drove it (both written atomically)."""
+    and ``<out>.poses.npz`` the SMPL-X parameters that drove it (all written atomically, the speech through
+    a temporary file of this process's own). :func:`output_paths` refuses outputs that are not ``.mp4``,
+    that would land among a run's artifacts, or (``overwrite=False``, the CLI without ``--force``) that
+    exist."""
     import soundfile as sf
 
     from s2v.gan.data import frame_size
@@ -328,7 +373,7 @@ def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path 
     from s2v.io import save_json
 
     cfg = cfg or SynthesisConfig()
-    out = Path(out)
+    out, side_json, side_poses = output_paths(out, overwrite)
     timings: dict[str, float] = {}
     if cfg.size is not None and (cfg.size <= 0 or cfg.size % 32):
         raise SynthesisError(f"size {cfg.size} must be a positive multiple of 32")
@@ -353,20 +398,17 @@ def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path 
     timings["keypoints"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    wav = out.with_suffix(".speech.wav")
-    with atomic_path(wav, ".wav") as tmp:
-        sf.write(tmp, speech.audio, SAMPLE_RATE)
-    try:
-        render_video(sp.generator, points, (W, H), out, sp.fps, audio=wav, size=(W, H),
-                     side_by_side=cfg.side_by_side, progress=progress)
-    finally:
-        wav.unlink(missing_ok=True)
-    timings["video"] = time.perf_counter() - t
-
-    params.save(out.with_suffix(".poses.npz"), fps=sp.fps)
+    with temp_path(out.with_name(out.stem + ".speech"), ".wav") as wav:   # a name of this process's own
+        sf.write(wav, speech.audio, SAMPLE_RATE)
+        with folder_lock(out.parent):   # another synthesis into the same folder writes its three files after ours
+            output_paths(out, overwrite)  # ... and, without overwrite, one that finished meanwhile is not replaced
+            render_video(sp.generator, points, (W, H), out, sp.fps, audio=wav, size=(W, H),
+                         side_by_side=cfg.side_by_side, progress=progress)
+            timings["video"] = time.perf_counter() - t
+            params.save(side_poses, fps=sp.fps)
+            save_json(side_json, {
+                "speaker": sp.run.name, "source": speech.source, "language": speech.language, "fps": sp.fps,
+                "frames": len(poses), "words": speech.words, "timings": timings,
+                "insertions": [asdict(r) for r in records], "config": asdict(cfg)})
     res = SynthesisResult(out, len(poses), sp.fps, speech.duration, speech.words, records, timings)
-    save_json(out.with_suffix(".json"), {
-        "speaker": sp.run.name, "source": speech.source, "language": speech.language, "fps": sp.fps,
-        "frames": len(poses), "words": speech.words, "timings": timings,
-        "insertions": [asdict(r) for r in records], "config": asdict(cfg)})
     return res

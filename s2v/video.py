@@ -37,11 +37,13 @@ def write_video(frames: Iterable[np.ndarray], path: str | Path, fps: float, audi
         writer = imageio_ffmpeg.write_frames(str(tmp_video), (w, h), fps=fps, codec="libx264", quality=None,
                                              pix_fmt_out="yuv420p", output_params=["-crf", str(crf)],
                                              macro_block_size=1, ffmpeg_log_level="error")
-        writer.send(None)
-        writer.send(np.ascontiguousarray(first))
-        for f in it:
-            writer.send(np.ascontiguousarray(f))
-        writer.close()
+        try:
+            writer.send(None)
+            writer.send(np.ascontiguousarray(first))
+            for f in it:
+                writer.send(np.ascontiguousarray(f))
+        finally:  # also when interrupted: ffmpeg has ended (and stopped writing) before the temp file goes
+            writer.close()
         if audio is not None:
             muxed = tmp_video.with_name(tmp_video.stem + ".mux.mp4")
             try:

@@ -99,6 +99,9 @@ def test_cli_batch_runs_and_reports_bad_configs(books, tmp_path):
     cfg.write_text(f"name: cli\nruns_dir: {tmp / 'runs'}\nparameters: {{runs_dir: {tmp}}}\norder: [a, c]\n"
                    f"notebooks_dir: {d}\n")
     r = subprocess.run([sys.executable, "-m", "s2v", "batch", str(cfg)], capture_output=True, text=True)
+    assert r.returncode == 1 and "--other-notebooks" in r.stderr and not _ran(log)   # a config cannot run code
+    r = subprocess.run([sys.executable, "-m", "s2v", "batch", str(cfg), "--other-notebooks"], capture_output=True,
+                       text=True)
     assert r.returncode == 0, r.stderr
     assert _ran(log) == ["a=0", "c=0"] and "done" in r.stdout
     (tmp_path / "bad.yaml").write_text("nmae: x\n")

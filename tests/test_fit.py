@@ -108,6 +108,7 @@ def test_fit_stage_writes_params_with_residuals(studio, tmp_path):
     assert r.has("keypoints") and len(track) > 0
     small = KeypointTrack(track.points[:40], track.width, track.height, track.fps)
     small.save(r.path("keypoints"))
+    r.accept("keypoints")                      # a deliberate edit: recorded, else the fit refuses the changed file
     res = fit_run(r, FitConfig(init_steps=60, steps=80), backend="free", progress=False)
     back = load_fit(r.path("params"))
     np.testing.assert_allclose(back.residual_px, res.residual_px)

@@ -293,7 +293,7 @@ from s2v.params import SMPLXParams
 from s2v.plots import overlay_grid
 from s2v.video import read_video
 
-run = Run(f"{runs_dir}/{run_name}")
+run = Run.open(run_name, runs_dir)
 try:
     track = detect_run(run, source=source, noise_px=noise_px)
 except DetectorUnavailable as err:   # no MediaPipe: use the studio's truth so the notebook still teaches
@@ -915,6 +915,7 @@ your_size = 256          # its GAN width (px, multiple of 32); the height follow
 import time
 import numpy as np, matplotlib.pyplot as plt
 from s2v.speaker import SpeakerConfig, prepare_speaker
+from s2v.run import Run
 from s2v.synthesize import Speaker, SynthesisConfig, speech_input, speech_to_poses, synthesize
 from s2v.plots import inline_video, insertion_plot
 
@@ -923,7 +924,7 @@ cfg.pose.max_steps, cfg.gan.max_steps, cfg.gan.size = lstm_steps, gan_steps, siz
 t0 = time.time()
 report = prepare_speaker(run_name, cfg, runs_dir)
 print(f"speaker prepared in {time.time() - t0:.0f} s:", report)
-speaker = Speaker.load(f"{runs_dir}/{run_name}")
+speaker = Speaker.load(Run.open(run_name, runs_dir))
 print(f"LSTM input: {speaker.inputs}, {speaker.fps:g} fps; GAN {speaker.gan_config['size']} px; "
       f"dictionary: {', '.join(speaker.dictionary.words) if speaker.dictionary else 'none'}")
 """),
@@ -969,7 +970,7 @@ if your_run:
     import copy
     from s2v.fit import check_fit
     from s2v.run import Run
-    mine = Run(f"{runs_dir}/{your_run}")
+    mine = Run.open(your_run, runs_dir)
     q = check_fit(mine).quality()
     print(f"{your_run}: {q['framing']} framing, {q['failed']} of {q['frames']} frames failed")
     mcfg = copy.deepcopy(cfg)          # the same sizes, at its own GAN width

@@ -21,8 +21,19 @@ from pathlib import Path
 
 import numpy as np
 
-from s2v.dictionary.insertion import InsertionConfig, Insertion, apply_dictionary, find_key_words
-from s2v.dictionary.store import DEFAULT_PARTS, DictionaryError, Entry, KeyPoseDictionary, tokens
+from s2v.dictionary.insertion import (
+    Insertion,
+    InsertionConfig,
+    apply_dictionary,
+    find_key_words,
+)
+from s2v.dictionary.store import (
+    DEFAULT_PARTS,
+    DictionaryError,
+    Entry,
+    KeyPoseDictionary,
+    tokens,
+)
 from s2v.metrics import distance_from, rest_reference
 from s2v.params import ParamLayout, SMPLXParams
 
@@ -206,10 +217,10 @@ class DictionaryBuilder:
         dictionary of the run is loaded to be extended."""
         seq, fps, source, p = _run_poses(run)
         words = json.loads(run.require("transcript").read_text())["words"]
-        d = KeyPoseDictionary.load(run.path("dictionary")) if load_existing and run.has("dictionary") else None
+        d = KeyPoseDictionary.load(run.require("dictionary")) if load_existing and run.has("dictionary") else None
         speaker = None
         if run.has("truth_params"):
-            with np.load(run.path("truth_params")) as z:
+            with np.load(run.require("truth_params")) as z:
                 speaker = str(z["meta_speaker"]) if "meta_speaker" in z else None
         b = cls(seq, fps, words, p.layout, run.name, d, source=source, fixed=p.frames(slice(0, 1)))
         b.dictionary.speaker = b.dictionary.speaker or speaker
@@ -272,8 +283,9 @@ class DictionaryBuilder:
 
     def save(self, run) -> Path:
         """Write the dictionary into ``run`` (``dictionary/dictionary.json`` + arrays) and record it."""
-        path = self.dictionary.save(run.path("dictionary"))
-        run.record("dictionary", entries=len(self.dictionary), words=self.dictionary.words, source=self.source)
+        with run.lock("dictionary build"):
+            path = self.dictionary.save(run.path("dictionary"))
+            run.record("dictionary", entries=len(self.dictionary), words=self.dictionary.words, source=self.source)
         return path
 
 

@@ -89,7 +89,8 @@ def crop_frame(frame: np.ndarray, W: int, H: int) -> np.ndarray:
 
 
 def run_frames(run: Run, W: int, H: int, progress: bool = False) -> np.ndarray:
-    """The run's video frames at (W, H), decoded once into ``gan/cache/frames_<W>x<H>.npy`` (memory-mapped)."""
+    """The run's video frames at (W, H), decoded once into ``gan/cache/frames_<W>x<H>.npy`` (memory-mapped).
+    The cache is derived data: one that is damaged, of another shape or of another video is decoded again."""
     from tqdm.auto import tqdm
 
     from s2v.io import atomic_path
@@ -99,8 +100,13 @@ def run_frames(run: Run, W: int, H: int, progress: bool = False) -> np.ndarray:
     cache = run.root / "gan" / "cache" / f"frames_{W}x{H}.npy"
     meta = cache.with_suffix(".json")
     stamp = {"video": str(video.name), "bytes": video.stat().st_size, "mtime": video.stat().st_mtime}
-    if cache.exists() and meta.exists() and json.loads(meta.read_text()) == stamp:
-        return np.load(cache, mmap_mode="r")
+    try:
+        if cache.exists() and meta.exists() and json.loads(meta.read_text()) == stamp:
+            arr = np.load(cache, mmap_mode="r")
+            if arr.ndim == 4 and arr.shape[1:] == (H, W, 3) and len(arr) and arr.dtype == np.uint8:
+                return arr
+    except (ValueError, OSError, UnicodeDecodeError):   # json.JSONDecodeError is a ValueError
+        pass
     n = count_frames(video)
     cache.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(cache, ".npy") as tmp:

@@ -15,6 +15,7 @@ import torch
 
 from s2v.gan.data import PARTS, boxes_of, to_tensor, to_uint8
 from s2v.gan.networks import Generator, GeneratorConfig
+from s2v.io import ArtifactError, load_torch
 
 
 def load_generator(path: str | Path, device: str | torch.device | None = None) -> tuple[Generator, dict]:
@@ -22,10 +23,17 @@ def load_generator(path: str | Path, device: str | torch.device | None = None) -
     from s2v.gan.train import GANConfig
 
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    st = torch.load(path, map_location=device, weights_only=False)
-    cfg = GANConfig(**st["config"]).to_dict()
+    st = load_torch(path, "trained generator (gan/generator.pt)", ("generator", "config"),
+                    "python -m s2v gan train --run <speaker>", device=device)
+    try:
+        cfg = GANConfig(**st["config"]).to_dict()
+    except TypeError as e:
+        raise ArtifactError(f"{path}: its config does not fit this s2v ({e}); retrain the GAN") from None
     G = Generator(GeneratorConfig(**cfg["generator"])).to(device).eval()
-    G.load_state_dict(st["generator"])
+    try:
+        G.load_state_dict(st["generator"])
+    except RuntimeError as e:
+        raise ArtifactError(f"{path}: its weights do not match its config ({str(e).splitlines()[0][:200]})") from None
     G.train_size = int(cfg["size"])  # training width: the default output size
     return G, cfg
 
@@ -150,12 +158,12 @@ def render_run(G: Generator, run, path: str | Path, first: int = 0, last: int | 
     """Frames ``first..last-1`` of a run's poses generated as a video, with the matching slice of its speech
     (``side_by_side``: label | generated | real)."""
     import soundfile as sf
+    from tqdm.auto import tqdm
 
     from s2v.camera import Camera
     from s2v.gan.data import frame_size, run_frames, run_keypoints
     from s2v.io import atomic_path
     from s2v.video import probe_fps, write_video
-    from tqdm.auto import tqdm
 
     cam = Camera.load(run.require("camera"))
     W, H = frame_size(cam.width, cam.height, size or getattr(G, "train_size", 256))
@@ -165,7 +173,7 @@ def render_run(G: Generator, run, path: str | Path, first: int = 0, last: int | 
     real = run_frames(run, W, H) if side_by_side and run.has("recording") else None
     audio = None
     if run.has("audio"):
-        y, sr = sf.read(run.path("audio"), dtype="float32")
+        y, sr = sf.read(run.require("audio"), dtype="float32")
         audio = Path(path).with_suffix(".wav")
         with atomic_path(audio, ".wav") as tmp:
             sf.write(tmp, y[int(first / fps * sr):int(last / fps * sr)], sr)

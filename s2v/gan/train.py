@@ -33,8 +33,19 @@ from torch import nn
 
 from s2v.gan import losses
 from s2v.gan.data import PARTS, ClipDataset, to_uint8
-from s2v.gan.networks import Generator, GeneratorConfig, MultiscaleDiscriminator, crop_boxes
-from s2v.io import atomic_path
+from s2v.gan.networks import (
+    Generator,
+    GeneratorConfig,
+    MultiscaleDiscriminator,
+    crop_boxes,
+)
+from s2v.io import (
+    atomic_path,
+    load_torch,
+    numpy_rng_state,
+    resume_error,
+    set_numpy_rng_state,
+)
 from s2v.run import Run
 
 
@@ -195,7 +206,7 @@ class GANTrainer:
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                 "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict(),
                 "step": self.step, "history": self.history, "config": self.cfg.to_dict(),
-                "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": self.rng.getstate()}}
+                "rng": {"torch": torch.get_rng_state(), "numpy": numpy_rng_state(), "python": self.rng.getstate()}}
 
     def save_checkpoint(self) -> None:
         if self.rank != 0:
@@ -204,17 +215,22 @@ class GANTrainer:
             torch.save(self._state(), tmp)
 
     def _load(self, path: Path) -> None:
-        st = torch.load(path, map_location=self.device, weights_only=False)
-        _unwrap(self.G).load_state_dict(st["G"])
-        _unwrap(self.D).load_state_dict(st["D"])
-        self.opt_g.load_state_dict(st["opt_g"])
-        self.opt_d.load_state_dict(st["opt_d"])
+        st = load_torch(path, "GAN training checkpoint", ("G", "D", "opt_g", "opt_d", "step", "config"),
+                        f"rm {path} (restarts the training)", device=self.device)
+        try:
+            _unwrap(self.G).load_state_dict(st["G"])
+            _unwrap(self.D).load_state_dict(st["D"])
+            self.opt_g.load_state_dict(st["opt_g"])
+            self.opt_d.load_state_dict(st["opt_d"])
+        except (RuntimeError, ValueError) as e:
+            raise resume_error(path, st["config"], self.cfg.to_dict(), e) from None
         self.scaler_g.load_state_dict(st["scaler_g"])
         self.scaler_d.load_state_dict(st["scaler_d"])
         self.step, self.history = st["step"], st["history"]
-        torch.set_rng_state(st["rng"]["torch"])
-        np.random.set_state(st["rng"]["numpy"])
-        self.rng.setstate(st["rng"]["python"])
+        torch.set_rng_state(st["rng"]["torch"].cpu())
+        set_numpy_rng_state(st["rng"]["numpy"])
+        py = st["rng"]["python"]
+        self.rng.setstate((py[0], tuple(py[1]), py[2]))
 
     def export(self, path: str | Path, meta: dict | None = None) -> Path:
         """The generator alone (what inference needs), with its config."""
@@ -417,6 +433,14 @@ def train_gan(runs: list[Run], out: Run, cfg: GANConfig | None = None, progress:
     """Train on ``runs`` (their recordings and parameters) and write ``out``'s ``gan/generator.pt``; checkpoints
     in ``gan/checkpoint.pt`` make an interrupted training resume."""
     cfg = cfg or GANConfig()
+    import contextlib
+
+    lead = int(os.environ.get("RANK", "0")) == 0        # under torchrun, the first process holds the run's lock
+    with out.lock("gan train") if lead else contextlib.nullcontext():
+        return _train_gan(runs, out, cfg, progress, backend)
+
+
+def _train_gan(runs: list[Run], out: Run, cfg: GANConfig, progress: bool, backend: str) -> GANTrainer:
     train = ClipDataset(runs, cfg.size, cfg.clip, "train", backend=backend, hands=cfg.hands, progress=progress)
     try:
         test = ClipDataset(runs, cfg.size, cfg.clip, "test", backend=backend, hands=cfg.hands)
@@ -448,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         if v is not None:
             kw[k] = v
     cfg = GANConfig(**kw)
-    runs = [Run(Path(a.runs_dir) / n) for n in a.run]
+    runs = [Run.open(n, a.runs_dir) for n in a.run]
     out = Run.create(a.out or a.run[0], a.runs_dir)
     tr = train_gan(runs, out, cfg)
     if a.digest:

@@ -51,6 +51,38 @@ def level_db(audio: np.ndarray) -> float:
     return 20 * float(np.log10(max(rms(audio), 1e-12)))
 
 
+def speech_activity(audio: np.ndarray, sr: int = 16000, max_seconds: float = 120.0) -> tuple[float, float]:
+    """(voiced share, envelope modulation in dB) of the first ``max_seconds``: a cheap voice-activity check.
+
+    Voiced speech is harmonic (low spectral flatness) and its loudness rises and falls with the syllables
+    (several dB from one 16 ms frame to the next); noise is flat in spectrum (white noise: flatness ~0.56, speech
+    ~0.001) and steady tones and hums do not rise and fall. *Voiced share*: the frames within 30 dB of the
+    loudest 5 % whose flatness is below 0.2; *modulation*: the standard deviation of those frames' level.
+    Measured (share / dB): real English (JFK) 0.81 / 10.6, real Mandarin 0.99 / 7.1, eSpeak NG 0.65 / 7.8; white
+    noise 0 / 0.4, a steady 220 Hz tone 1.0 / 0.2. :func:`no_speech_reason` draws the line."""
+    import librosa
+
+    y = np.asarray(audio[: int(max_seconds * sr)], np.float32)
+    if len(y) < 512:
+        return 0.0, 0.0
+    S = np.abs(librosa.stft(y, n_fft=512, hop_length=256)) + 1e-10
+    e = 10 * np.log10((S ** 2).mean(0))
+    flat = librosa.feature.spectral_flatness(S=S)[0]
+    loud = e > np.percentile(e, 95) - 30
+    return float((loud & (flat < 0.2)).mean()), float(e[loud].std())
+
+
+def no_speech_reason(audio: np.ndarray, sr: int = 16000, min_voiced: float = 0.05, min_modulation_db: float = 2.0
+                     ) -> str | None:
+    """Why ``audio`` is not speech (noise, a steady tone), or None when it may be (:func:`speech_activity`)."""
+    voiced, mod = speech_activity(audio, sr)
+    if voiced < min_voiced:
+        return f"no voiced sound found ({voiced:.0%} of the loud frames are harmonic): noise, not speech?"
+    if mod < min_modulation_db:
+        return f"its loudness does not rise and fall with syllables ({mod:.1f} dB): a steady tone or hum, not speech?"
+    return None
+
+
 def rms_normalize(audio: np.ndarray, target_rms: float = 0.1) -> np.ndarray:
     rms_ = rms(audio)
     if rms_ < 1e-8:
