@@ -7,7 +7,9 @@ three ways, all else equal (``FitConfig()``):
    grasp/spread/opposition poses, ``s2v.body.free_build.hand_pose_samples``);
 2. full 45-D finger rotations (what the official SMPL-X files allow with ``use_pca=False``);
 3. 12 components of a PCA of *real* hands: the 45-D fit's hands of the first half of the track (per side,
-   about the model's hand mean, as ``smplx`` adds it), tested on the second half (held-out frames).
+   about the model's hand mean, as ``smplx`` adds it), tested on the second half (held-out frames);
+4. the kit's ``fit --hands speaker`` (:func:`s2v.fit.fit_with_speaker_hands`): the same kind of basis, built from
+   the whole recording, as a user's run does.
 
 Reported: 2D hand residuals (median px, and as a share of the person's height) on the held-out half, and how
 much of the 45-D fit's real finger motion each 12-component basis can express (share of the squared
@@ -94,13 +96,18 @@ def main():
     print(f"\ncomponents a real-hand PCA needs for 90 % of its own (training) half: left {k90[0]}, right {k90[1]}")
 
     # the held-out half refitted with the real basis
-    m_real = BodyModel(backend="free", device="cpu")
-    for s in SIDES:
-        getattr(m_real.smplx, f"{s}_hand_components").copy_(torch.as_tensor(C_real[s]))
+    m_real = BodyModel(backend="free", device="cpu", hand_basis=C_real)
     sub = KeypointTrack(track.points[half:], track.width, track.height, track.fps)
     t = time.perf_counter()
     fits["real PCA 12"] = fit_sequence(sub, cam, m_real, cfg, progress=False)
     secs["real PCA 12"] = time.perf_counter() - t
+    # the kit's path: `s2v fit --hands speaker` (the speaker's basis from a first 45-D fit of the whole recording)
+    from s2v.fit import fit_with_speaker_hands
+
+    t = time.perf_counter()
+    fits["speaker basis (fit --hands speaker)"], info = fit_with_speaker_hands(track, cam, "free", cfg, progress=False)
+    secs["speaker basis (fit --hands speaker)"] = time.perf_counter() - t
+    print(f"\nfit --hands speaker: the speaker's 12 components hold {info['hand_basis_share']} of the 45-D fingers")
     person = fits["free PCA 12"].person_px
     print(f"\nheld-out half ({T - half} frames), person {person:.0f} px: 2D hand residuals (median px)\n")
     print("| hands | left | right | left / right % of person | failed | fit s |")

@@ -204,7 +204,7 @@ def _cmd_fit(a) -> int:
     from s2v.run import Run
 
     run = Run.open(a.run, a.runs_dir)
-    cfg = FitConfig(steps=a.steps, device=a.device, framing=a.framing)
+    cfg = FitConfig(steps=a.steps, device=a.device, framing=a.framing, hand_basis=a.hands)
     res = fit_run(run, cfg, backend=a.backend)
     q = res.quality()
     parts = ", ".join(f"{p} {q[f'median_{p}_px']:.1f}" for p in ("body", "left_hand", "right_hand", "face")
@@ -508,6 +508,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--framing", default="auto", choices=("auto", "full", "half", "head_shoulders", "seated"),
                    help="what the camera shows; auto reads it from the keypoints seen (seated must be given)")
     f.add_argument("--overlay", action="store_true", help="also write fit/overlay.mp4: fit and keypoints on the video")
+    f.add_argument("--hands", default="model", choices=("model", "speaker"),
+                   help="hand PCA: the body model's, or the speaker's own built from a first fit with full 45-D "
+                        "fingers (real fingers fit it: see s2v.body.hands; the fit takes about twice as long)")
     f.set_defaults(func=_cmd_fit)
 
     ps = sub.add_parser("pose", help="train the speech-to-pose LSTM on runs (section 3.4); resumes if interrupted")

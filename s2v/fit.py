@@ -52,6 +52,7 @@ import numpy as np
 import torch
 from scipy.spatial.transform import Rotation
 
+from s2v.body.hands import basis_meta
 from s2v.body.poses import arms_down
 from s2v.camera import Camera
 from s2v.keypoints import SLICES, KeypointTrack, smplx_to_openpose_index
@@ -86,6 +87,7 @@ class FitConfig:
     w_betas: float = 1e-6
     w_orient: float = 1e-3          # global orientation towards upright and facing the camera (a studio)
     w_smooth: float = 2e-3          # consecutive frames (whole 106-vector, scaled per part)
+    hand_basis: str = "model"      # "model": the body model's hand PCA; "speaker": the speaker's own (s2v.body.hands)
     edge_margin: float = 0.04       # image heights: a point this close to the image's edge may lie beyond it
     fail_frac: float = 0.04         # a frame whose mean residual exceeds this fraction of the person's height fails
     fail_min_px: float = 4.0        # ... and this many px (a small person's detector noise is larger than 4 %)
@@ -119,6 +121,7 @@ class FitResult:
     framing: str = "full"
     person_px: float = 0.0          # the person's height in the image (px): the unit of the flags
     fps: float = 30.0
+    hand_basis: dict | None = None  # the speaker's own hand PCA rows per side (s2v.body.hands), or None
 
     def __post_init__(self) -> None:
         T = len(self.residual_px)
@@ -132,7 +135,7 @@ class FitResult:
     def save(self, path) -> None:
         self.params.save(path, residual_px=self.residual_px, failed=self.failed, missing=self.missing,
                          parts_px=self.parts_px, seen=self.seen, framing=self.framing, person_px=self.person_px,
-                         fps=self.fps)
+                         fps=self.fps, **(basis_meta(self.hand_basis) if self.hand_basis is not None else {}))
 
     def quality(self) -> dict:
         """Summary figures of the fit (what ``s2v run show`` and the next stages read)."""
@@ -587,11 +590,41 @@ def _fit_run(run, cfg: FitConfig, backend: str, progress: bool) -> FitResult:
 
     track = KeypointTrack.load(run.require("keypoints"))
     camera = Camera.load(run.require("camera")) if run.has("camera") else Camera.default_for(track.width, track.height)
-    model = BodyModel(backend=backend, device=cfg.device)
-    res = fit_sequence(track, camera, model, cfg, progress=progress)
+    if cfg.hand_basis not in ("model", "speaker"):
+        raise ValueError(f"hand_basis {cfg.hand_basis!r}: choose 'model' or 'speaker'")
+    info = {}
+    if cfg.hand_basis == "speaker":
+        res, info = fit_with_speaker_hands(track, camera, backend, cfg, progress)
+        model_name = info.pop("body_model")
+    else:
+        model = BodyModel(backend=backend, device=cfg.device)
+        res = fit_sequence(track, camera, model, cfg, progress=progress)
+        model_name = model.backend
     res.save(run.path("params"))
-    run.record("params", config=cfg, body_model=model.backend, **res.quality())
+    run.record("params", config=cfg, body_model=model_name, **res.quality(), **info)
     return res
+
+
+def fit_with_speaker_hands(track: KeypointTrack, camera: Camera, backend: str = "auto", cfg: FitConfig | None = None,
+                           progress: bool = True) -> tuple[FitResult, dict]:
+    """Fit twice (:mod:`s2v.body.hands`): with full 45-D fingers, then, with the speaker's own 12-component basis
+    made from those fingers, in the paper's layout. Returns the second fit (carrying its basis) and
+    ``{"hand_basis_share": {side: share of the 45-D fingers the basis expresses}, "body_model": backend}``."""
+    from s2v.body import BodyModel
+    from s2v.body.hands import hand_basis_from
+
+    cfg = cfg or FitConfig()
+    lay = ParamLayout()
+    full = BodyModel(backend=backend, device=cfg.device, layout=ParamLayout(num_hand_comps=45))
+    first = fit_sequence(track, camera, full, cfg, progress=progress)
+    ok = ~first.failed & ~first.missing
+    hands = {s: np.asarray(getattr(first.params, f"{s}_hand_pose"))[ok if ok.sum() >= 2 else slice(None)]
+             for s in ("left", "right")}
+    basis, share = hand_basis_from(hands, lay.num_hand_comps)
+    model = BodyModel(backend=backend, device=cfg.device, layout=lay, hand_basis=basis)
+    res = fit_sequence(track, camera, model, cfg, progress=progress)
+    res.hand_basis = basis
+    return res, {"hand_basis_share": {s: round(v, 4) for s, v in share.items()}, "body_model": model.backend}
 
 
 def load_fit(path) -> FitResult:
@@ -603,7 +636,9 @@ def load_fit(path) -> FitResult:
     return FitResult(SMPLXParams.load(path), meta["residual_px"], meta["failed"].astype(bool), [],
                      get("parts_px"), None if get("missing") is None else get("missing").astype(bool),
                      None if get("seen") is None else get("seen").astype(bool), str(get("framing", "full")),
-                     float(get("person_px", 0.0)), float(get("fps", 30.0)))
+                     float(get("person_px", 0.0)), float(get("fps", 30.0)),
+                     {s: get(f"hand_components_{s}").astype(np.float32) for s in ("left", "right")}
+                     if get("hand_components_left") is not None else None)
 
 
 def check_fit(run, max_failed: float = MAX_FAILED) -> FitResult | None:

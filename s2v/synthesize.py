@@ -68,6 +68,7 @@ class Speaker:
     transl: np.ndarray
     voice: str
     seen: np.ndarray = field(default_factory=lambda: np.ones(137, bool))  # keypoints the recording showed
+    hand_basis: dict | None = None    # the speaker's own hand PCA (fit --hands speaker), else the model's
 
     @property
     def fps(self) -> float:
@@ -115,7 +116,7 @@ class Speaker:
         from s2v.fit import FitQualityError, run_poses
 
         try:
-            p, _, _, seen = run_poses(run)
+            p, _, source, seen = run_poses(run)
         except FitQualityError as err:
             raise SynthesisError(str(err)) from None
         n = min(len(p), 10)  # the paper fixes shape and global orientation after the first frames
@@ -123,8 +124,11 @@ class Speaker:
         studio = run.manifest.get("artifacts", {}).get("recording", {}).get("config", {}).get("speaker", {})
         if isinstance(studio, dict) and studio.get("name"):
             voice = studio["name"]
+        from s2v.body.hands import load_hand_basis
+
+        basis = load_hand_basis(run.path(source)) if source == "params" else None
         return cls(run, model, ck, G, gcfg, dictionary, Camera.load(run.require("camera")), np.asarray(p.betas),
-                   np.median(p.global_orient[:n], 0), np.median(p.transl[:n], 0), voice, seen)
+                   np.median(p.global_orient[:n], 0), np.median(p.transl[:n], 0), voice, seen, basis)
 
 
 # ---------------------------------------------------------------------------------------------- speech in
@@ -308,7 +312,7 @@ def poses_to_keypoints(speaker: Speaker, params, W: int, H: int) -> np.ndarray:
     from s2v.keypoints import project_model
 
     cam = speaker.camera
-    pts = project_model(BodyModel(device="cpu"), params, cam)
+    pts = project_model(BodyModel(device="cpu", hand_basis=speaker.hand_basis), params, cam)
     pts[:, ~speaker.seen, 2] = 0.0  # only what the recording showed
     return scale_points(pts, cam.width, cam.height, W, H)
 

@@ -8,7 +8,7 @@ import torch
 from s2v.body import BodyModel
 from s2v.camera import Camera
 from s2v.fit import FitConfig, fit_per_frame, fit_run, fit_sequence, joint_errors_mm, load_fit
-from s2v.keypoints import SLICES, KeypointTrack, load_openpose_json, save_openpose_json
+from s2v.keypoints import SLICES, KeypointTrack, load_openpose_json, project_model, save_openpose_json
 from s2v.params import SMPLXParams
 
 FRAMES = slice(0, 120)
@@ -151,3 +151,54 @@ def test_detector_finds_the_studio_speaker(studio):
     assert np.median(err[ok]) < 4.0, np.median(err[ok])          # px at 128^2
     face = det.points[:, SLICES["face"]]
     assert (face[:, :68, 2] > 0).mean() > 0.8                    # the face is ~12 px tall at 128^2
+
+
+def test_speaker_hand_basis_travels_with_the_fit(studio, tmp_path):
+    """``fit --hands speaker``: the speaker's own 12-component basis is stored with the fit and every stage that
+    draws the speaker's skeleton uses it (issue 13)."""
+    from s2v.body.hands import load_hand_basis
+    from s2v.gan.data import run_keypoints
+    from s2v.run import Run
+
+    run, *_ = studio
+    r = Run.create("hands", tmp_path)
+    for a in ("camera", "recording", "audio"):
+        r.path(a).write_bytes(run.path(a).read_bytes())
+    track = KeypointTrack.load(run.path("truth_keypoints"))
+    KeypointTrack(track.points[:30], track.width, track.height, track.fps).save(r.path("keypoints"))
+    r.record("keypoints")
+    res = fit_run(r, FitConfig(init_steps=40, steps=60, hand_basis="speaker"), backend="free", progress=False)
+    basis = load_hand_basis(r.path("params"))
+    share = r.manifest["artifacts"]["params"]["hand_basis_share"]
+    assert set(basis) == {"left", "right"} and basis["left"].shape == (12, 45)
+    for side in ("left", "right"):
+        np.testing.assert_allclose(basis[side] @ basis[side].T, np.eye(12), atol=1e-4)   # orthonormal rows
+        assert share[side] > 0.99                                  # 30 frames of one speaker: 12 rows hold them
+        np.testing.assert_array_equal(load_fit(r.path("params")).hand_basis[side], basis[side])
+    cam = Camera.load(r.path("camera"))
+    own = project_model(BodyModel(backend="free", device="cpu", hand_basis=basis), res.params, cam)
+    other = project_model(BodyModel(backend="free", device="cpu"), res.params, cam)
+    drawn = run_keypoints(r, cam.width, cam.height, backend="free")
+    hands = slice(25, 67)
+    assert np.abs(own[:, hands, :2] - other[:, hands, :2]).max() > 1.0    # the basis matters ...
+    np.testing.assert_allclose(drawn[:, hands, :2], own[:, hands, :2], atol=0.6)   # ... and the GAN's labels use it
+    with pytest.raises(ValueError, match="does not fit the layout"):
+        BodyModel(backend="free", device="cpu", hand_basis={"left": basis["left"][:6], "right": basis["right"][:6]})
+
+
+def test_real_fingers_fit_the_speaker_basis_better_than_the_free_one(shared_data):
+    """Issue 13's bar on the real DWPose track: the speaker's own 12 components express >= 90 % of the fingers
+    and fit the 2D hands at least as well as the free model's generated basis."""
+    from s2v.fit import fit_with_speaker_hands
+
+    tr = KeypointTrack.from_dwpose_npz(shared_data / "keypoints_halfbody" / "echomimic_pose01.npz")
+    tr = KeypointTrack(tr.points[:60], tr.width, tr.height, tr.fps)
+    cam = Camera.default_for(tr.width, tr.height)
+    cfg = FitConfig(init_steps=100, steps=150)
+    free = fit_sequence(tr, cam, BodyModel(backend="free", device="cpu"), cfg, progress=False).quality()
+    res, info = fit_with_speaker_hands(tr, cam, "free", cfg, progress=False)
+    own = res.quality()
+    assert min(info["hand_basis_share"].values()) >= 0.9, info
+    for side in ("left_hand", "right_hand"):
+        assert own[f"median_{side}_px"] <= free[f"median_{side}_px"] + 0.2, (side, own, free)
+    assert own["failed"] == 0

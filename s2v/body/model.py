@@ -98,7 +98,8 @@ class BodyModel(torch.nn.Module):
     """A batched, differentiable SMPL-X forward on CPU or CUDA for either backend."""
 
     def __init__(self, backend: str = "auto", layout: ParamLayout | None = None, gender: str = "neutral",
-                 use_face_contour: bool = True, flat_hand_mean: bool = False, device=None):
+                 use_face_contour: bool = True, flat_hand_mean: bool = False, device=None,
+                 hand_basis: dict | None = None):
         super().__init__()
         import smplx
 
@@ -114,6 +115,13 @@ class BodyModel(torch.nn.Module):
                 create_global_orient=False, create_body_pose=False, create_betas=False,
                 create_left_hand_pose=False, create_right_hand_pose=False, create_expression=False,
                 create_jaw_pose=False, create_leye_pose=False, create_reye_pose=False, create_transl=False)
+        if hand_basis is not None:  # a speaker's own hand PCA (s2v.body.hands) in place of the model's
+            k = self.layout.num_hand_comps
+            for side in ("left", "right"):
+                C = np.asarray(hand_basis[side], np.float32)
+                if not self.layout.use_pca or C.shape != (k, FULL_HAND_DIM):
+                    raise ValueError(f"hand basis of shape {C.shape} does not fit the layout's {k} hand numbers")
+                setattr(self.smplx, f"{side}_hand_components", torch.as_tensor(C))
         for p in self.smplx.parameters():
             p.requires_grad_(False)
         self.faces = np.asarray(self.smplx.faces, dtype=np.int64)

@@ -57,9 +57,12 @@ def run_keypoints(run: Run, W: int, H: int, backend: str = "auto", source: str =
         from s2v.body import BodyModel
         from s2v.fit import run_poses
 
+        from s2v.body.hands import load_hand_basis
+
         camera = Camera.load(run.require("camera"))
-        params, _, _, seen = run_poses(run, source)
-        pts = project_model(BodyModel(backend=backend, device="cpu"), params, camera)
+        params, _, name, seen = run_poses(run, source)
+        basis = load_hand_basis(run.path(name)) if name == "params" else None   # the speaker's own hand PCA
+        pts = project_model(BodyModel(backend=backend, device="cpu", hand_basis=basis), params, camera)
         pts[:, ~seen, 2] = 0.0  # draw only what the recording showed (no legs invented under a desk)
         w0, h0 = camera.width, camera.height
     return scale_points(pts, w0, h0, W, H)

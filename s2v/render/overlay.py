@@ -56,7 +56,7 @@ def fit_overlay_video(run, out: str | Path | None = None, backend: str = "auto")
     res = load_fit(run.require("params"))
     track = KeypointTrack.load(run.require("keypoints"))
     cam = Camera.load(run.require("camera")) if run.has("camera") else Camera.default_for(track.width, track.height)
-    fitted = project_model(BodyModel(backend=backend, device="cpu"), res.params, cam)
+    fitted = project_model(BodyModel(backend=backend, device="cpu", hand_basis=res.hand_basis), res.params, cam)
     out = Path(out) if out else run.root / "fit" / "overlay.mp4"
     video = run.require("recording")
     frames = overlay_frames(iter_frames(video), fitted, track.points, seen_points(track), res.failed)
