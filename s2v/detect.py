@@ -152,8 +152,9 @@ def detect_run(run, config: DetectorConfig | None = None, source: str = "video",
                              "the files must come from the same frames as the capture (same fps, no trim)")
     else:
         raise ValueError(f"source must be 'video', 'truth' or 'openpose', got {source!r}")
-    track.save(run.path("keypoints"))
-    run.record("keypoints", fps=track.fps, config={
-        "source": source, "noise_px": noise_px, "openpose": openpose, "pattern": pattern,
-        "detector": vars(config or DetectorConfig()) if source == "video" else None})
+    with run.lock("detect"):
+        track.save(run.path("keypoints"))
+        run.record("keypoints", fps=track.fps, config={
+            "source": source, "noise_px": noise_px, "openpose": openpose, "pattern": pattern,
+            "detector": vars(config or DetectorConfig()) if source == "video" else None})
     return track
