@@ -357,3 +357,19 @@ def test_a_damaged_frame_cache_is_decoded_again(run_copy):
     cache = run_copy.root / "gan" / "cache" / "frames_64x64.npy"
     cache.write_bytes(cache.read_bytes()[:200])                       # truncated
     np.testing.assert_array_equal(run_frames(run_copy, 64, 64), a)
+
+
+def test_resuming_a_gan_with_other_settings_names_them(speaker, tmp_path):
+    from s2v.gan.networks import GeneratorConfig
+    from s2v.gan.train import GANConfig, train_gan
+
+    def cfg(ngf):
+        return GANConfig(size=64, clip=3, generator=GeneratorConfig(ngf=ngf, n_downsample=3, n_blocks=1), ndf=8,
+                         part_crop=16, part_ndf=8, max_steps=1, checkpoint_every=1, sample_every=100, temporal=False,
+                         device="cpu")
+
+    out = Run.create("gan_resume", tmp_path)
+    train_gan([speaker], out, cfg(8), progress=False)
+    assert (out.root / "gan" / "checkpoint.pt").exists()
+    with pytest.raises(ArtifactError, match=r"generator.ngf: checkpoint 8, now 16.*--fresh"):
+        train_gan([speaker], out, cfg(16), progress=False)
