@@ -248,13 +248,18 @@ def test_leftovers_of_a_killed_writer_are_swept_when_the_run_is_next_locked(run_
 def test_sigterm_during_synthesis_leaves_nothing(speaker, tmp_path):
     out = tmp_path / "term.mp4"
     p = subprocess.Popen([*PY, "synthesize", "--run", speaker.name, "--runs-dir", str(speaker.root.parent),
-                          "--text", "a long sentence " * 40, "--out", str(out)], stderr=subprocess.PIPE, text=True)
+                          "--text", "a long sentence " * 120, "--out", str(out)], stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and not list(tmp_path.glob(".*")) and p.poll() is None:
         time.sleep(0.05)                                              # until it writes its speech
     p.terminate()
     p.wait(60)
-    assert not list(tmp_path.glob(".*tmp*")) and not out.exists(), list(tmp_path.iterdir())
+    assert not list(tmp_path.glob(".*tmp*")), list(tmp_path.iterdir())      # no temporary speech or video
+    outputs = [out, out.with_suffix(".json"), out.with_suffix(".poses.npz")]
+    if p.returncode == 0:   # it finished before the signal arrived: then the whole set is there
+        assert all(f.exists() for f in outputs)
+    else:                   # interrupted: no partial video, nothing beside it
+        assert p.returncode == 143 and not any(f.exists() for f in outputs), (p.returncode, list(tmp_path.iterdir()))
 
 
 # ------------------------------------------------------------------ resume with other settings
