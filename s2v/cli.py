@@ -125,10 +125,10 @@ def _cmd_run(a) -> int:
 def _cmd_capture(a) -> int:
     from s2v.run import Run
 
-    run = Run.open(a.run, a.runs_dir)
-    fresh = not run.root.exists()
+    fresh = not Run.open(a.run, a.runs_dir).root.exists()
+    run = Run.create(a.run, a.runs_dir)
     try:
-        with Run.create(a.run, a.runs_dir).lock("capture"):
+        with run.lock("capture"):
             return _capture(a, run)
     except BaseException:
         if fresh:  # a refused (or interrupted) capture leaves no run folder behind
@@ -296,18 +296,7 @@ def _cmd_gan(a) -> int:
     if a.action == "train":
         from s2v.gan.train import GANConfig, train_gan
 
-        import dataclasses
-
-        from s2v.io import ArtifactError
-
-        try:
-            kw = json.loads(Path(a.config).read_text(encoding="utf-8")) if a.config else {}
-        except (OSError, ValueError) as e:
-            raise ArtifactError(f"--config {a.config}: not a readable JSON file of GANConfig fields ({e})") from None
-        known = {f.name for f in dataclasses.fields(GANConfig)}
-        if not isinstance(kw, dict) or set(kw) - known:
-            bad = sorted(set(kw) - known) if isinstance(kw, dict) else type(kw).__name__
-            raise ArtifactError(f"--config {a.config}: unknown GANConfig fields {bad}; known: {sorted(known)}")
+        kw = GANConfig.fields_from_json(a.config)
         kw.update({k: v for k, v in (("size", a.size), ("max_steps", a.steps), ("max_minutes", a.minutes),
                                      ("device", a.device)) if v is not None})
         cfg = GANConfig.preset(a.preset, **kw)

@@ -52,7 +52,7 @@ import numpy as np
 import torch
 from scipy.spatial.transform import Rotation
 
-from s2v.body.hands import basis_meta
+from s2v.body.hands import basis_meta, load_hand_basis
 from s2v.body.poses import arms_down
 from s2v.camera import Camera
 from s2v.keypoints import SLICES, KeypointTrack, smplx_to_openpose_index
@@ -586,7 +586,7 @@ def fit_run(run, cfg: FitConfig | None = None, backend: str = "auto", progress: 
 
 
 def _fit_run(run, cfg: FitConfig, backend: str, progress: bool) -> FitResult:
-    from s2v.body import BodyModel
+    from s2v.body import BodyModel, resolve_backend
 
     track = KeypointTrack.load(run.require("keypoints"))
     camera = Camera.load(run.require("camera")) if run.has("camera") else Camera.default_for(track.width, track.height)
@@ -595,13 +595,10 @@ def _fit_run(run, cfg: FitConfig, backend: str, progress: bool) -> FitResult:
     info = {}
     if cfg.hand_basis == "speaker":
         res, info = fit_with_speaker_hands(track, camera, backend, cfg, progress)
-        model_name = info.pop("body_model")
     else:
-        model = BodyModel(backend=backend, device=cfg.device)
-        res = fit_sequence(track, camera, model, cfg, progress=progress)
-        model_name = model.backend
+        res = fit_sequence(track, camera, BodyModel(backend=backend, device=cfg.device), cfg, progress=progress)
     res.save(run.path("params"))
-    run.record("params", config=cfg, body_model=model_name, **res.quality(), **info)
+    run.record("params", config=cfg, body_model=resolve_backend(backend)[0], **res.quality(), **info)
     return res
 
 
@@ -609,7 +606,7 @@ def fit_with_speaker_hands(track: KeypointTrack, camera: Camera, backend: str = 
                            progress: bool = True) -> tuple[FitResult, dict]:
     """Fit twice (:mod:`s2v.body.hands`): with full 45-D fingers, then, with the speaker's own 12-component basis
     made from those fingers, in the paper's layout. Returns the second fit (carrying its basis) and
-    ``{"hand_basis_share": {side: share of the 45-D fingers the basis expresses}, "body_model": backend}``."""
+    ``{"hand_basis_share": {side: share of the 45-D fingers the basis expresses}}``."""
     from s2v.body import BodyModel
     from s2v.body.hands import hand_basis_from
 
@@ -624,7 +621,7 @@ def fit_with_speaker_hands(track: KeypointTrack, camera: Camera, backend: str = 
     model = BodyModel(backend=backend, device=cfg.device, layout=lay, hand_basis=basis)
     res = fit_sequence(track, camera, model, cfg, progress=progress)
     res.hand_basis = basis
-    return res, {"hand_basis_share": {s: round(v, 4) for s, v in share.items()}, "body_model": model.backend}
+    return res, {"hand_basis_share": {s: round(v, 4) for s, v in share.items()}}
 
 
 def load_fit(path) -> FitResult:
@@ -636,9 +633,7 @@ def load_fit(path) -> FitResult:
     return FitResult(SMPLXParams.load(path), meta["residual_px"], meta["failed"].astype(bool), [],
                      get("parts_px"), None if get("missing") is None else get("missing").astype(bool),
                      None if get("seen") is None else get("seen").astype(bool), str(get("framing", "full")),
-                     float(get("person_px", 0.0)), float(get("fps", 30.0)),
-                     {s: get(f"hand_components_{s}").astype(np.float32) for s in ("left", "right")}
-                     if get("hand_components_left") is not None else None)
+                     float(get("person_px", 0.0)), float(get("fps", 30.0)), load_hand_basis(path))
 
 
 def check_fit(run, max_failed: float = MAX_FAILED) -> FitResult | None:

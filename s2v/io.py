@@ -159,6 +159,15 @@ def load_torch(path: str | Path, what: str, required: tuple[str, ...] = (), rema
     return obj
 
 
+def load_state(module: Any, state: dict, path: str | Path) -> None:
+    """``module.load_state_dict(state)`` for a file's weights; weights that do not fit the module built from the
+    file's own config (a damaged or edited file) are an :class:`ArtifactError` naming ``path``."""
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as e:
+        raise ArtifactError(f"{path}: its weights do not match its config ({str(e).splitlines()[0][:200]})") from None
+
+
 def numpy_rng_state() -> dict:
     """The legacy global NumPy random state as plain data (``np.random.get_state`` holds an array)."""
     name, keys, pos, has_gauss, gauss = np.random.get_state()

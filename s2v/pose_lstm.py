@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from s2v.io import ArtifactError, atomic_path, load_torch, resume_error
+from s2v.io import atomic_path, load_state, load_torch, resume_error
 from s2v.params import PAPER_PART_WEIGHTS, ParamLayout
 
 
@@ -331,10 +331,7 @@ def load_model(path: str | Path, device=None) -> tuple[PoseLSTM, dict]:
     m = PoseLSTM(ck["input_dim"], ck["output_dim"], cfg["hidden"], cfg["layers"], smooth=cfg.get("smooth", 0.0))
     state = dict(ck["model"])
     state.setdefault("out_scale", torch.ones(ck["output_dim"]))     # models saved before standardisation
-    try:
-        m.load_state_dict(state)
-    except RuntimeError as e:
-        raise ArtifactError(f"{path}: its weights do not match its config ({str(e).splitlines()[0][:200]})") from None
+    load_state(m, state, path)
     m.smooth_dims = ck.get("smooth_dims")
     return m.eval().to(device or "cpu"), ck
 

@@ -111,6 +111,11 @@ def _sha256(path: Path, chunk: int = 1 << 20) -> str:
     return _HASHED[key]
 
 
+def _same_file(path: Path, rec: dict) -> bool:
+    """``path`` is the file a manifest record describes (same sha256)."""
+    return _sha256(path) == rec.get("sha256")
+
+
 def _plain(config: Any) -> Any:
     if config is None:
         return None
@@ -189,7 +194,7 @@ class Run:
         if rec and rec.get("version", spec.version) > spec.version:
             raise MissingArtifactError(f"{p} has format version {rec['version']}, newer than this s2v "
                                        f"understands ({spec.version}); upgrade s2v")
-        if verify and rec and rec.get("sha256") and _sha256(p) != rec["sha256"]:
+        if verify and rec and rec.get("sha256") and not _same_file(p, rec):
             raise ArtifactError(
                 f"run '{self.name}': {spec.relpath} is not the file the '{spec.stage}' stage wrote on "
                 f"{rec.get('written', '?')} (its checksum differs from the manifest's): it was changed, damaged or "
@@ -279,7 +284,7 @@ class Run:
         """True when the file on disk is the one the manifest recorded (checksum)."""
         rec = self.manifest["artifacts"].get(artifact)
         p = self.root / _spec(artifact).relpath
-        return bool(rec) and p.exists() and _sha256(p) == rec["sha256"]
+        return bool(rec) and p.exists() and _same_file(p, rec)
 
     def missing(self) -> list[str]:
         """Artifacts not written yet, in pipeline order (studio ground truth exists for studio runs only, motion

@@ -126,7 +126,7 @@ class Speaker:
             voice = studio["name"]
         from s2v.body.hands import load_hand_basis
 
-        basis = load_hand_basis(run.path(source)) if source == "params" else None
+        basis = load_hand_basis(run.path(source))   # the speaker's own hand PCA, if the fit made one
         return cls(run, model, ck, G, gcfg, dictionary, Camera.load(run.require("camera")), np.asarray(p.betas),
                    np.median(p.global_orient[:n], 0), np.median(p.transl[:n], 0), voice, seen, basis)
 

@@ -21,19 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from s2v.dictionary.insertion import (
-    Insertion,
-    InsertionConfig,
-    apply_dictionary,
-    find_key_words,
-)
-from s2v.dictionary.store import (
-    DEFAULT_PARTS,
-    DictionaryError,
-    Entry,
-    KeyPoseDictionary,
-    tokens,
-)
+from s2v.dictionary.insertion import Insertion, InsertionConfig, apply_dictionary, find_key_words
+from s2v.dictionary.store import DEFAULT_PARTS, DictionaryError, Entry, KeyPoseDictionary, tokens
 from s2v.metrics import distance_from, rest_reference
 from s2v.params import ParamLayout, SMPLXParams
 

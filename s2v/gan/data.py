@@ -61,7 +61,7 @@ def run_keypoints(run: Run, W: int, H: int, backend: str = "auto", source: str =
 
         camera = Camera.load(run.require("camera"))
         params, _, name, seen = run_poses(run, source)
-        basis = load_hand_basis(run.path(name)) if name == "params" else None   # the speaker's own hand PCA
+        basis = load_hand_basis(run.path(name))   # the speaker's own hand PCA, if the fit made one
         pts = project_model(BodyModel(backend=backend, device="cpu", hand_basis=basis), params, camera)
         pts[:, ~seen, 2] = 0.0  # draw only what the recording showed (no legs invented under a desk)
         w0, h0 = camera.width, camera.height

@@ -15,7 +15,7 @@ import torch
 
 from s2v.gan.data import PARTS, boxes_of, to_tensor, to_uint8
 from s2v.gan.networks import Generator, GeneratorConfig
-from s2v.io import ArtifactError, load_torch
+from s2v.io import ArtifactError, load_state, load_torch
 
 
 def load_generator(path: str | Path, device: str | torch.device | None = None) -> tuple[Generator, dict]:
@@ -30,10 +30,7 @@ def load_generator(path: str | Path, device: str | torch.device | None = None) -
     except TypeError as e:
         raise ArtifactError(f"{path}: its config does not fit this s2v ({e}); retrain the GAN") from None
     G = Generator(GeneratorConfig(**cfg["generator"])).to(device).eval()
-    try:
-        G.load_state_dict(st["generator"])
-    except RuntimeError as e:
-        raise ArtifactError(f"{path}: its weights do not match its config ({str(e).splitlines()[0][:200]})") from None
+    load_state(G, st["generator"], path)
     G.train_size = int(cfg["size"])  # training width: the default output size
     return G, cfg
 

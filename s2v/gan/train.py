@@ -33,19 +33,8 @@ from torch import nn
 
 from s2v.gan import losses
 from s2v.gan.data import PARTS, ClipDataset, to_uint8
-from s2v.gan.networks import (
-    Generator,
-    GeneratorConfig,
-    MultiscaleDiscriminator,
-    crop_boxes,
-)
-from s2v.io import (
-    atomic_path,
-    load_torch,
-    numpy_rng_state,
-    resume_error,
-    set_numpy_rng_state,
-)
+from s2v.gan.networks import Generator, GeneratorConfig, MultiscaleDiscriminator, crop_boxes
+from s2v.io import atomic_path, load_torch, numpy_rng_state, resume_error, set_numpy_rng_state
 from s2v.run import Run
 
 
@@ -113,6 +102,24 @@ class GANConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def fields_from_json(cls, path: str | Path | None) -> dict:
+        """The GANConfig fields a JSON file sets (``--config``); {} without a file. A file that cannot be read,
+        or that names fields GANConfig does not have, is an :class:`s2v.io.ArtifactError`."""
+        from s2v.io import ArtifactError
+
+        if not path:
+            return {}
+        try:
+            kw = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise ArtifactError(f"--config {path}: not a readable JSON file of GANConfig fields ({e})") from None
+        known = {f.name for f in dataclasses.fields(cls)}
+        if not isinstance(kw, dict) or set(kw) - known:
+            bad = sorted(set(kw) - known) if isinstance(kw, dict) else type(kw).__name__
+            raise ArtifactError(f"--config {path}: unknown GANConfig fields {bad}; known: {sorted(known)}")
+        return kw
 
 
 class Discriminators(nn.Module):
@@ -467,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default=None)
     p.add_argument("--digest", default=None, help="write each replica's weight checksums to DIR/rank<R>.json")
     a = p.parse_args(argv)
-    kw = json.loads(Path(a.config).read_text()) if a.config else {}
+    kw = GANConfig.fields_from_json(a.config)
     for k, v in (("size", a.size), ("max_steps", a.steps), ("max_minutes", a.minutes), ("device", a.device)):
         if v is not None:
             kw[k] = v
