@@ -7,18 +7,28 @@ data. Reported per variant: jerk and L1 diversity of the upper-body joints as ra
 to the truth's (bar: jerk <= 1.5x, L1div >= 0.6x), FD_g (bar: below the other-sentence ceiling) and the mean
 absolute error per part as a ratio to the mean pose's (bar: < 1 for body and hands).
 
+Each variant is reported twice: the LSTM's output, and the motion synthesis makes of it — the LSTM plus the key
+poses of the speaker's dictionary at the test script's key words (section 3.3; the dictionary is built the kit's
+way, ``dictionary_from_studio``, from the training scripts' own key poses). Beside the floor (mean pose) and the
+other-sentence ceiling, "another take" is a second performance of the same held-out speech by the same studio
+speaker (another seed): the per-frame error a perfect generative model of this speaker would have.
+
 python benchmarks/bench_motion.py [--steps 300] [--variants all | paper,std,...] [--runs-dir DIR]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 import numpy as np
 import torch
 
 from s2v.body import BodyModel
-from s2v.evaluation import baselines, motion_metrics
+from s2v.dictionary.build import dictionary_from_studio
+from s2v.dictionary.insertion import apply_dictionary
+from s2v.dictionary.store import KeyPoseDictionary
+from s2v.evaluation import baselines, frechet_distance, motion_metrics
 from s2v.experiments import EvaluationConfig, studio_runs
 from s2v.params import ParamLayout, SMPLXParams
 from s2v.pose_lstm import PoseLSTMConfig, Trainer, predict
@@ -31,7 +41,7 @@ from s2v.pose_stage import (
 )
 
 #: key -> (name, PoseLSTMConfig changes to the CPU preset with section 3.4's loss and output; ``--variants`` picks)
-PAPER = {"standardize": False, "part_norm": False, "w_var": 0.0, "smooth": 0.0}
+PAPER = {"standardize": False, "part_norm": False, "w_var": 0.0, "smooth": 0.0, "key_words": False}
 BASE = {"standardize": True, "part_norm": True, "window": 4.0}
 VARIANTS = {
     "paper": ("paper (the default before issue 13)", {}),
@@ -53,7 +63,46 @@ VARIANTS = {
              "window": 2.0, "smooth": 0.07, "w_var": 1.0}),
     "cpu": ("the kit's CPU preset (std + spread + 4 s + smoothing 0.07 s + spread matching 1)", None),
     "long": ("std + spread + 4 s + smoothing 0.05 s, 2x steps", {**BASE, "smooth": 0.05, "steps": 2}),
+    "cpu_all": ("the CPU preset, learning every frame (key_words off)", {"key_words": False, "defaults": True}),
+    "mask_var2": ("the CPU preset with key words left to the dictionary, spread matching 2",
+                  {"w_var": 2.0, "defaults": True}),
+    "mask_var4": ("the CPU preset with key words left to the dictionary, spread matching 4",
+                  {"w_var": 4.0, "defaults": True}),
+    "mask_var0": ("the CPU preset with key words left to the dictionary, no spread matching",
+                  {"w_var": 0.0, "defaults": True}),
 }
+
+
+def vocabulary_dictionary(speaker: str) -> KeyPoseDictionary:
+    """Every English key word the studio speaker gestures on, with its pose and probability (``s2v.studio.cast``):
+    what a user has who curated a dictionary of their whole gesture vocabulary (synonyms such as "whole" and
+    "large" for the wide gesture included), not only the words their training recordings happened to pose."""
+    from s2v.dictionary.store import DEFAULT_PARTS, Entry
+    from s2v.studio.cast import KEYWORD_PROBABILITY, KEYWORDS, SPEAKERS, key_pose
+
+    lay, sp = ParamLayout(), SPEAKERS[speaker]
+    d = KeyPoseDictionary(layout=lay)
+    for w, pose in KEYWORDS.items():
+        if w.isascii():
+            d.add(Entry(w, key_pose(pose, lay, sp.right_handed)[None], KEYWORD_PROBABILITY.get(w, 0.9), 0.3,
+                        DEFAULT_PARTS, {"method": "studio cast"}))
+    return d
+
+
+def other_takes(run, ecfg, seed: int, n: int = 1) -> np.ndarray:
+    """(n, T, D): the held-out script performed again by the same studio speaker with other seeds (same words,
+    phonemes and speech; other beats, sways, drifts and key-pose draws)."""
+    from s2v.studio.cast import SPEAKERS, Script
+    from s2v.studio.motion import perform
+    from s2v.studio.record import SAMPLE_RATE, StudioConfig, speak
+
+    y = run_targets(run)[0]
+    cfg = StudioConfig(speaker=ecfg.speaker, script=ecfg.test_script, pose_session=False, seed=seed, render=False,
+                       fps=ecfg.fps, max_seconds=ecfg.max_seconds)
+    sp = SPEAKERS[ecfg.speaker]
+    audio, words, phonemes, session = speak(Script.named(cfg.script, False), sp, cfg)
+    return np.stack([perform(words, phonemes, audio, SAMPLE_RATE, len(y), ecfg.fps, sp, seed + k, ParamLayout(),
+                             cfg.motion, session)[0] for k in range(1, n + 1)])
 
 
 def main():
@@ -62,14 +111,23 @@ def main():
     ap.add_argument("--variants", default="all", help="comma-separated keys of VARIANTS, or all")
     ap.add_argument("--runs-dir", default="/tmp/s2v_bench_motion")
     ap.add_argument("--max-seconds", type=float, default=None)
+    ap.add_argument("--takes", type=int, default=1, help="other performances of the test script (>1: their mean "
+                    "and median as rows: the best a per-frame predictor could do)")
+    ap.add_argument("--dictionaries", default="training scripts",
+                    help="comma-separated: 'training scripts' (the key poses the training scripts struck) and/or "
+                         "'vocabulary' (every key word of the studio speaker's gestures: a curated dictionary)")
     a = ap.parse_args()
     torch.manual_seed(0)
     ecfg = EvaluationConfig(max_seconds=a.max_seconds)
     t0 = time.perf_counter()
     runs = studio_runs(ecfg, a.runs_dir)
     print(f"studio scripts ready in {time.perf_counter() - t0:.0f} s")
+    every = {"training scripts": lambda: dictionary_from_studio([runs[s] for s in ecfg.train_scripts]),
+             "vocabulary": lambda: vocabulary_dictionary(ecfg.speaker)}
+    dicts = {k: every[k]() for k in a.dictionaries.split(",")}
+    for k, d in dicts.items():
+        print(f"dictionary ({k}):", ", ".join(d.words))
     train = [run_sequence(runs[s]) for s in ecfg.train_scripts]
-    val = [run_sequence(runs[ecfg.val_script])]
     test = runs[ecfg.test_script]
     truth = SMPLXParams.load(test.path("truth_params"))
     y = truth.to_vector()
@@ -78,20 +136,45 @@ def main():
     x = run_inputs(test, T, fps, "audio")
     body = BodyModel(device="cpu")
     mean = np.concatenate([s.targets for s in train]).mean(0)
+    words = json.loads(test.require("transcript").read_text())["words"]
+    names = list(dict.fromkeys(list(ecfg.train_scripts) + [ecfg.val_script, ecfg.test_script, ecfg.other_script]))
     rows = {"truth": y} | baselines(y, run_targets(runs[ecfg.other_script])[0], mean)
+    takes = other_takes(test, ecfg, names.index(ecfg.test_script), max(1, a.takes))
+    rows["another take (same speech, another seed)"] = takes[0]
+    if a.takes > 1:     # what the best per-frame predictor could score: the takes' mean (L2) and median (L1)
+        rows[f"mean of {a.takes} takes"] = takes.mean(0)
+        rows[f"median of {a.takes} takes"] = np.median(takes, 0)
+    for dn, d in dicts.items():
+        rows["mean pose + key poses" + (f" [{dn}]" if len(dicts) > 1 else "")] = \
+            apply_dictionary(rows["mean pose"], words, d, fps)[0]
     lay = ParamLayout()
-    chosen = list(VARIANTS) if a.variants == "all" else a.variants.split(",")
+    chosen = list(VARIANTS) if a.variants == "all" else [v for v in a.variants.split(",") if v]
     times = {}
     for key in chosen:
         name, changes = VARIANTS[key]
-        changes = {} if changes is None else {**PAPER, **changes}      # None: the kit's defaults as they are
+        if changes is None:                  # the kit's defaults as they are
+            changes = {}
+        else:
+            changes = dict(changes)
+            if not changes.pop("defaults", False):
+                changes = {**PAPER, **changes}
         mult = changes.pop("steps", 1)
         cfg = PoseLSTMConfig.preset("cpu", max_steps=a.steps * mult, seed=0, **changes)
-        t = time.perf_counter()
-        tr = Trainer(train, val, cfg)
-        tr.train(progress=False)
-        times[name] = (time.perf_counter() - t, tr.state.step, tr.state.best_step)
-        rows[name] = predict(tr.best_model(), x, fps, cfg.delay)
+        # an LSTM that leaves key words to a dictionary is trained once per dictionary; one that learns every
+        # frame once, and shown with each dictionary's key poses
+        for dname in (dicts if cfg.key_words else [None]):
+            kd = dicts[dname] if dname else None
+            label = name + (f" [{dname}]" if dname and len(dicts) > 1 else "")
+            t = time.perf_counter()
+            tr = Trainer([run_sequence(runs[s], dictionary=kd) for s in ecfg.train_scripts],
+                         [run_sequence(runs[ecfg.val_script], dictionary=kd)], cfg)
+            tr.train(progress=False)
+            times[label] = (time.perf_counter() - t, tr.state.step, tr.state.best_step)
+            rows[label] = predict(tr.best_model(), x, fps, cfg.delay)
+            for dn, d in dicts.items():
+                if dname in (None, dn):
+                    rows[f"{label} + key poses" + (f" [{dn}]" if len(dicts) > 1 else "")] = \
+                        apply_dictionary(rows[label], words, d, fps)[0]
     metrics = {k: motion_metrics(p, y, fps, audio, sr, body, truth.betas) for k, p in rows.items()}
     errs = {k: part_errors(p, y, lay) for k, p in rows.items()}
     tj, td = metrics["truth"]["jerk (m/s³)"], metrics["truth"]["L1div (cm)"]
@@ -99,14 +182,16 @@ def main():
     print(f"\ntest script {ecfg.test_script}: {T} frames; truth jerk {tj:.0f} m/s³, L1div {td:.1f} cm; "
           f"FD_g ceiling (other sentence) {ceiling:.3f}; {a.steps} steps per variant\n")
     parts = list(lay.part_fields())
-    print("| | jerk / truth | L1div / truth | FD_g | FD_k | BC | " + " | ".join(f"{p} err / mean" for p in parts)
+    bh = np.r_[lay.part_index("body"), lay.part_index("hands")]
+    print("| | jerk / truth | L1div / truth | FD_g | FD_g body+hands | FD_k | BC | " + " | ".join(f"{p} err / mean" for p in parts)
           + " | train s (best step) |")
-    print("|---" * (6 + len(parts)) + "|---|")
+    print("|---" * (7 + len(parts)) + "|---|")
     for k in rows:
         m, e = metrics[k], errs[k]
         rel = " | ".join(f"{e[p] / max(errs['mean pose'][p], 1e-9):.2f}" for p in parts)
         tt = f"{times[k][0]:.0f} ({times[k][2]}/{times[k][1]})" if k in times else ""
-        print(f"| {k} | {m['jerk (m/s³)'] / tj:.2f} | {m['L1div (cm)'] / td:.2f} | {m['FD_g']:.3f} | {m['FD_k']:.2f} | "
+        fdb = frechet_distance(rows[k][:, bh], y[:, bh])
+        print(f"| {k} | {m['jerk (m/s³)'] / tj:.2f} | {m['L1div (cm)'] / td:.2f} | {m['FD_g']:.3f} | {fdb:.3f} | {m['FD_k']:.2f} | "
               f"{m['BC']:.3f} | {rel} | {tt} |")
     print("\nabsolute per-part error of the mean pose:", {p: round(errs["mean pose"][p], 4) for p in parts})
 

@@ -238,6 +238,9 @@ def _cmd_pose(a) -> int:
     tr = train_pose(runs(a.train), runs(a.val or []), out, cfg, inputs=a.inputs, target=a.target)
     print(f"trained {tr.state.step} steps (best validation {tr.state.best_val:.4g} at step {tr.state.best_step}) "
           f"-> {out.path('pose_model')}")
+    share = out.manifest["artifacts"]["pose_model"].get("key_word_frames", 0)
+    print(f"body and hands left to {out.name}'s dictionary on {share:.0%} of the frames (its key words)" if share else
+          f"every frame learned ({'no dictionary in ' + out.name if cfg.key_words else 'key_words off'})")
     return 0
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from s2v.dictionary.insertion import apply_dictionary
 from s2v.evaluation import VOICES, baselines, bone_variation, finger_length_error, motion_metrics, pause_frames
 from s2v.pose_lstm import PoseLSTMConfig, predict
 from s2v.pose_stage import load_audio, mouth_error_px, run_inputs, run_targets, train_pose
@@ -66,12 +67,19 @@ def train_models(cfg: EvaluationConfig, runs: dict[str, Run], runs_dir: str | Pa
     jobs = [(k, n) for n in cfg.sizes for k in ("audio", "text")] + [("2d", max(cfg.sizes))]
     for kind, n in jobs:
         out = Run.create(f"eval_{cfg.speaker}_{kind}_{n}", runs_dir)
-        if not out.has("pose_model"):
+        if not out.has("pose_model"):   # the speaker's dictionary: the key poses its training scripts struck
             train_pose([runs[s] for s in cfg.train_scripts[:n]], [runs[cfg.val_script]], out, cfg.pose,
                        inputs="audio" if kind == "2d" else kind, target="keypoints2d" if kind == "2d" else "smplx",
-                       progress=progress)
+                       progress=progress, dictionary=studio_dictionary(cfg, runs, n))
         models[(kind, n)] = load_model(out.path("pose_model"))[0]
     return models
+
+
+def studio_dictionary(cfg: EvaluationConfig, runs: dict[str, Run], n: int | None = None):
+    """The key-pose dictionary of the first ``n`` training scripts (all by default): what synthesis inserts."""
+    from s2v.dictionary.build import dictionary_from_studio
+
+    return dictionary_from_studio([runs[s] for s in cfg.train_scripts[:n or len(cfg.train_scripts)]])
 
 
 def _body():
@@ -136,8 +144,8 @@ def skeleton_3d_vs_2d(cfg: EvaluationConfig, runs: dict[str, Run], models: dict)
 
 
 def motion_quality(cfg: EvaluationConfig, runs: dict[str, Run], models: dict) -> dict[str, dict[str, float]]:
-    """BC, L1 diversity, FD_g/FD_k, LVD, jerk on the test script for the audio and text LSTMs, the truth itself,
-    and the two trivial baselines."""
+    """BC, L1 diversity, FD_g/FD_k, LVD, jerk on the test script for the audio and text LSTMs (the audio one also
+    with the dictionary's key poses inserted, as synthesis does), the truth itself, and the two trivial baselines."""
     from s2v.params import SMPLXParams
 
     n = max(cfg.sizes)
@@ -149,8 +157,12 @@ def motion_quality(cfg: EvaluationConfig, runs: dict[str, Run], models: dict) ->
     other = run_targets(runs[cfg.other_script])[0]
     mean = np.concatenate([run_targets(runs[s])[0] for s in cfg.train_scripts[:n]]).mean(0)
     preds = {"LSTM (audio)": predict(models[("audio", n)], run_inputs(test, T, cfg.fps, "audio"), cfg.fps),
-             "LSTM (text)": predict(models[("text", n)], run_inputs(test, T, cfg.fps, "text"), cfg.fps),
-             "truth": y} | baselines(y, other, mean)
+             "LSTM (text)": predict(models[("text", n)], run_inputs(test, T, cfg.fps, "text"), cfg.fps)}
+    # what synthesis makes of it: the dictionary's key poses at the test script's key words (section 3.3)
+    words = json.loads(test.require("transcript").read_text())["words"]
+    d = studio_dictionary(cfg, runs, n)
+    preds["LSTM (audio) + key poses"] = apply_dictionary(preds["LSTM (audio)"], words, d, cfg.fps, seed=cfg.seed)[0]
+    preds |= {"truth": y} | baselines(y, other, mean)
     body = _body()
     return {k: motion_metrics(p, y, cfg.fps, audio, sr, body, truth.betas) for k, p in preds.items()}
 

@@ -19,8 +19,10 @@
   takes diversity to 0.69-0.71x and FD_g from 0.90 to 0.67; ``smooth`` (a 0.07 s Gaussian over body and hands
   at inference; the jaw follows phonemes and is left alone) takes jerk to 1.0x. Measured and not taken: an
   acceleration loss (smooth, but diversity 0.17x), dropout (no change), smoothing the jaw (mouth error 0.28 ->
-  0.45x). The price of motion instead of stillness: body/hand errors stay at the level of another sentence's
-  true motion (1.18/1.24x the mean pose's vs 1.19/1.13x), not below the mean pose.
+  0.45x). ``key_words`` (with a dictionary, :func:`s2v.pose_stage.key_word_mask`): the body and hands at the
+  dictionary's key words are left out of the loss, since synthesis inserts the key poses there (section 3.3);
+  LSTM + key poses then scores body/hand errors 0.62/0.59x the mean pose's (1.02/0.86x learning every frame;
+  a second performance of the same speech by the studio speaker scores 0.60/0.55x), jerk 1.3x, L1div 0.97x.
 * **Training**: Adam, lr 0.001, batch 100 windows; checkpoints written atomically every N steps hold the
   model, optimiser, data-order RNG and history, so an interrupted run resumes with identical results;
   early stopping on a validation split keeps the best weights.
@@ -57,6 +59,7 @@ class PoseLSTMConfig:
     w_var: float = 1.0                # match each window's spread over time to the target's (the paper: 0)
     dropout: float = 0.0              # between the LSTM layers
     smooth: float = 0.07              # Gaussian smoothing of body and hands at inference (sigma s; the paper: 0)
+    key_words: bool = True            # leave body and hands at the dictionary's key words to it (the paper: False)
     max_steps: int = 2000
     eval_every: int = 100             # steps between validation checks
     patience: int = 5                 # validation checks without improvement before stopping
@@ -74,7 +77,8 @@ class PoseLSTMConfig:
         ``gpu`` where CUDA is available, else ``cpu``."""
         if name == "auto":
             name = "gpu" if torch.cuda.is_available() else "cpu"
-        presets = {"paper": dict(standardize=False, part_norm=False, w_var=0.0, smooth=0.0), "gpu": {},
+        presets = {"paper": dict(standardize=False, part_norm=False, w_var=0.0, smooth=0.0, key_words=False),
+                   "gpu": {},
                    "cpu": dict(batch_size=32, max_steps=300, eval_every=25, checkpoint_every=25)}
         if name not in presets:
             raise ValueError(f"unknown preset {name!r}; choose auto, cpu, gpu or paper")
@@ -112,6 +116,7 @@ class Sequence:
     targets: np.ndarray
     fps: float
     name: str = ""
+    mask: np.ndarray | None = None    # (T,) 0 where body and hands are not learned (key-word windows), else 1
 
 
 def _shift(targets: np.ndarray, d: int) -> np.ndarray:
@@ -127,24 +132,31 @@ class _Windows:
     def __init__(self, seqs: list[Sequence], length: int, d: int, rng: np.random.Generator):
         self.x = [s.inputs.astype(np.float32) for s in seqs]
         self.y = [_shift(s.targets, d).astype(np.float32) for s in seqs]
+        self.m = [_shift(_mask(s), d) for s in seqs]
         self.len = length
         self.rng = rng
         lens = np.array([len(x) for x in self.x], float)
         self.p = lens / lens.sum()
 
-    def batch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        xs, ys = [], []
+    def batch(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        xs, ys, ms = [], [], []
         for s in self.rng.choice(len(self.x), size=n, p=self.p):
             T = len(self.x[s])
             L = min(self.len, T)
             a = int(self.rng.integers(0, T - L + 1))
-            x, y = self.x[s][a:a + L], self.y[s][a:a + L]
+            x, y, m = self.x[s][a:a + L], self.y[s][a:a + L], self.m[s][a:a + L]
             if L < self.len:  # pad short sequences by repeating the last frame
                 x = np.concatenate([x, np.repeat(x[-1:], self.len - L, 0)])
                 y = np.concatenate([y, np.repeat(y[-1:], self.len - L, 0)])
+                m = np.concatenate([m, np.repeat(m[-1:], self.len - L, 0)])
             xs.append(x)
             ys.append(y)
-        return np.stack(xs), np.stack(ys)
+            ms.append(m)
+        return np.stack(xs), np.stack(ys), np.stack(ms)
+
+
+def _mask(s: Sequence) -> np.ndarray:
+    return np.ones(len(s.targets), np.float32) if s.mask is None else np.asarray(s.mask, np.float32)
 
 
 def target_weights(target: str, dim: int, cfg: PoseLSTMConfig, layout: ParamLayout | None = None) -> np.ndarray:
@@ -154,21 +166,33 @@ def target_weights(target: str, dim: int, cfg: PoseLSTMConfig, layout: ParamLayo
 
 
 def loss_fn(pred: torch.Tensor, y: torch.Tensor, w: torch.Tensor, w_diff: float, w_acc: float = 0.0,
-            w_var: float = 0.0) -> torch.Tensor:
+            w_var: float = 0.0, m: torch.Tensor | None = None) -> torch.Tensor:
     """Weighted L2, the difference loss (predicted frame-to-frame differences against the target's) and,
     with ``w_acc``, a penalty on the predicted second difference (what a viewer sees as jitter); with
     ``w_var``, each window's standard deviation over time matched to the target's (L2 alone pays for
-    unpredictable motion by predicting its average: stillness)."""
-    l2 = ((pred - y) ** 2 * w).sum(-1).mean()
+    unpredictable motion by predicting its average: stillness). ``m`` (B, T, D) weighs each frame's numbers
+    (0: not learned there; the spread is then taken over the learned frames only)."""
+    wm = w if m is None else w * m
+    l2 = ((pred - y) ** 2 * wm).sum(-1).mean()
     if w_diff and pred.shape[1] > 1:
         dp, dy = pred[:, 1:] - pred[:, :-1], y[:, 1:] - y[:, :-1]
-        l2 = l2 + w_diff * ((dp - dy) ** 2 * w).sum(-1).mean()
+        wd = w if m is None else w * m[:, 1:] * m[:, :-1]
+        l2 = l2 + w_diff * ((dp - dy) ** 2 * wd).sum(-1).mean()
     if w_acc and pred.shape[1] > 2:
         acc = pred[:, 2:] - 2 * pred[:, 1:-1] + pred[:, :-2]
         l2 = l2 + w_acc * (acc ** 2 * w).sum(-1).mean()
     if w_var and pred.shape[1] > 2:
-        l2 = l2 + w_var * ((pred.std(1) - y.std(1)) ** 2 * w).sum(-1).mean()
+        l2 = l2 + w_var * ((_spread(pred, m) - _spread(y, m)) ** 2 * w).sum(-1).mean()
     return l2
+
+
+def _spread(x: torch.Tensor, m: torch.Tensor | None) -> torch.Tensor:
+    """(B, D) standard deviation over time, over the frames where ``m`` > 0 (all frames without ``m``)."""
+    if m is None:
+        return x.std(1)
+    n = m.sum(1).clamp_min(1.0)
+    mu = (x * m).sum(1, keepdim=True) / n[:, None]
+    return (((x - mu) ** 2 * m).sum(1) / n + 1e-12).sqrt()
 
 
 @dataclass
@@ -221,6 +245,11 @@ class Trainer:
         if self.cfg.part_norm and target == "smplx":
             w = w / part_spread(ally, layout)
         self.w = torch.as_tensor(w, device=self.device)
+        gate = np.zeros(dout, np.float32)   # the numbers a frame mask switches off: body and hands
+        if target == "smplx":
+            gate[self.model.smooth_dims] = 1.0
+        self.gate = torch.as_tensor(gate, device=self.device)
+        self.masked = sum(int((_mask(q) < 1).sum()) for q in train)   # frames whose body and hands are not learned
         self.state = TrainState()
         self.best = copy.deepcopy(self.model.state_dict())
         self.checkpoint = Path(checkpoint) if checkpoint else None
@@ -266,11 +295,19 @@ class Trainer:
             for s in self.val:
                 x = torch.as_tensor(s.inputs[None], dtype=torch.float32, device=self.device)
                 y = torch.as_tensor(_shift(s.targets, self.delay_frames)[None], dtype=torch.float32, device=self.device)
+                m = self._frame_weights(_shift(_mask(s), self.delay_frames)[None]) if s.mask is not None else None
                 pred, _ = self.model(x)
-                tot += float(loss_fn(pred, y, self.w, self.cfg.w_diff, self.cfg.w_acc, self.cfg.w_var)) * len(s.inputs)
+                tot += float(loss_fn(pred, y, self.w, self.cfg.w_diff, self.cfg.w_acc, self.cfg.w_var, m)) * len(s.inputs)
                 n += len(s.inputs)
         self.model.train()
         return tot / max(n, 1)
+
+    def _frame_weights(self, mask: np.ndarray) -> torch.Tensor | None:
+        """(B, T) frame mask -> (B, T, D) weights: masked frames keep the mouth and face, drop body and hands."""
+        if self.masked == 0:
+            return None
+        mk = torch.as_tensor(mask, dtype=torch.float32, device=self.device)
+        return 1.0 - (1.0 - mk)[..., None] * self.gate
 
     def train(self, steps: int | None = None, progress: bool = True) -> TrainState:
         """Train up to ``cfg.max_steps`` (or ``steps`` more); stops early when validation stalls."""
@@ -281,11 +318,11 @@ class Trainer:
         bar = tqdm(total=end - st.step, desc=f"pose LSTM ({self.target})", unit="step", disable=not progress)
         self.model.train()
         while st.step < end and not st.stopped_early:
-            x, y = self.windows.batch(cfg.batch_size)
+            x, y, m = self.windows.batch(cfg.batch_size)
             x = torch.as_tensor(x, device=self.device)
             y = torch.as_tensor(y, device=self.device)
             pred, _ = self.model(x)
-            loss = loss_fn(pred, y, self.w, cfg.w_diff, cfg.w_acc, cfg.w_var)
+            loss = loss_fn(pred, y, self.w, cfg.w_diff, cfg.w_acc, cfg.w_var, self._frame_weights(m))
             self.opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)

@@ -48,7 +48,7 @@ class SpeakerConfig:
 
 def prepare_speaker(run: Run | str, cfg: SpeakerConfig | None = None, runs_dir: str | Path = "runs",
                     progress: bool = True) -> dict[str, str]:
-    """Make ``run`` a speaker: record the studio (if it has no recording), train the LSTM, build the dictionary,
+    """Make ``run`` a speaker: record the studio (if it has no recording), build the dictionary, train the LSTM,
     train the GAN — each only if its artifact is missing. Returns {stage: "done in N s" | "present"}."""
     from s2v.dictionary.build import DictionaryBuilder
     from s2v.gan.train import train_gan
@@ -71,8 +71,6 @@ def prepare_speaker(run: Run | str, cfg: SpeakerConfig | None = None, runs_dir: 
     if not (run.has("params") or run.has("truth_params")):
         raise FileNotFoundError(f"run {run.name!r} has a recording but no SMPL-X parameters: run `s2v detect` and "
                                 "`s2v fit` on it first")
-    stage("pose LSTM", "pose_model", lambda: train_pose([run], [], run, cfg.pose, inputs=cfg.inputs, progress=progress))
-
     def dictionary():
         b = DictionaryBuilder.from_run(run, load_existing=False)
         if cfg.dictionary == "studio" and run.has("truth_keyposes"):
@@ -85,5 +83,7 @@ def prepare_speaker(run: Run | str, cfg: SpeakerConfig | None = None, runs_dir: 
 
     if cfg.dictionary:
         stage("dictionary", "dictionary", dictionary)
+    # after the dictionary: the LSTM leaves the body and hands at its key words to it (PoseLSTMConfig.key_words)
+    stage("pose LSTM", "pose_model", lambda: train_pose([run], [], run, cfg.pose, inputs=cfg.inputs, progress=progress))
     stage("GAN", "gan", lambda: train_gan([run], run, cfg.gan, progress=progress))
     return report

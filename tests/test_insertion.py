@@ -57,3 +57,21 @@ def test_slerp_keeps_constant_angular_speed_and_linear_does_not():
 def test_bad_interp_is_refused():
     with pytest.raises(ValueError):
         interpolate(np.zeros(106), np.zeros(106), np.array([0.5]), LAY, "cubic")
+
+
+def test_key_word_frames_cover_ramps_and_the_longest_entry():
+    from s2v.dictionary.insertion import key_word_frames
+    from s2v.dictionary.store import from_rows
+
+    lay = ParamLayout()
+    pose = np.zeros((1, lay.frame_dim), np.float32)
+    d = from_rows([dict(word="huge", pose=pose, hold=0.3), dict(word="huge", pose=pose, hold=0.5),
+                   dict(word="tiny", pose=np.zeros((12, lay.frame_dim), np.float32))], lay, fps=30.0)
+    words = [{"word": "the", "start": 0.5, "end": 0.7}, {"word": "Huge,", "start": 2.0, "end": 2.4},
+             {"word": "tiny", "start": 4.6, "end": 4.9}]
+    m = key_word_frames(words, d, 150, 30.0)
+    # huge at frame 60: 18 ramp frames before, the longer entry's 15-frame hold, 18 ramp frames out -> 42..92
+    assert np.flatnonzero(m[:120]).tolist() == list(range(42, 93))
+    # tiny: a 12-frame motion from frame 138 (ramp from 120), cut at the end of the recording
+    assert m[120:].all() and not m[:42].any() and m.sum() == 51 + 30
+    assert not key_word_frames([{"word": "small", "start": 1.0, "end": 1.2}], d, 150, 30.0).any()

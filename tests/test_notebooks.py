@@ -183,6 +183,7 @@ def test_evaluation_notebook_prints_every_table_beside_the_paper(chain):
     m = res["motion"]
     assert m["truth"]["FD_g"] < 1e-6 and m["truth"]["LVD (m/s)"] == 0.0 and m["mean pose"]["L1div (cm)"] == 0.0
     assert m["other sentence (truth)"]["FD_g"] > 0 and 0 <= m["LSTM (audio)"]["BC"] <= 1
+    assert m["LSTM (audio) + key poses"]["L1div (cm)"] > 0
     kp = res["key_poses"]
     assert kp["with key poses"]["inserted"] >= 2
     assert kp["with key poses"]["peak distance from rest (rad)"] > kp["without key poses"]["peak distance from rest (rad)"]

@@ -176,3 +176,43 @@ def test_standardised_outputs_and_part_weights_by_spread():
     raw = predict(m, x[:100], FPS)
     keep = np.r_[lay.part_index("mouth"), lay.part_index("face")]
     assert np.array_equal(smoothed[:, keep], raw[:, keep]) and not np.allclose(smoothed, raw)
+
+
+def test_masked_frames_teach_the_mouth_but_not_the_body_and_hands():
+    """Key-word frames (mask 0) leave body and hands to the dictionary: the loss is blind to their targets there,
+    still sees the mouth, and the spread matching measures only the learned frames."""
+    from s2v.pose_lstm import _spread, loss_fn
+
+    lay = ParamLayout()
+    rng = np.random.default_rng(3)
+    B, T, D = 2, 40, lay.frame_dim
+    pred = torch.as_tensor(rng.normal(size=(B, T, D)), dtype=torch.float32)
+    y = torch.as_tensor(rng.normal(size=(B, T, D)), dtype=torch.float32)
+    mask = np.ones((B, T), np.float32)
+    mask[:, 10:25] = 0
+    x = rng.normal(size=(T, 4)).astype(np.float32)
+    tr = Trainer([Sequence(x, y[0].numpy(), FPS, mask=mask[0])], [], _cfg(max_steps=1))
+    assert tr.masked == 15
+    m = tr._frame_weights(mask)
+    body_hands = np.r_[lay.part_index("body"), lay.part_index("hands")]
+    assert float(m[0, 12, body_hands].max()) == 0 and float(m[0, 12, lay.part_index("mouth")].min()) == 1
+    assert float(m[0, 5].min()) == 1
+    before = float(loss_fn(pred, y, tr.w, 1.0, 0.0, 1.0, m))
+    y2 = y.clone()
+    y2[:, 10:25][..., body_hands] += 5.0                       # a key pose the LSTM is not asked to guess
+    assert float(loss_fn(pred, y2, tr.w, 1.0, 0.0, 1.0, m)) == pytest.approx(before, rel=1e-6)
+    y3 = y.clone()
+    y3[:, 10:25][..., lay.part_index("mouth")] += 0.5          # the mouth is still taught there
+    assert float(loss_fn(pred, y3, tr.w, 1.0, 0.0, 1.0, m)) > before + 5.0
+    unmasked = float(loss_fn(pred, y, tr.w, 1.0, 0.0, 1.0))
+    assert float(loss_fn(pred, y2, tr.w, 1.0, 0.0, 1.0)) > unmasked * 1.1   # without the mask it would count
+    # spread over the learned frames only: a constant signal with an outlier in the masked frames has none
+    sig = torch.zeros(1, T, 1)
+    sig[0, 10:25] = 3.0
+    assert float(_spread(sig, torch.as_tensor(mask[:1, :, None]))[0, 0]) == pytest.approx(0.0, abs=1e-5)
+    assert float(_spread(sig, None)[0, 0]) > 1.0
+    # windows carry the mask with the targets (shifted by the same delay)
+    xb, yb, mb = tr.windows.batch(3)
+    d = tr.delay_frames
+    assert mb.shape == xb.shape[:2] and set(np.unique(mb)) <= {0.0, 1.0}
+    assert (tr.windows.m[0] == np.r_[np.ones(d), mask[0][:-d]]).all()

@@ -57,3 +57,40 @@ def test_mouth_error_is_zero_for_the_truth_and_grows_with_the_jaw(tiny_recording
 
     with pytest.raises(MissingArtifactError, match="run the 'fit' stage first"):
         run_targets(Run.create("empty", rec.run.root.parent), "smplx", "fit")
+
+
+def test_the_lstm_leaves_the_dictionary_key_words_to_it(tiny_recording, tmp_path):
+    """With a dictionary in the run, training masks the body and hands at its key words (ramps and hold) and the
+    manifest says how much; the paper's preset, or no dictionary, learns every frame."""
+    import json
+
+    from s2v.dictionary.build import DictionaryBuilder
+    from s2v.dictionary.insertion import key_word_frames
+
+    rec, cfg = tiny_recording
+    b = DictionaryBuilder.from_run(rec.run, load_existing=False)
+    b.add_studio(json.loads(rec.run.path("truth_keyposes").read_text()))
+    assert len(b.dictionary) >= 3
+    from s2v.dictionary.build import dictionary_from_studio
+    twice = dictionary_from_studio([rec.run, rec.run])            # a word's first run wins: no duplicates
+    assert twice.words == b.dictionary.words and len(twice) == len(b.dictionary)
+    words = json.loads(rec.run.path("transcript").read_text())["words"]
+    expected = key_word_frames(words, b.dictionary, rec.num_frames, cfg.fps)
+    seq = run_sequence(rec.run, dictionary=b.dictionary)
+    np.testing.assert_array_equal(seq.mask, (~expected).astype(np.float32))
+    assert 0.2 < expected.mean() < 0.95          # the posing session is mostly key words
+    small = PoseLSTMConfig(hidden=16, batch_size=4, window=1.0, max_steps=2, eval_every=2, checkpoint_every=2,
+                           device="cpu")
+    with_dict = Run.create("with_dictionary", tmp_path)
+    b.save(with_dict)
+    train_pose([rec.run], [], with_dict, small, progress=False)
+    m = with_dict.manifest["artifacts"]["pose_model"]
+    assert m["key_word_frames"] == pytest.approx(expected.mean(), abs=1e-3)
+    assert set(m["key_words"]) == {" ".join(k) for k in b.dictionary.keys()}
+    for name, c in (("paper_preset", PoseLSTMConfig.preset("paper", hidden=16, batch_size=4, window=1.0,
+                                                             max_steps=2, device="cpu")), ("no_dictionary", small)):
+        out = Run.create(name, tmp_path)
+        if name == "paper_preset":
+            b.save(out)
+        train_pose([rec.run], [], out, c, progress=False)
+        assert out.manifest["artifacts"]["pose_model"]["key_word_frames"] == 0, name

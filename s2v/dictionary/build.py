@@ -170,6 +170,20 @@ def entries_from_studio(seq: np.ndarray, keyposes: dict, run: str | None = None,
     return out
 
 
+def dictionary_from_studio(runs) -> KeyPoseDictionary:
+    """A studio speaker's dictionary from the key poses it struck in several runs (``entries_from_studio`` of
+    each run's ``truth/keyposes.json``; a word's first run wins): what a speaker's own recordings give."""
+    d = KeyPoseDictionary()
+    seen: set[tuple[str, ...]] = set()
+    for r in runs:
+        seq = _run_poses(r)[0]
+        for e in entries_from_studio(seq, json.loads(r.require("truth_keyposes").read_text()), r.name):
+            if e.key() not in seen:
+                seen.add(e.key())
+                d.add(e)
+    return d
+
+
 def _run_poses(run) -> tuple[np.ndarray, float, str, SMPLXParams]:
     """The run's pose sequence: fitted parameters if present, else the studio ground truth."""
     from s2v.fit import run_poses

@@ -240,3 +240,20 @@ def apply_dictionary(seq: np.ndarray, words, dictionary, fps: float, cfg: Insert
         span_end = span[1] - 1
         records.append(Insertion(**rec, span=span, status="inserted"))
     return out, records
+
+
+def key_word_frames(words, dictionary, num_frames: int, fps: float, cfg: InsertionConfig | None = None) -> np.ndarray:
+    """(T,) True on the frames a key pose of ``dictionary`` takes when :func:`apply_dictionary` inserts it at
+    each of its key words in ``words``: the ramp in, the longest entry for the word (hold or motion), the ramp
+    out. The speech-to-pose LSTM does not learn body and hands there (the dictionary supplies those gestures,
+    section 3.3; from audio alone they are a guess of which word was said)."""
+    cfg = cfg or InsertionConfig()
+    out = np.zeros(num_frames, bool)
+    by_key = dictionary.keys()
+    N = max(1, int(round(cfg.ramp * fps)))
+    for hit in find_key_words(words, by_key, dictionary.match_tones):
+        frame = int(round(hit.start * fps))
+        length = max(max(1, int(round(e.hold * fps))) if e.kind == "still"
+                     else int(round(len(e.pose) * fps / dictionary.fps)) for e in by_key[hit.key])
+        out[max(0, frame - N):max(0, min(num_frames, frame + length + N))] = True
+    return out
