@@ -7,7 +7,7 @@ STAMP := $(VENV)/.s2v-installed
 # The CPU build of torch comes from local disk here; on a GPU machine set TORCH="torch" (CUDA build).
 TORCH ?= torch==2.13.0
 
-.PHONY: setup sysdeps test demo bench free-model clean
+.PHONY: setup sysdeps test test-fast lint sync-notebooks demo bench free-model clean
 
 setup: $(STAMP)
 
@@ -26,8 +26,21 @@ $(STAMP): pyproject.toml
 sysdeps:
 	bash .ci/sysdeps
 
+# The full suite (what CI runs): unit tests, the notebooks executed headlessly, the slow tests.
 test: setup
 	$(PY) -m pytest -q
+
+# Minutes, not a quarter of an hour: everything but the notebook chain and the tests marked slow.
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow and not notebook"
+
+# pyflakes + pycodestyle over the library, tests, benchmarks and the notebooks' paired sources.
+lint: setup
+	$(PY) -m ruff check s2v tests benchmarks notebooks/*.py
+
+# After editing a notebook's .py (or the .ipynb in Jupyter without jupytext): bring each pair up to date.
+sync-notebooks: setup
+	$(PY) -m jupytext --sync notebooks/*.ipynb
 
 demo: setup
 	$(PY) -m s2v demo --out outputs

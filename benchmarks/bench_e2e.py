@@ -18,10 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from s2v.gan.networks import GeneratorConfig
-from s2v.gan.train import GANConfig
 from s2v.speaker import SpeakerConfig, prepare_speaker
-from s2v.studio import StudioConfig
 from s2v.synthesize import SAMPLE_RATE, Speaker, SynthesisConfig, speech_from_text, synthesize
 
 TEXT = ("The economy is huge, and every part of it matters to you and me. Prices went up this year, "
@@ -45,11 +42,9 @@ def main() -> None:
     ap.add_argument("--long", type=float, default=0.0, help="also M minutes of speech")
     a = ap.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cuda: {torch.cuda.is_available()}")
-    cfg = SpeakerConfig.preset("quickstart")
-    cfg.studio = StudioConfig(speaker="ada", script="economy", max_seconds=10.0, width=256, height=256, fps=25.0)
-    cfg.pose.max_steps = 50
-    cfg.gan = GANConfig(size=256, clip=4, generator=GeneratorConfig(ngf=16, n_downsample=3, n_blocks=3), ndf=16,
-                        part_crop=32, part_ndf=16, max_steps=10, checkpoint_every=100, sample_every=100)
+    cfg = SpeakerConfig.preset("quickstart", **{"studio.max_seconds": 10.0, "studio.width": 256, "studio.height": 256,
+                                                "pose.max_steps": 50, "gan.size": 256, "gan.max_steps": 10,
+                                                "gan.sample_every": 100})
     t = time.perf_counter()
     print("speaker:", prepare_speaker("demo256", cfg, a.runs_dir, progress=False),
           f"({time.perf_counter() - t:.0f} s)")

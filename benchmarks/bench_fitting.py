@@ -49,7 +49,8 @@ def main():
         gt = KeypointTrack.load(run.path("truth_keypoints"))
         truth = SMPLXParams.load(run.path("truth_params"))
         model = BodyModel(backend="free", device="cpu")
-        print(f"studio clip: {rec.duration:.1f} s, {len(gt)} frames at {a.size}², torch threads {torch.get_num_threads()}")
+        print(f"studio clip: {rec.duration:.1f} s, {len(gt)} frames at {a.size}², "
+              f"torch threads {torch.get_num_threads()}")
         rng = np.random.default_rng(0)
         pts = gt.points.copy()
         pts[..., :2] += rng.normal(scale=a.noise, size=pts[..., :2].shape)
@@ -85,7 +86,8 @@ def main():
             d, g = det.points[:, sl], gt.points[:, sl]
             ok = (d[..., 2] > 0.5) & (g[..., 2] > 0)
             err = np.linalg.norm(d[..., :2] - g[..., :2], axis=-1)
-            print(f"  MediaPipe {part:10s}: found {ok.mean():6.1%} of points, median error {np.median(err[ok]):5.2f} px")
+            print(f"  MediaPipe {part:10s}: found {ok.mean():6.1%} of points, "
+                  f"median error {np.median(err[ok]):5.2f} px")
         print(f"  MediaPipe: {len(frames) / t_det:.1f} frames/s")
         t0 = time.perf_counter()
         res_d = fit_sequence(det, cam, model, FitConfig(), progress=False)

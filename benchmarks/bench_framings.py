@@ -5,8 +5,9 @@ desk that hides the legs, and an off-centre 16:9 view. Each clip is rendered, Me
 keypoints on the video, :func:`s2v.fit.fit_sequence` fits them with the framing found automatically (seated
 given), and the fit is compared with the truth: MPJPE / PA-MPJPE of the upper body (spine to wrists, what
 every framing sees; pelvis-aligned), of the joints the recording showed ("shown": neck-aligned, the fair
-figure for a head-and-shoulders view whose arms are outside the image) and of the hands (PA: each hand aligned on itself), 2D residual per part
-and failed frames. Also the real DWPose half-body track of ``../shared/data`` (no 3D truth: residuals).
+figure for a head-and-shoulders view whose arms are outside the image) and of the hands (PA: each hand aligned
+on itself), 2D residual per part and failed frames. Also the real DWPose half-body track of ``../shared/data``
+(no 3D truth: residuals).
 
 python benchmarks/bench_framings.py [--seconds 6] [--framings full,upper,head_shoulders,seated,offcentre]
 """

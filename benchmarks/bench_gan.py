@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -79,7 +78,8 @@ def main() -> None:
     results = {}
     for parts in (True, False):
         cfg = GANConfig(size=128, clip=4, generator=SMALL, ndf=32, part_crop=32, part_ndf=32,
-                        parts=("face", "left_hand", "right_hand") if parts else (), lambda_part_l1=10.0 if parts else 0.0,
+                        parts=("face", "left_hand", "right_hand") if parts else (),
+                        lambda_part_l1=10.0 if parts else 0.0,
                         max_steps=a.steps, checkpoint_every=100, sample_every=a.steps, device="cpu")
         out = run.root / f"gan_bench_parts_{'on' if parts else 'off'}"
         tr = GANTrainer(cfg, train, out, test)
@@ -92,7 +92,8 @@ def main() -> None:
         first = {k: float(np.mean([x[k] for x in h[:20]])) for k in ("loss_g", "l1")}
         last = {k: float(np.mean([x[k] for x in h[-20:]])) for k in ("loss_g", "l1")}
         results["on" if parts else "off"] = m
-        print(f"parts {'on ' if parts else 'off'}: {tr.step} steps in {secs / 60:.1f} min ({secs / max(1, tr.step):.2f} s/step); "
+        print(f"parts {'on ' if parts else 'off'}: {tr.step} steps in {secs / 60:.1f} min "
+              f"({secs / max(1, tr.step):.2f} s/step); "
               f"L1 {first['l1']:.3f} -> {last['l1']:.3f}; held-out ({m['frames']} frames): " +
               ", ".join(f"{k} {v:.3f}" for k, v in m.items() if k != "frames"))
     print(json.dumps(results, indent=1))

@@ -59,8 +59,8 @@ VARIANTS = {
     "var4": ("std + spread + 4 s + smoothing 0.05 s + spread matching 4", {**BASE, "smooth": 0.05, "w_var": 4.0}),
     "smooth05p": ("std + spread + 4 s + smoothing 0.05 s of body and hands", {**BASE, "smooth": 0.05}),
     "var1s07": ("std + spread + 4 s + smoothing 0.07 s + spread matching 1", {**BASE, "smooth": 0.07, "w_var": 1.0}),
-    "cpu2": ("std + spread + 2 s windows + smoothing 0.07 s + spread matching 1", {"standardize": True, "part_norm": True,
-             "window": 2.0, "smooth": 0.07, "w_var": 1.0}),
+    "cpu2": ("std + spread + 2 s windows + smoothing 0.07 s + spread matching 1",
+             {"standardize": True, "part_norm": True, "window": 2.0, "smooth": 0.07, "w_var": 1.0}),
     "cpu": ("the kit's CPU preset (std + spread + 4 s + smoothing 0.07 s + spread matching 1)", None),
     "long": ("std + spread + 4 s + smoothing 0.05 s, 2x steps", {**BASE, "smooth": 0.05, "steps": 2}),
     "cpu_all": ("the CPU preset, learning every frame (key_words off)", {"key_words": False, "defaults": True}),
@@ -183,16 +183,16 @@ def main():
           f"FD_g ceiling (other sentence) {ceiling:.3f}; {a.steps} steps per variant\n")
     parts = list(lay.part_fields())
     bh = np.r_[lay.part_index("body"), lay.part_index("hands")]
-    print("| | jerk / truth | L1div / truth | FD_g | FD_g body+hands | FD_k | BC | " + " | ".join(f"{p} err / mean" for p in parts)
-          + " | train s (best step) |")
+    print("| | jerk / truth | L1div / truth | FD_g | FD_g body+hands | FD_k | BC | "
+          + " | ".join(f"{p} err / mean" for p in parts) + " | train s (best step) |")
     print("|---" * (7 + len(parts)) + "|---|")
     for k in rows:
         m, e = metrics[k], errs[k]
         rel = " | ".join(f"{e[p] / max(errs['mean pose'][p], 1e-9):.2f}" for p in parts)
         tt = f"{times[k][0]:.0f} ({times[k][2]}/{times[k][1]})" if k in times else ""
         fdb = frechet_distance(rows[k][:, bh], y[:, bh])
-        print(f"| {k} | {m['jerk (m/s³)'] / tj:.2f} | {m['L1div (cm)'] / td:.2f} | {m['FD_g']:.3f} | {fdb:.3f} | {m['FD_k']:.2f} | "
-              f"{m['BC']:.3f} | {rel} | {tt} |")
+        print(f"| {k} | {m['jerk (m/s³)'] / tj:.2f} | {m['L1div (cm)'] / td:.2f} | {m['FD_g']:.3f} | {fdb:.3f} | "
+              f"{m['FD_k']:.2f} | {m['BC']:.3f} | {rel} | {tt} |")
     print("\nabsolute per-part error of the mean pose:", {p: round(errs["mean pose"][p], 4) for p in parts})
 
 

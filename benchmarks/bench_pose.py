@@ -44,7 +44,8 @@ def main():
                                 render=False), root / s, progress=False)
             runs[s] = Run(root / s)
         total = sum(len(run_targets(runs[s])[0]) for s in TRAIN) / 30.0
-        print(f"studio data: {len(TRAIN)} training scripts = {total:.0f} s, generated in {time.perf_counter() - t0:.0f} s")
+        print(f"studio data: {len(TRAIN)} training scripts = {total:.0f} s, "
+              f"generated in {time.perf_counter() - t0:.0f} s")
         cfg = PoseLSTMConfig(max_steps=a.steps, window=2.0, eval_every=50, patience=4, checkpoint_every=100)
         models = {}
         for name, inputs, target in (("audio", "audio", "smplx"), ("text", "text", "smplx"),
@@ -94,9 +95,11 @@ def main():
         # arms and fingers in KEYPOINTS_2D indexing (body 0..18, left hand 19..39, right hand 40..60)
         arms = [(2, 3), (3, 4), (5, 6), (6, 7)]
         fingers = [(19 + 4 * f + k, 19 + 4 * f + k + 1) for f in range(5) for k in range(1, 4)]
-        print(f"\nbone-length variation over time (coefficient of variation), figure 4:")
-        print(f"  arms:    3D skeleton LSTM {bone_variation(kp3, arms):.4f}   2D keypoint LSTM {bone_variation(kp2, arms):.4f}")
-        print(f"  fingers: 3D skeleton LSTM {bone_variation(kp3, fingers):.4f}   2D keypoint LSTM {bone_variation(kp2, fingers):.4f}")
+        print("\nbone-length variation over time (coefficient of variation), figure 4:")
+        print(f"  arms:    3D skeleton LSTM {bone_variation(kp3, arms):.4f}   "
+              f"2D keypoint LSTM {bone_variation(kp2, arms):.4f}")
+        print(f"  fingers: 3D skeleton LSTM {bone_variation(kp3, fingers):.4f}   "
+              f"2D keypoint LSTM {bone_variation(kp2, fingers):.4f}")
 
         feats = np.random.default_rng(0).normal(size=(30 * 600, 28)).astype(np.float32)   # 10 minutes at 30 fps
         t0 = time.perf_counter()

@@ -137,7 +137,8 @@ def run_batch(cfg: BatchConfig, progress: bool = True, log=print, other_notebook
             run_notebook(nb, out, params, progress=progress)
         except Exception as err:  # papermill raises PapermillExecutionError with the cell's traceback
             state[stage] = {"status": "failed", "seconds": round(time.perf_counter() - t, 1), "notebook": str(out),
-                            "error": f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"}
+                            "error": f"{type(err).__name__}: "
+                                     f"{str(err).strip().splitlines()[-1] if str(err).strip() else ''}"}
             save_json(state_path, state)
             raise BatchError(f"{stage} failed; the executed notebook with the error is {out}") from err
         state[stage] = {"status": "done", "seconds": round(time.perf_counter() - t, 1), "notebook": str(out),

@@ -55,7 +55,8 @@ def probe(path: str | Path) -> MediaInfo:
     err = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
     video = re.search(r"Stream #.*Video: .*?(\d{2,5})x(\d{2,5}).*?(\d+(?:\.\d+)?) (?:fps|tbr)", err)
     if not video:
-        raise CaptureError(f"{path}: not a readable video (ffmpeg: {err.strip().splitlines()[-1] if err.strip() else '?'})")
+        raise CaptureError(f"{path}: not a readable video "
+                           f"(ffmpeg: {err.strip().splitlines()[-1] if err.strip() else '?'})")
     dur = re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", err)
     seconds = int(dur.group(1)) * 3600 + int(dur.group(2)) * 60 + float(dur.group(3)) if dur else 0.0
     audio = re.search(r"Stream #.*Audio: .*?(\d+) Hz", err)
@@ -66,7 +67,8 @@ def probe(path: str | Path) -> MediaInfo:
 def _run_ffmpeg(args: list[str], what: str) -> str:
     """Run ffmpeg; a failure is a :class:`CaptureError`; returns what it reported at level "error" while
     succeeding (decode errors of a damaged file: it conceals or drops the broken frames and goes on)."""
-    r = subprocess.run([ffmpeg_exe(), "-y", "-hide_banner", "-loglevel", "error", *args], capture_output=True, text=True)
+    r = subprocess.run([ffmpeg_exe(), "-y", "-hide_banner", "-loglevel", "error", *args],
+                       capture_output=True, text=True)
     if r.returncode != 0:
         raise CaptureError(f"{what} failed: {r.stderr.strip()[-500:]}")
     return r.stderr.strip()
@@ -275,5 +277,5 @@ def _check_people(video: Path, n: int, name: str) -> None:
     if sum(c >= 2 for c in counts) >= len(counts) / 4:
         raise CaptureError(f"{name}: several people are in view in {sum(c >= 2 for c in counts)} of {len(counts)} "
                            "checked frames; Speech2Video learns one speaker from a fixed camera. Crop the video to "
-                           "the speaker, or allow it (people='ignore', or --allow-several-people) to let the keypoint stage keep "
-                           "the largest person")
+                           "the speaker, or allow it (people='ignore', or --allow-several-people) to let the keypoint "
+                           "stage keep the largest person")

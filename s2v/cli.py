@@ -5,8 +5,6 @@ import argparse
 import sys
 from pathlib import Path
 
-FIT_STEPS = 250
-
 #: The pipeline, in order: (stage, notebook, what it makes). Each stage's subcommand appears as it lands.
 STAGES = (
     ("body", "00_body_model", "body model: free SMPL-X-compatible or official; previews"),
@@ -200,11 +198,13 @@ def _cmd_detect(a) -> int:
 def _cmd_fit(a) -> int:
     import numpy as np
 
-    from s2v.fit import MAX_FAILED, FitConfig, fit_run
+    from s2v.fit import MAX_FAILED, fit_run
     from s2v.run import Run
 
+    cfg = _config("fit", a, steps=a.steps, device=a.device, framing=a.framing, hand_basis=a.hands)
+    if a.show_config:
+        return _show(cfg)
     run = Run.open(a.run, a.runs_dir)
-    cfg = FitConfig(steps=a.steps, device=a.device, framing=a.framing, hand_basis=a.hands)
     res = fit_run(run, cfg, backend=a.backend)
     q = res.quality()
     parts = ", ".join(f"{p} {q[f'median_{p}_px']:.1f}" for p in ("body", "left_hand", "right_hand", "face")
@@ -224,15 +224,16 @@ def _cmd_fit(a) -> int:
 
 
 def _cmd_pose(a) -> int:
-    from s2v.pose_lstm import PoseLSTMConfig
     from s2v.pose_stage import RunSpan, train_pose
     from s2v.run import Run
 
+    cfg = _config("pose", a, max_steps=a.steps, device=a.device)
+    if a.show_config:
+        return _show(cfg)
     runs = lambda names: [RunSpan.parse(n, a.runs_dir) for n in names]  # noqa: E731
     out = Run.create(a.out, a.runs_dir)
     if a.fresh and (old := out.set_aside("pose/checkpoint.pt")):
         print(f"earlier checkpoint moved aside: {old}")
-    cfg = PoseLSTMConfig.preset(a.preset, max_steps=a.steps, device=a.device)
     print(f"pose LSTM: preset {a.preset} -> {cfg.max_steps} steps, batch {cfg.batch_size} x {cfg.window:g} s, "
           f"checkpoint every {cfg.checkpoint_every}")
     tr = train_pose(runs(a.train), runs(a.val or []), out, cfg, inputs=a.inputs, target=a.target)
@@ -295,14 +296,13 @@ def _cmd_gan(a) -> int:
 
     from s2v.run import Run
 
+    if a.action == "train" and a.show_config:
+        return _show(_config("gan", a, size=a.size, max_steps=a.steps, max_minutes=a.minutes, device=a.device))
     run = Run.open(a.run, a.runs_dir)
     if a.action == "train":
-        from s2v.gan.train import GANConfig, train_gan
+        from s2v.gan.train import train_gan
 
-        kw = GANConfig.fields_from_json(a.config)
-        kw.update({k: v for k, v in (("size", a.size), ("max_steps", a.steps), ("max_minutes", a.minutes),
-                                     ("device", a.device)) if v is not None})
-        cfg = GANConfig.preset(a.preset, **kw)
+        cfg = _config("gan", a, size=a.size, max_steps=a.steps, max_minutes=a.minutes, device=a.device)
         print(f"GAN: preset {a.preset} -> {cfg.size} wide, at most {cfg.max_steps} steps"
               + (f" / {cfg.max_minutes:g} min" if cfg.max_minutes else "")
               + f", checkpoint every {cfg.checkpoint_every}")
@@ -343,9 +343,11 @@ def _cmd_gan(a) -> int:
 
 
 def _cmd_speaker(a) -> int:
-    from s2v.speaker import SpeakerConfig, prepare_speaker
+    from s2v.speaker import prepare_speaker
 
-    cfg = SpeakerConfig.preset(a.preset, inputs=a.inputs)
+    cfg = _config("speaker", a, inputs=a.inputs)
+    if a.show_config:
+        return _show(cfg)
     report = prepare_speaker(a.run, cfg, a.runs_dir)
     for k, v in report.items():
         print(f"{k:>10}: {v}")
@@ -406,12 +408,50 @@ def _cmd_batch(a) -> int:
 def _cmd_demo(a) -> int:
     from s2v.notebooks import run_notebook
 
+    from s2v.run import runs_root
+
     out = Path(a.out).resolve()
+    runs = runs_root().resolve()    # where the notebooks look: opening the quickstart afterwards reuses the speaker
     nb = run_notebook("00_quickstart.ipynb", out / "00_quickstart.ipynb",
-                      {"runs_dir": str(out / "runs"), "out": str(out / "demo.mp4")}, progress=True)
+                      {"runs_dir": str(runs), "out": str(out / "demo.mp4")}, progress=True)
     print(f"executed notebook: {nb}\ntalking video: {out / 'demo.mp4'}\n"
-          f"the speaker's run (recording, LSTM, dictionary, GAN): {out / 'runs' / 'quickstart_ada'}")
+          f"the speaker's run (recording, LSTM, dictionary, GAN): {runs / 'quickstart_ada'}")
     return 0
+
+
+def _config_args(parser, kind: str, preset: str, helptext: str = "") -> None:
+    """The same four options on every stage that trains or fits: a preset, a YAML/JSON file, key=value overrides
+    and a look at the result (s2v.config)."""
+    from s2v.config import presets
+
+    parser.add_argument("--preset", default=preset, choices=presets(kind), help=helptext or None)
+    parser.add_argument("--config", default=None, metavar="FILE",
+                        help=f"YAML or JSON file of {kind} config fields (and optionally 'preset: NAME')")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one field (repeatable; dotted for nested configs, e.g. generator.ngf=16)")
+    parser.add_argument("--show-config", action="store_true", help="print the resulting config and stop")
+
+
+def _config(kind: str, a, **shortcuts):
+    """``a.preset`` (or the file's), the ``--config`` file, the stage's own flags (``shortcuts`` that were given),
+    then ``--set``: one config for the stage. With ``--show-config`` the caller prints it and stops."""
+    from s2v.config import load, make, override
+
+    cfg = load(kind, a.config, a.preset) if a.config else make(kind, a.preset)
+    cfg = override(cfg, {k: v for k, v in shortcuts.items() if v is not None})
+    return override(cfg, a.set)
+
+
+def _show(cfg) -> int:
+    import yaml
+
+    from s2v.config import as_dict
+
+    print(yaml.safe_dump(as_dict(cfg), sort_keys=False, allow_unicode=True).rstrip())
+    return 0
+
+
+RUNS_HELP = "folder of the runs (default: $S2V_RUNS, else runs/ of the kit's checkout, as the notebooks use)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -445,7 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("capture", help="record the synthetic studio, or import your own video, into a run")
     c.add_argument("--run", required=True, help="run name (folder under --runs-dir)")
-    c.add_argument("--runs-dir", default="runs")
+    c.add_argument("--runs-dir", default=None, help=RUNS_HELP)
     c.add_argument("--video", default=None, help="your recording (video with sound); omit for the studio")
     c.add_argument("--sample-every", type=int, default=1, help="keep every k-th frame (the paper: 5 at 60 fps)")
     c.add_argument("--allow-several-people", action="store_true")
@@ -482,7 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("detect", help="2D keypoints (body, hands, face) of a run's recording")
     d.add_argument("--run", required=True)
-    d.add_argument("--runs-dir", default="runs")
+    d.add_argument("--runs-dir", default=None, help=RUNS_HELP)
     d.add_argument("--source", default="video", choices=("video", "truth"),
                    help="'truth': a studio run's ground-truth keypoints (+ --noise-px) instead of the detector")
     d.add_argument("--noise-px", type=float, default=0.0)
@@ -493,16 +533,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("fit", help="fit SMPL-X parameters to a run's keypoints (section 3.2)")
     f.add_argument("--run", required=True)
-    f.add_argument("--runs-dir", default="runs")
+    f.add_argument("--runs-dir", default=None, help=RUNS_HELP)
     f.add_argument("--backend", default="auto", choices=("auto", "smplx", "free"))
-    f.add_argument("--steps", type=int, default=FIT_STEPS)
+    f.add_argument("--steps", type=int, default=None, help="optimisation steps (default: FitConfig's)")
     f.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     f.add_argument("--framing", default="auto", choices=("auto", "full", "half", "head_shoulders", "seated"),
                    help="what the camera shows; auto reads it from the keypoints seen (seated must be given)")
     f.add_argument("--overlay", action="store_true", help="also write fit/overlay.mp4: fit and keypoints on the video")
-    f.add_argument("--hands", default="model", choices=("model", "speaker"),
+    f.add_argument("--hands", default=None, choices=("model", "speaker"),
                    help="hand PCA: the body model's, or the speaker's own built from a first fit with full 45-D "
                         "fingers (real fingers fit it: see s2v.body.hands; the fit takes about twice as long)")
+    _config_args(f, "fit", "default")
     f.set_defaults(func=_cmd_fit)
 
     ps = sub.add_parser("pose", help="train the speech-to-pose LSTM on runs (section 3.4); resumes if interrupted")
@@ -511,13 +552,12 @@ def build_parser() -> argparse.ArgumentParser:
                          "(seconds: one recording split without cutting files, e.g. ada:0-40)")
     ps.add_argument("--val", nargs="*", default=None, help="validation runs or ranges (early stopping), e.g. ada:40-47")
     ps.add_argument("--out", required=True, help="run that receives pose/model.pt")
-    ps.add_argument("--runs-dir", default="runs")
+    ps.add_argument("--runs-dir", default=None, help=RUNS_HELP)
     ps.add_argument("--inputs", default="audio", choices=("audio", "text"))
     ps.add_argument("--target", default="smplx", choices=("smplx", "keypoints2d"))
     ps.add_argument("--steps", type=int, default=None, help="default: the preset's")
-    ps.add_argument("--preset", default="auto", choices=("auto", "cpu", "gpu", "paper"),
-                    help="gpu (section 3.4's budget) or cpu (a laptop's), both with the kit's motion settings; "
-                         "paper: section 3.4 exactly; auto picks by the device")
+    _config_args(ps, "pose", "auto", "gpu (section 3.4's budget) or cpu (a laptop's), both with the kit's motion "
+                 "settings; paper: section 3.4 exactly; auto picks by the device")
     ps.add_argument("--device", default=None)
     ps.add_argument("--fresh", action="store_true",
                     help="start again: move the checkpoint of an earlier training aside instead of resuming it")
@@ -526,7 +566,7 @@ def build_parser() -> argparse.ArgumentParser:
     dc = sub.add_parser("dictionary", help="build, show or suggest the word -> key-pose dictionary (section 3.3)")
     dc.add_argument("action", choices=("build", "show", "suggest"))
     dc.add_argument("--run", required=True)
-    dc.add_argument("--runs-dir", default="runs")
+    dc.add_argument("--runs-dir", default=None, help=RUNS_HELP)
     dc.add_argument("--span", action="append", type=_parse_span, default=[],
                     help="WORD:START[-END][@PROB] in seconds; one time = still pose, two = motion (repeatable)")
     dc.add_argument("--from-studio", action="store_true", help="the words posed in a studio run (keyposes.json)")
@@ -539,13 +579,11 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("gan", help="skeleton-to-video GAN (section 3.5): train, render a run's poses, evaluate")
     g.add_argument("action", choices=("train", "render", "evaluate"))
     g.add_argument("--run", required=True, help="run holding (or receiving) gan/generator.pt")
-    g.add_argument("--runs-dir", default="runs")
+    g.add_argument("--runs-dir", default=None, help=RUNS_HELP)
     g.add_argument("--train", nargs="*", default=None, help="training runs (default: --run)")
     g.add_argument("--source", default=None, help="run whose poses are rendered / evaluated (default: --run)")
-    g.add_argument("--config", default=None, help="JSON file of GANConfig fields")
     g.add_argument("--size", type=int, default=None)
-    g.add_argument("--preset", default="auto", choices=("auto", "cpu", "gpu"),
-                   help="training budget; auto: gpu where CUDA is available, else cpu (128 wide, 60 min)")
+    _config_args(g, "gan", "auto", "training budget; auto: gpu where CUDA is available, else cpu (128 wide, 60 min)")
     g.add_argument("--steps", type=int, default=None)
     g.add_argument("--minutes", type=float, default=None)
     g.add_argument("--max-frames", type=int, default=None)
@@ -562,20 +600,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("action", choices=("init", "show", "accept"))
     r.add_argument("name")
     r.add_argument("--artifact", default=None, help="accept: the artifact whose file you changed on purpose")
-    r.add_argument("--runs-dir", default="runs")
+    r.add_argument("--runs-dir", default=None, help=RUNS_HELP)
     r.set_defaults(func=_cmd_run)
 
     sp = sub.add_parser("speaker", help="prepare a speaker end to end: studio recording, LSTM, dictionary, GAN "
                                         "(skips what exists, resumes the GAN)")
     sp.add_argument("--run", required=True)
-    sp.add_argument("--runs-dir", default="runs")
-    sp.add_argument("--preset", default="quickstart", choices=("quickstart", "paper"))
-    sp.add_argument("--inputs", default="audio", choices=("audio", "text"))
+    sp.add_argument("--runs-dir", default=None, help=RUNS_HELP)
+    sp.add_argument("--inputs", default=None, choices=("audio", "text"))
+    _config_args(sp, "speaker", "quickstart")
     sp.set_defaults(func=_cmd_speaker)
 
     sy = sub.add_parser("synthesize", help="speech or text in, talking video of a prepared speaker out")
     sy.add_argument("--run", required=True, help="the speaker's run (pose/model.pt, gan/generator.pt, dictionary)")
-    sy.add_argument("--runs-dir", default="runs")
+    sy.add_argument("--runs-dir", default=None, help=RUNS_HELP)
     sy.add_argument("--audio", default=None, help="speech file (wav/flac/mp3/mp4...; English for key words)")
     sy.add_argument("--text", default=None, help="text to speak with the studio voice")
     sy.add_argument("--lang", default=None, choices=("en", "zh"))
@@ -589,7 +627,7 @@ def build_parser() -> argparse.ArgumentParser:
     sy.set_defaults(func=_cmd_synthesize)
 
     ev = sub.add_parser("evaluate", help="section 4's experiments on held-out studio data (tables + JSON)")
-    ev.add_argument("--runs-dir", default="runs")
+    ev.add_argument("--runs-dir", default=None, help=RUNS_HELP)
     ev.add_argument("--speaker", default="ada")
     ev.add_argument("--steps", type=int, default=400, help="LSTM training steps per model")
     ev.add_argument("--max-seconds", type=float, default=None, help="cut every script (quick runs)")
@@ -615,10 +653,15 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(a, "func", None):
         p.print_help()
         return 0
+    if hasattr(a, "runs_dir") and a.command != "batch":   # a batch without --runs-dir keeps its config's
+        from s2v.run import runs_root
+
+        a.runs_dir = str(runs_root(a.runs_dir))     # one runs root for the CLI and the notebooks
     import signal
 
     from s2v.body.model import BodyModelNotFound
     from s2v.capture import CaptureError
+    from s2v.config import ConfigError
     from s2v.dictionary.store import DictionaryError
     from s2v.fit import FitQualityError
     from s2v.io import ArtifactError
@@ -632,8 +675,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         return int(a.func(a) or 0)
-    except (ArtifactError, BodyModelNotFound, CaptureError, DictionaryError, FitQualityError, MissingArtifactError,
-            MocapError, ParamsError, RunBusyError, RunNameError, SpanError, SynthesisError) as err:
+    except (ArtifactError, BodyModelNotFound, CaptureError, ConfigError, DictionaryError, FitQualityError,
+            MissingArtifactError, MocapError, ParamsError, RunBusyError, RunNameError, SpanError,
+            SynthesisError) as err:
         print(f"s2v: error: {err}", file=sys.stderr)
         return 2
 

@@ -50,7 +50,8 @@ class MotionConfig:
 
 def joints_3d(poses: np.ndarray, model, betas=None, layout: ParamLayout | None = None, joints=UPPER_BODY,
               chunk: int = 512) -> np.ndarray:
-    """(T, J, 3) positions (metres) of ``joints`` for (T, 106) poses, root-relative (global pose zero)."""
+    """(T, J, 3) positions (metres) of ``joints`` for (T, 106) poses in the body's own frame: global orientation
+    and translation zero, so the root stays put and what moves between frames is the pose."""
     import torch
 
     idx = [model.keypoint_names.index(j) for j in joints]

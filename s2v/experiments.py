@@ -100,7 +100,8 @@ def table3(cfg: EvaluationConfig, runs: dict[str, Run], models: dict) -> dict[st
     cam, body = Camera.load(test.path("camera")), _body()
     audio, sr = load_audio(test)
     T = len(truth)
-    voices = {k: audio if st == 0 else librosa.effects.pitch_shift(audio, sr=sr, n_steps=st) for k, st in VOICES.items()}
+    voices = {k: audio if st == 0 else librosa.effects.pitch_shift(audio, sr=sr, n_steps=st)
+              for k, st in VOICES.items()}
     rows = {}
     for n in cfg.sizes:
         secs = sum(len(run_targets(runs[s])[0]) for s in cfg.train_scripts[:n]) / cfg.fps
@@ -138,7 +139,8 @@ def skeleton_3d_vs_2d(cfg: EvaluationConfig, runs: dict[str, Run], models: dict)
     fingers += [(a + 21, b + 21) for a, b in fingers]
     rows = {}
     for name, kp in (("3D-skeleton LSTM", kp3), ("2D-keypoint LSTM", kp2), ("truth", kpt)):
-        rows[name] = {"arm bone variation": bone_variation(kp, arms), "finger bone variation": bone_variation(kp, fingers),
+        rows[name] = {"arm bone variation": bone_variation(kp, arms),
+                      "finger bone variation": bone_variation(kp, fingers),
                       "finger length error": finger_length_error(kp, kpt, fingers)}
     return rows
 

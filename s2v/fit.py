@@ -122,6 +122,7 @@ class FitResult:
     person_px: float = 0.0          # the person's height in the image (px): the unit of the flags
     fps: float = 30.0
     hand_basis: dict | None = None  # the speaker's own hand PCA rows per side (s2v.body.hands), or None
+    loss_terms: dict | None = None  # {term: (steps,)} data, prior, shape, orientation, smooth; NaN where not used
 
     def __post_init__(self) -> None:
         T = len(self.residual_px)
@@ -380,6 +381,14 @@ def fit_sequence(track: KeypointTrack, camera: Camera, model, cfg: FitConfig | N
     v1 = rest_t.repeat(len(first), 1).clone().requires_grad_(True)
     o1, w1 = obs[first], w[first]
     losses: list[float] = []
+    terms: list[dict] = []
+
+    def log(t: dict) -> torch.Tensor:
+        """Sum the loss terms ``t``; the total and each term go into the history (notebook 02 plots them)."""
+        loss = sum(t.values())
+        losses.append(float(loss.detach()))
+        terms.append({k: float(v.detach()) for k, v in t.items()})
+        return loss
     bar = tqdm(total=cfg.init_steps + cfg.steps, desc="fitting", unit="step", disable=not progress)
     for phase, (vars_, steps) in enumerate((([go, tr], cfg.init_steps // 3),
                                              ([go, tr, betas, v1], cfg.init_steps - cfg.init_steps // 3))):
@@ -392,11 +401,11 @@ def fit_sequence(track: KeypointTrack, camera: Camera, model, cfg: FitConfig | N
         for _ in range(steps):
             opt.zero_grad()
             data, _ = _data(pb, v1, {"betas": betas, "global_orient": go, "transl": tr}, o1, wt, cfg, lay)
-            loss = data.mean() + _priors(v1, lay, rest_t, joint_w, cfg).mean() + cfg.w_betas * (betas ** 2).sum() \
-                + cfg.w_orient * ((go - go_init) ** 2).sum()
+            loss = log({"data": data.mean(), "prior": _priors(v1, lay, rest_t, joint_w, cfg).mean(),
+                        "shape": cfg.w_betas * (betas ** 2).sum(),
+                        "orientation": cfg.w_orient * ((go - go_init) ** 2).sum()})
             loss.backward()
             opt.step()
-            losses.append(float(loss.detach()))
             bar.update()
 
     # --- stage 2: the 106 per-frame numbers of all frames together, shape/orientation fixed
@@ -414,13 +423,13 @@ def fit_sequence(track: KeypointTrack, camera: Camera, model, cfg: FitConfig | N
         for _ in range(steps):
             opt.zero_grad()
             data, _ = _data(pb, vec, fixed, obs, w, cfg, lay)
-            loss = data.mean() + _priors(vec, lay, rest_t, joint_w, cfg).mean()
+            t = {"data": data.mean(), "prior": _priors(vec, lay, rest_t, joint_w, cfg).mean()}
             if T > 1:
-                loss = loss + cfg.w_smooth * (((vec[1:] - vec[:-1]) ** 2) * smooth_w).sum(1).mean()
+                t["smooth"] = cfg.w_smooth * (((vec[1:] - vec[:-1]) ** 2) * smooth_w).sum(1).mean()
+            loss = log(t)
             loss.backward()
             opt.step()
             sched.step()
-            losses.append(float(loss.detach()))
             bar.update()
         return vec.detach()
 
@@ -441,7 +450,10 @@ def fit_sequence(track: KeypointTrack, camera: Camera, model, cfg: FitConfig | N
         bar.total += cfg.recovery_steps
         vec = refine(vec, cfg.recovery_steps)
     bar.close()
-    return _result(pb, vec, fixed, cfg, lay, losses, track.fps)
+    names = list(dict.fromkeys(k for t in terms for k in t))
+    out = _result(pb, vec, fixed, cfg, lay, losses, track.fps)
+    out.loss_terms = {k: np.array([t.get(k, np.nan) for t in terms], np.float64) for k in names}
+    return out
 
 
 def _part_means(err: torch.Tensor, seen: torch.Tensor) -> np.ndarray:

@@ -31,7 +31,8 @@ HAND_BONES = tuple((0 if k == 0 else 1 + 4 * f + k - 1, 1 + 4 * f + k) for f in 
 
 #: Where the development checkout keeps real keypoint data (``../shared/data`` beside the repository; absent in
 #: a user's clone): the DWPose half-body track of a real speaker.
-REAL_HALFBODY_TRACK = Path(__file__).resolve().parents[2] / "shared" / "data" / "keypoints_halfbody" / "echomimic_pose01.npz"
+REAL_HALFBODY_TRACK = (Path(__file__).resolve().parents[2] / "shared" / "data" / "keypoints_halfbody"
+                       / "echomimic_pose01.npz")
 
 SLICES = {"body": slice(0, 25), "left_hand": slice(25, 46), "right_hand": slice(46, 67), "face": slice(67, 137)}
 NUM_KEYPOINTS = 137

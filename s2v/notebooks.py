@@ -2,7 +2,10 @@
 
 A kernelspec named ``python3`` may point anywhere on a user's machine (``~/.local/share/jupyter`` wins
 over the virtual environment's), so :func:`run_notebook` registers a private kernelspec for
-``sys.executable`` and executes with it.
+``sys.executable`` and executes with it. The executed notebook then gets its source's kernelspec back (the one
+``make setup`` installs, so Jupyter opens it without asking for a kernel) and is **signed** with the user's
+Jupyter notary key (``nbformat.sign``): opened on this machine it is trusted, so its progress bars, widgets and
+inline videos render instead of an empty "not trusted" output.
 """
 from __future__ import annotations
 
@@ -37,6 +40,23 @@ def run_notebook(name: str | Path, out: str | Path, parameters: dict | None = No
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(_kernel_dir()), os.environ.get("JUPYTER_PATH")]))
-    pm.execute_notebook(str(src), str(out), parameters=parameters or {}, kernel_name=KERNEL,
-                        progress_bar=progress, cwd=str(cwd) if cwd else None)
+    try:
+        pm.execute_notebook(str(src), str(out), parameters=parameters or {}, kernel_name=KERNEL,
+                            progress_bar=progress, cwd=str(cwd) if cwd else None)
+    finally:     # a failed run's notebook (with its traceback) is the kit's own output too
+        if out.exists():
+            finish_executed(out, src)
     return out
+
+
+def finish_executed(out: Path, source: Path) -> None:
+    """Give the executed notebook ``out`` its ``source``'s kernelspec and sign it (trusted on this machine)."""
+    import nbformat
+    from nbformat.sign import NotebookNotary
+
+    nb = nbformat.read(out, as_version=4)
+    spec = nbformat.read(source, as_version=4).metadata.get("kernelspec")
+    if spec:
+        nb.metadata["kernelspec"] = spec
+    NotebookNotary().sign(nb)
+    nbformat.write(nb, out)

@@ -292,7 +292,8 @@ class SMPLXParams:
                 a = np.repeat(a, T, axis=0)
             return a[:, :size] if name == "expression" else a
 
-        betas = np.asarray(d.get("betas", np.zeros(10)), np.float32).reshape(-1, np.shape(d.get("betas", np.zeros(10)))[-1])[0]
+        betas = np.asarray(d.get("betas", np.zeros(10)), np.float32).reshape(
+            -1, np.shape(d.get("betas", np.zeros(10)))[-1])[0]
         kw = {n: get(n, s) for n, s in lay.frame_fields.items()}
         return cls(**kw, betas=betas[:lay.num_betas], global_orient=get("global_orient", 3),
                    transl=get("transl", 3), layout=lay)

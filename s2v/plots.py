@@ -159,7 +159,8 @@ def insertion_plot(base: np.ndarray, inserted: np.ndarray, records, fps: float, 
     return ax
 
 
-def gan_losses(history: list[dict], ax=None, keys=("loss_g", "loss_d", "l1", "l1_face", "l1_left_hand", "l1_right_hand")):
+def gan_losses(history: list[dict], ax=None,
+               keys=("loss_g", "loss_d", "l1", "l1_face", "l1_left_hand", "l1_right_hand")):
     """GAN training curves (smoothed over 10 steps)."""
     import matplotlib.pyplot as plt
 
@@ -214,4 +215,20 @@ def table_bars(rows: dict[str, dict[str, float]], columns=None, paper: dict[str,
     ax.set_xticklabels(columns, fontsize=8)
     ax.legend(fontsize=7, ncol=2)
     ax.set_title(title)
+    return ax
+
+
+def fit_losses(terms: dict[str, np.ndarray], ax=None):
+    """The fitting's loss terms per step (``FitResult.loss_terms``: data, prior, shape, orientation, smooth),
+    log scale; the stage-1 terms (shape, orientation) stop where the per-frame stage starts."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(10, 3))[1]
+    for name, v in terms.items():
+        ok = np.isfinite(v) & (v > 0)
+        if ok.any():
+            ax.plot(np.nonzero(ok)[0], v[ok], label=name, lw=1)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.legend(fontsize=8, ncol=5)
     return ax

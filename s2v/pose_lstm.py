@@ -73,16 +73,12 @@ class PoseLSTMConfig:
         part weights, no smoothing; minutes on a GPU, 9-13 s a step on a 2-core CPU). ``gpu``: the paper's
         budget with the kit's motion settings (the defaults). ``cpu``: those with a budget a laptop finishes
         (batch 32 windows of 4 s, 300 steps, validation and an atomic checkpoint every 25 steps; 2 s windows
-        measured 0.52x the truth's diversity against 0.69x). ``auto``:
-        ``gpu`` where CUDA is available, else ``cpu``."""
-        if name == "auto":
-            name = "gpu" if torch.cuda.is_available() else "cpu"
-        presets = {"paper": dict(standardize=False, part_norm=False, w_var=0.0, smooth=0.0, key_words=False),
-                   "gpu": {},
-                   "cpu": dict(batch_size=32, max_steps=300, eval_every=25, checkpoint_every=25)}
-        if name not in presets:
-            raise ValueError(f"unknown preset {name!r}; choose auto, cpu, gpu or paper")
-        return cls(**{**presets[name], **{k: v for k, v in kw.items() if v is not None}})
+        measured 0.52x the truth's diversity against 0.69x). ``quickstart``, ``tiny``: smaller still. ``auto``:
+        ``gpu`` where CUDA is available, else ``cpu``. The presets live in :data:`s2v.config.PRESETS`; keyword
+        arguments (not None) override."""
+        from s2v.config import make
+
+        return make("pose", name, {k: v for k, v in kw.items() if v is not None})
 
 
 class PoseLSTM(nn.Module):
@@ -297,7 +293,8 @@ class Trainer:
                 y = torch.as_tensor(_shift(s.targets, self.delay_frames)[None], dtype=torch.float32, device=self.device)
                 m = self._frame_weights(_shift(_mask(s), self.delay_frames)[None]) if s.mask is not None else None
                 pred, _ = self.model(x)
-                tot += float(loss_fn(pred, y, self.w, self.cfg.w_diff, self.cfg.w_acc, self.cfg.w_var, m)) * len(s.inputs)
+                tot += float(loss_fn(pred, y, self.w, self.cfg.w_diff, self.cfg.w_acc, self.cfg.w_var, m)
+                             ) * len(s.inputs)
                 n += len(s.inputs)
         self.model.train()
         return tot / max(n, 1)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from s2v.keypoints import SLICES, KeypointTrack
+from s2v.keypoints import KeypointTrack
 from s2v.params import SMPLXParams
 from s2v.pose_lstm import PoseLSTMConfig, Sequence, Trainer, predict
 from s2v.run import Run

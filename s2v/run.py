@@ -87,6 +87,26 @@ def check_name(name: str) -> str:
 _HASHED: dict[tuple[str, int, int], str] = {}
 
 
+#: Environment variable naming the folder every run lives in (notebooks and CLI alike).
+RUNS_ENV = "S2V_RUNS"
+
+
+def runs_root(runs_dir: str | Path | None = None, cwd: str | Path | None = None) -> Path:
+    """The folder runs live in, the same for the CLI and the notebooks: ``runs_dir`` when given (absolute, or
+    relative to the working directory), else ``$S2V_RUNS``, else ``runs/`` of the kit's checkout that holds the
+    working directory (found upwards: a folder with ``pyproject.toml`` and ``s2v/``; so a notebook running in
+    ``notebooks/`` finds the runs ``make demo`` and the CLI made), else ``./runs``."""
+    if runs_dir not in (None, ""):
+        return Path(runs_dir)
+    if os.environ.get(RUNS_ENV):
+        return Path(os.environ[RUNS_ENV]).expanduser()
+    here = Path(cwd or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / "pyproject.toml").is_file() and (d / "s2v" / "__init__.py").is_file():
+            return d / "runs"
+    return here / "runs"
+
+
 def package_versions(names=("s2v", "numpy", "torch", "smplx", "librosa", "opencv-python-headless",
                             "pyrender", "mediapipe", "anny")) -> dict[str, str]:
     out = {"python": platform.python_version()}

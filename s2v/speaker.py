@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from s2v.gan.networks import GeneratorConfig
 from s2v.gan.train import GANConfig
 from s2v.pose_lstm import PoseLSTMConfig
 from s2v.run import Run
@@ -29,21 +28,10 @@ class SpeakerConfig:
 
     @classmethod
     def preset(cls, name: str, **kw) -> "SpeakerConfig":
-        if name == "quickstart":
-            cfg = cls(studio=StudioConfig(speaker="ada", script="economy", max_seconds=25.0, width=128, height=128,
-                                          fps=25.0),
-                      pose=PoseLSTMConfig(hidden=128, batch_size=32, window=2.0, max_steps=300, eval_every=1000,
-                                          checkpoint_every=100),
-                      gan=GANConfig(size=128, clip=4, generator=GeneratorConfig(ngf=16, n_downsample=3, n_blocks=3),
-                                    ndf=16, part_crop=32, part_ndf=16, max_steps=600, checkpoint_every=100,
-                                    sample_every=200))
-        elif name == "paper":
-            cfg = cls(studio=StudioConfig.preset("demo"), gan=GANConfig(size=512))
-        else:
-            raise KeyError(f"unknown preset {name!r}; choose from quickstart, paper")
-        for k, v in kw.items():
-            setattr(cfg, k, v)
-        return cfg
+        """``quickstart`` (minutes on a CPU) or ``paper`` (the paper's sizes); ``kw`` override (:mod:`s2v.config`)."""
+        from s2v.config import make
+
+        return make("speaker", name, kw)
 
 
 def prepare_speaker(run: Run | str, cfg: SpeakerConfig | None = None, runs_dir: str | Path = "runs",

@@ -182,7 +182,8 @@ def check_speech(audio: np.ndarray, name: str, cfg: SynthesisConfig) -> None:
         raise SynthesisError(f"{name}: {why}")
 
 
-def pieces_at_pauses(audio: np.ndarray, sr: int, max_seconds: float = 30.0, search: float = 5.0) -> list[tuple[int, int]]:
+def pieces_at_pauses(audio: np.ndarray, sr: int, max_seconds: float = 30.0,
+                     search: float = 5.0) -> list[tuple[int, int]]:
     """Cut long audio into pieces of at most ``max_seconds``, each cut at the quietest 20 ms of the last
     ``search`` seconds before the limit (a pause, where no word is split)."""
     n, step = len(audio), int(max_seconds * sr)
@@ -229,7 +230,8 @@ def speech_from_text(text: str, voice: str = "ada", lang: str | None = None, lea
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:   # bytes that were not UTF-8 reach Python as lone surrogates
-        raise SynthesisError("the text is not valid UTF-8 (save it as UTF-8, or check the terminal's encoding)") from None
+        raise SynthesisError("the text is not valid UTF-8 "
+                             "(save it as UTF-8, or check the terminal's encoding)") from None
     if not any(ch.isalnum() for ch in text):
         raise SynthesisError(f"the text {text[:40]!r} has nothing to speak (no letters, digits or characters)")
     lang = lang or language_of(text)
@@ -240,7 +242,8 @@ def speech_from_text(text: str, voice: str = "ada", lang: str | None = None, lea
     sp = SPEAKERS[voice]
     s = ESpeak().synthesize(text, voice="cmn" if lang == "zh" else sp.voice, rate=sp.rate, pitch=sp.pitch)
     y = resample(s.audio, s.sample_rate, SAMPLE_RATE)
-    y = np.concatenate([np.zeros(int(lead * SAMPLE_RATE), np.float32), y, np.zeros(int(tail * SAMPLE_RATE), np.float32)])
+    y = np.concatenate([np.zeros(int(lead * SAMPLE_RATE), np.float32), y,
+                        np.zeros(int(tail * SAMPLE_RATE), np.float32)])
     words = [{"word": w.text, "start": round(w.start + lead, 4), "end": round(w.end + lead, 4)} for w in s.words]
     return Speech(y.astype(np.float32), words, "tts", lang)
 

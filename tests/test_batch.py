@@ -23,7 +23,7 @@ def books(tmp_path):
     log = tmp_path / "log.txt"
     for name, extra in (("a", ""), ("b", "fail = False\n"), ("c", "")):
         _notebook(d / f"{name}.ipynb", f"runs_dir = 'x'\nvalue = 0\n{extra}",
-                  f"from pathlib import Path\n"
+                  "from pathlib import Path\n"
                   + ("assert not fail, 'asked to fail'\n" if extra else "")
                   + f"with open({str(log)!r}, 'a') as f: f.write('{name}=' + str(value) + '\\n')\n"
                   f"Path(runs_dir, '{name}.out').write_text(str(value))\n")

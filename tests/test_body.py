@@ -189,7 +189,8 @@ def test_official_backend_missing_is_a_clear_error(tmp_path, monkeypatch):
         BodyModel(backend="free")
 
 
-@pytest.mark.skipif(not __import__("s2v.body.model", fromlist=["x"]).official_model_path(), reason="official SMPL-X files not in place")
+@pytest.mark.skipif(not __import__("s2v.body.model", fromlist=["x"]).official_model_path(),
+                    reason="official SMPL-X files not in place")
 def test_both_backends_agree_on_joint_order():
     official = BodyModel(backend="smplx", device="cpu")
     free = BodyModel(backend="free", device="cpu")

@@ -80,7 +80,8 @@ def test_an_interrupted_save_leaves_the_previous_dictionary(tmp_path, monkeypatc
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda doc: doc["entries"][0].update(probability=1.5), "entries[0] ('huge'): probability 1.5 is not a number in [0, 1]"),
+    (lambda doc: doc["entries"][0].update(probability=1.5),
+     "entries[0] ('huge'): probability 1.5 is not a number in [0, 1]"),
     (lambda doc: doc["entries"][1].update(hold=-1), "entries[1] ('上'): hold -1 is not a number of seconds in [0, 10]"),
     (lambda doc: doc["entries"][2].update(parts=["tail"]), "entries[2] ('you'): parts ['tail'] must be"),
     (lambda doc: doc["entries"][0].update(frames=2), "entries[0] ('huge'): says 2 frames but its array has 1"),
@@ -428,3 +429,42 @@ def test_mandarin_homophones_match_in_a_real_transcript(shared_data):
     assert hits[0].start == pytest.approx(0.25)                 # second of two characters
     loose = find_key_words(words, [tokens("挺", tones=False)], tones=False)
     assert [h.text for h in loose] == ["停滞"]
+
+
+def test_widget_sequences_that_failed_in_the_browser(tiny_recording, tmp_path):
+    """Issue 15's clicks: entries added in code show in the widget's list; adding the studio poses twice (a
+    notebook cell run again) adds nothing; after "remove selected" nothing is selected, so a second click removes
+    nothing and says so, instead of removing row 1 while naming the first; a red error is cleared by the next
+    success; the image widgets stay hidden (no broken-image icon) until they have a picture."""
+    import json
+    import shutil
+
+    from s2v.dictionary.build import DictionaryBuilder
+    from s2v.dictionary.widgets import DictionaryWidget
+    from s2v.run import Run
+
+    rec, _ = tiny_recording
+    shutil.copytree(rec.run.root, tmp_path / "tiny")
+    run = Run(tmp_path / "tiny")
+    b = DictionaryBuilder.from_run(run, load_existing=False)
+    ui = DictionaryWidget(b, None, run=run, size=96)               # no frames, no model: nothing to draw
+    assert ui.video.layout.display == "none" and ui.skeleton.layout.display == "none"
+    assert ui.preview_image.layout.display == "none" and ui.entries.options == ()
+    keyposes = json.loads(run.path("truth_keyposes").read_text())
+    b.add_studio(keyposes)                                          # notebook cell 5, in code
+    n = len(b.dictionary)
+    assert n >= 3 and len(ui.entries.options) == n and ui.entries.value is None
+    b.add_studio(keyposes)                                          # ... run again
+    assert len(b.dictionary) == n and len(ui.entries.options) == n
+    words = [e.word for e in b.dictionary]
+    ui.entries.value = 1
+    ui.remove_button.click()
+    assert [e.word for e in b.dictionary] == words[:1] + words[2:]
+    assert f"removed {words[1]}" in ui.status.value and ui.entries.value is None
+    ui.remove_button.click()                                        # a second click: nothing selected
+    assert len(b.dictionary) == n - 1 and "select an entry" in ui.status.value
+    assert "#c92a2a" in ui.status.value                             # red ...
+    ui.word.value, ui.kind.value = "tiny", "still"
+    ui.add_button.click()                                           # ... until the next success
+    assert "#c92a2a" not in ui.status.value and "added still pose" in ui.status.value
+    assert len(ui.entries.options) == n and ui.entries.value is None

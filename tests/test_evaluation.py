@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from s2v.evaluation import (baselines, beat_consistency, bone_variation, finger_length_error, frechet_distance,
-                            jerk, joints_3d, l1_diversity, motion_beats, pause_frames, table, velocity_error)
+from s2v.evaluation import (UPPER_BODY, baselines, beat_consistency, bone_variation, finger_length_error,
+                            frechet_distance, jerk, joints_3d, l1_diversity, motion_beats, pause_frames, table,
+                            velocity_error)
 
 
 def test_frechet_distance_known_values():
@@ -75,12 +76,19 @@ def test_bones_pauses_baselines_and_table():
 
 
 def test_joints_are_root_relative_metres(body_model):
+    """Two *different* poses: the arm moves, the root (pelvis) stays where it was (no global rotation or
+    translation: differences between frames are the pose's alone), and distances are in metres."""
     poses = np.zeros((2, 106), np.float32)
+    poses[1, 3 * 15 + 2] = -1.2                                   # frame 1: the left arm lowered
     j = joints_3d(poses, body_model)
-    assert j.shape == (2, 17, 3) and np.allclose(j[0], j[1])
-    names = ("left_wrist", "right_wrist")
-    w = joints_3d(poses, body_model, joints=names)
-    assert 1.0 < np.linalg.norm(w[0, 0] - w[0, 1]) < 2.0           # T-pose wrist span: 1-2 m
+    assert j.shape == (2, 17, 3)
+    moved = np.linalg.norm(j[1] - j[0], axis=-1)
+    names = list(UPPER_BODY)
+    assert moved[names.index("left_wrist")] > 0.5 and moved[names.index("right_wrist")] < 1e-6
+    w = joints_3d(poses, body_model, joints=("pelvis", "left_wrist", "right_wrist"))
+    np.testing.assert_allclose(w[1, 0], w[0, 0], atol=1e-6)       # the root does not move with the arm
+    assert 1.0 < np.linalg.norm(w[0, 1] - w[0, 2]) < 2.0           # T-pose wrist span: 1-2 m
+    assert 0.5 < np.linalg.norm(w[1, 1] - w[0, 1]) < 1.0           # the lowered wrist travelled ~0.7 m
 
 
 @pytest.mark.slow

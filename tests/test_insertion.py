@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from s2v.dictionary.insertion import InsertionConfig, insert_key_pose, interpolate
+from s2v.dictionary.insertion import insert_key_pose, interpolate
 from s2v.params import ParamLayout
 
 LAY = ParamLayout()

@@ -48,7 +48,7 @@ def test_loss_decreases_and_the_delay_lets_it_see_ahead():
     seqs = _synthetic()
     tr = Trainer(seqs[:3], seqs[3:], _cfg(max_steps=150), target="keypoints2d")
     st = tr.train(progress=False)
-    losses = np.array([l for _, l in st.history])
+    losses = np.array([loss for _, loss in st.history])
     assert losses[-10:].mean() < 0.3 * losses[:10].mean()
     pred = predict(tr.best_model(), seqs[3].inputs, FPS, delay=0.2)
     assert pred.shape == seqs[3].targets.shape
@@ -93,7 +93,11 @@ def test_early_stopping_keeps_the_best_weights():
     assert st.stopped_early and st.step < 400
     assert st.best_step <= st.step - 3 * 5
     best = tr.best_model()
-    assert best is not tr.model
+    assert any(not torch.equal(a, b) for a, b in zip(best.state_dict().values(), tr.model.state_dict().values()))
+    v_last = tr.validation_loss()                     # the weights training ended with
+    tr.model.load_state_dict(best.state_dict())
+    v_best = tr.validation_loss()                     # the weights best_model() returns: the best step's
+    assert v_best == pytest.approx(st.best_val, rel=1e-6) and v_last > v_best
 
 
 def test_bad_training_data_is_a_clear_error():

@@ -30,7 +30,7 @@ def test_train_into_a_run_and_predict(tiny_recording, tmp_path):
     out = Run.create("pose", tmp_path)
     small = PoseLSTMConfig(hidden=16, batch_size=4, window=1.0, max_steps=6, eval_every=3, checkpoint_every=3,
                            device="cpu")
-    tr = train_pose([rec.run], [rec.run], out, small, progress=False)
+    train_pose([rec.run], [rec.run], out, small, progress=False)
     assert out.has("pose_model") and (out.path("pose_model").parent / "checkpoint.pt").exists()
     rec_m = out.manifest["artifacts"]["pose_model"]
     assert rec_m["inputs"] == "audio" and rec_m["steps"] == 6

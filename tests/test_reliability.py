@@ -32,15 +32,13 @@ class _Payload:
 @pytest.fixture(scope="module")
 def speaker(tiny_recording, tmp_path_factory):
     """A tiny prepared speaker (as in test_synthesize) in a runs folder of its own."""
-    from s2v.gan.networks import GeneratorConfig
-    from s2v.gan.train import GANConfig
-    from s2v.pose_lstm import PoseLSTMConfig
-    from s2v.speaker import SpeakerConfig, prepare_speaker
+    from s2v.speaker import prepare_speaker
 
-    tiny = SpeakerConfig(pose=PoseLSTMConfig(hidden=16, batch_size=4, window=1.0, max_steps=6, eval_every=1000),
-                         gan=GANConfig(size=64, clip=3, generator=GeneratorConfig(ngf=8, n_downsample=3, n_blocks=1),
-                                       ndf=8, part_crop=16, part_ndf=8, max_steps=3, checkpoint_every=100,
-                                       sample_every=100, temporal=False))
+    from s2v.config import PRESETS, make
+
+    tiny = make("speaker", "default", {"pose": {**PRESETS["pose"]["tiny"], "eval_every": 1000},
+                                       "gan": {**PRESETS["gan"]["tiny"], "max_steps": 3, "checkpoint_every": 100,
+                                               "sample_every": 100, "temporal": False}})
     rec, _ = tiny_recording
     root = tmp_path_factory.mktemp("speaker") / "tiny_speaker"
     shutil.copytree(rec.run.root, root)
@@ -352,7 +350,7 @@ def test_capture_and_config_files_that_cannot_be_read_get_a_message(run_copy, tm
     (tmp_path / "g.json").write_text('{"size": 64, "nonsense": 1}')
     r = _cli("gan", "train", "--run", "tiny", "--runs-dir", str(run_copy.root.parent), "--config",
              str(tmp_path / "g.json"))
-    assert r.returncode == 2 and "unknown GANConfig fields ['nonsense']" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "Key 'nonsense' not in 'GANConfig'" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_a_damaged_frame_cache_is_decoded_again(run_copy):
@@ -365,13 +363,13 @@ def test_a_damaged_frame_cache_is_decoded_again(run_copy):
 
 
 def test_resuming_a_gan_with_other_settings_names_them(speaker, tmp_path):
-    from s2v.gan.networks import GeneratorConfig
-    from s2v.gan.train import GANConfig, train_gan
+    from s2v.gan.train import train_gan
+
+    from s2v.config import make
 
     def cfg(ngf):
-        return GANConfig(size=64, clip=3, generator=GeneratorConfig(ngf=ngf, n_downsample=3, n_blocks=1), ndf=8,
-                         part_crop=16, part_ndf=8, max_steps=1, checkpoint_every=1, sample_every=100, temporal=False,
-                         device="cpu")
+        return make("gan", "tiny", {"generator.ngf": ngf, "max_steps": 1, "checkpoint_every": 1, "sample_every": 100,
+                                    "temporal": False, "device": "cpu"})
 
     out = Run.create("gan_resume", tmp_path)
     train_gan([speaker], out, cfg(8), progress=False)

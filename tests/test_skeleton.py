@@ -1,18 +1,17 @@
 """Colourised skeleton images (section 3.5, figure 7) and the colour-based part boxes."""
 import numpy as np
-import pytest
 import torch
 
 from s2v.camera import Camera
 from s2v.keypoints import SLICES, KeypointTrack, from_coco18, from_smplx, smplx_to_openpose_index
-from s2v.params import SMPLXParams
 from s2v.render.skeleton import (FACE_COLOR, FINGER_COLORS, LEFT_HAND_COLOR, LIMB_COLORS, RIGHT_HAND_COLOR,
                                  part_boxes, render_skeleton)
 
 
 def _inside(points, box, tol=1.0):
     x0, y0, x1, y1 = box
-    return (points[:, 0] >= x0 - tol) & (points[:, 0] <= x1 + tol) & (points[:, 1] >= y0 - tol) & (points[:, 1] <= y1 + tol)
+    return ((points[:, 0] >= x0 - tol) & (points[:, 0] <= x1 + tol)
+            & (points[:, 1] >= y0 - tol) & (points[:, 1] <= y1 + tol))
 
 
 def test_reserved_part_colours_appear_nowhere_else():

@@ -10,7 +10,7 @@ import soundfile as sf
 from s2v.keypoints import SLICES, KeypointTrack
 from s2v.params import SMPLXParams
 from s2v.speech.tts import ESpeak
-from s2v.studio import SPEAKERS, StudioConfig, key_pose, record
+from s2v.studio import SPEAKERS, StudioConfig, key_pose
 from s2v.studio.motion import loudness_envelope, perform
 from s2v.studio.record import SAMPLE_RATE, speak
 from s2v.studio.cast import Script

@@ -8,19 +8,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from s2v.gan.networks import GeneratorConfig
-from s2v.gan.train import GANConfig
-from s2v.pose_lstm import PoseLSTMConfig
+from s2v.config import PRESETS, make
 from s2v.run import Run
-from s2v.speaker import SpeakerConfig, prepare_speaker
+from s2v.speaker import prepare_speaker
 from s2v.synthesize import (SAMPLE_RATE, Speaker, SynthesisConfig, SynthesisError, pieces_at_pauses,
                             speech_from_text, speech_to_poses, synthesize)
 from s2v.video import probe_fps, read_video
 
-TINY = SpeakerConfig(pose=PoseLSTMConfig(hidden=16, batch_size=4, window=1.0, max_steps=6, eval_every=1000),
-                     gan=GANConfig(size=64, clip=3, generator=GeneratorConfig(ngf=8, n_downsample=3, n_blocks=1),
-                                   ndf=8, part_crop=16, part_ndf=8, max_steps=3, checkpoint_every=100,
-                                   sample_every=100, temporal=False))
+TINY = make("speaker", "default", {"pose": {**PRESETS["pose"]["tiny"], "eval_every": 1000},
+                                   "gan": {**PRESETS["gan"]["tiny"], "max_steps": 3, "checkpoint_every": 100,
+                                           "sample_every": 100, "temporal": False}})
 
 
 @pytest.fixture(scope="module")

@@ -241,7 +241,6 @@ def hand_pose_samples(joints: np.ndarray, side: str, n: int, rng: np.random.Gene
     """
     sign = 1.0 if side == "left" else -1.0
     J = lambda name: joints[JOINT_NAMES.index(f"{side}_{name}")]  # noqa: E731
-    wrist = J("wrist")
     palm_n = np.array([0.0, -1.0, 0.0])  # palms face down in the T-pose
     grasp = rng.beta(1.2, 1.6, n)  # 0 open .. 1 fist
     out = np.zeros((n, 15, 3))
@@ -249,7 +248,7 @@ def hand_pose_samples(joints: np.ndarray, side: str, n: int, rng: np.random.Gene
     spread_base = {"index": 0.12, "middle": 0.0, "ring": -0.1, "pinky": -0.2, "thumb": 0.0}
     spread = rng.normal(0, 1, n) * 0.5 + 0.3
     for f_i, f in enumerate(order):
-        p1, p2, p3 = J(f"{f}1"), J(f"{f}2"), J(f"{f}3")
+        p1, p3 = J(f"{f}1"), J(f"{f}3")
         d = (p3 - p1) / np.linalg.norm(p3 - p1)
         flex_axis = np.cross(d, palm_n)
         flex_axis /= np.linalg.norm(flex_axis)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from s2v.body.joints import JOINT_NAMES, NUM_JOINTS, keypoint_names
+from s2v.body.joints import NUM_JOINTS, keypoint_names
 from s2v.params import FULL_HAND_DIM, ParamLayout, SMPLXParams
 
 FREE_MODEL_FILE = "s2v_free_smplx.npz"

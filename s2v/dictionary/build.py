@@ -58,8 +58,8 @@ class Candidate:
     distance: float
 
     def to_dict(self) -> dict:
-        return {"word": self.word, "start": round(self.start, 3), "frame": self.frame, "frames": [self.first, self.last],
-                "distance": round(self.distance, 3)}
+        return {"word": self.word, "start": round(self.start, 3), "frame": self.frame,
+                "frames": [self.first, self.last], "distance": round(self.distance, 3)}
 
 
 def _words(words) -> list[dict]:
@@ -184,6 +184,13 @@ def dictionary_from_studio(runs) -> KeyPoseDictionary:
     return d
 
 
+def _same_entry(a: Entry, b: Entry) -> bool:
+    return (a.word == b.word and a.kind == b.kind and a.probability == b.probability and a.hold == b.hold
+            and tuple(a.parts or ()) == tuple(b.parts or ()) and a.pose.shape == b.pose.shape
+            and np.array_equal(a.pose, b.pose) and a.source.get("run") == b.source.get("run")
+            and list(a.source.get("frames") or []) == list(b.source.get("frames") or []))
+
+
 def _run_poses(run) -> tuple[np.ndarray, float, str, SMPLXParams]:
     """The run's pose sequence: fitted parameters if present, else the studio ground truth."""
     from s2v.fit import run_poses
@@ -205,6 +212,7 @@ class DictionaryBuilder:
     rest: np.ndarray | None = None
     source: str = ""
     fixed: SMPLXParams | None = None   # shape, orientation and placement of the speaker (for drawing)
+    listeners: list = field(default_factory=list, repr=False)   # called after every change of the dictionary
 
     def __post_init__(self) -> None:
         self.seq = np.asarray(self.seq, np.float32)
@@ -251,15 +259,42 @@ class DictionaryBuilder:
     def suggest(self, keywords=DEFAULT_KEYWORDS, cfg: SuggestConfig | None = None) -> list[Candidate]:
         return suggest(self.seq, self.fps, self.words, keywords, self.layout, self.rest, cfg)
 
+    # ------------------------------------------------------------------ changes (each one tells the listeners)
+    def on_change(self, fn) -> None:
+        """Call ``fn()`` after every change of the dictionary (the widget refreshes its list of entries)."""
+        self.listeners.append(fn)
+
+    def _changed(self) -> None:
+        for fn in self.listeners:
+            fn()
+
+    def _add(self, entries: list[Entry]) -> list[Entry]:
+        """Add ``entries``; one equal to an entry already there (same word, pose, source, probability, hold and
+        parts) is not added twice, so re-running a notebook cell leaves the dictionary as it was."""
+        out = []
+        for e in entries:
+            same = next((o for o in self.dictionary.entries if _same_entry(o, e)), None)
+            out.append(same if same is not None else self.dictionary.add(e))
+        self._changed()
+        return out
+
+    def remove(self, index: int) -> Entry:
+        """Remove the entry at ``index`` (of ``dictionary.entries``) and return it."""
+        if not 0 <= index < len(self.dictionary.entries):
+            raise IndexError(f"no entry {index}: the dictionary has {len(self.dictionary.entries)}")
+        e = self.dictionary.entries.pop(index)
+        self._changed()
+        return e
+
     def add_still(self, word: str, frame: int, probability: float = 1.0, hold: float = 0.3, parts=DEFAULT_PARTS,
                   method: str = "manual") -> Entry:
-        return self.dictionary.add(still_entry(word, self.seq, frame, self.run_name, self.fps, probability, hold,
-                                               parts, method))
+        return self._add([still_entry(word, self.seq, frame, self.run_name, self.fps, probability, hold, parts,
+                                      method)])[0]
 
     def add_motion(self, word: str, first: int, last: int, probability: float = 1.0, parts=DEFAULT_PARTS,
                    method: str = "manual") -> Entry:
-        return self.dictionary.add(motion_entry(word, self.seq, first, last, self.run_name, self.fps, probability,
-                                                parts, method))
+        return self._add([motion_entry(word, self.seq, first, last, self.run_name, self.fps, probability, parts,
+                                       method)])[0]
 
     def add_candidate(self, c: Candidate, probability: float = 1.0, hold: float = 0.3, motion: bool = False) -> Entry:
         """A suggestion as a still pose (its peak frame) or, with ``motion``, as the frames of its range."""
@@ -268,11 +303,10 @@ class DictionaryBuilder:
         return self.add_motion(c.word.lower(), c.first, c.last, probability, method="suggested")
 
     def add_spans(self, spans, probability: float = 1.0, hold: float = 0.3) -> list[Entry]:
-        return [self.dictionary.add(e) for e in entries_from_spans(self.seq, self.fps, spans, self.run_name,
-                                                                   probability, hold)]
+        return self._add(entries_from_spans(self.seq, self.fps, spans, self.run_name, probability, hold))
 
     def add_studio(self, keyposes: dict) -> list[Entry]:
-        return [self.dictionary.add(e) for e in entries_from_studio(self.seq, keyposes, self.run_name)]
+        return self._add(entries_from_studio(self.seq, keyposes, self.run_name))
 
     def preview(self, words, base: np.ndarray | None = None, seconds: float | None = None,
                 cfg: InsertionConfig | None = None, seed: int = 0) -> tuple[np.ndarray, list[Insertion]]:

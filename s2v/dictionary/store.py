@@ -218,7 +218,8 @@ class KeyPoseDictionary:
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as err:
-            raise DictionaryError(f"{path}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})") from None
+            raise DictionaryError(f"{path}: not valid JSON "
+                                  f"(line {err.lineno}, column {err.colno}: {err.msg})") from None
         return cls.from_document(doc, path)
 
     @classmethod

@@ -69,12 +69,14 @@ class DictionaryWidget:
         self.candidates = builder.suggest()
         T = builder.num_frames
         lay = dict(width="100%")
-        self.frame = w.IntSlider(0, 0, T - 1, description="frame", continuous_update=True, layout=lay)
+        grow = dict(flex="1 1 320px", width="auto", min_width="240px")      # shares a wrapping row
+        self.frame = w.IntSlider(0, 0, T - 1, description="frame", continuous_update=True, layout=grow)
         self.play = w.Play(0, 0, T - 1, interval=int(1000 / builder.fps))
         w.jslink((self.play, "value"), (self.frame, "value"))
         self.info = w.HTML()
-        self.video = w.Image(format="png", width=size)
-        self.skeleton = w.Image(format="png", width=size)
+        # an image without data shows a broken-image icon: hidden until there is something to show
+        self.video = w.Image(format="png", width=size, layout=w.Layout(display="none"))
+        self.skeleton = w.Image(format="png", width=size, layout=w.Layout(display="none"))
         self.strip = w.Image(format="png", layout=lay)
         self.word_buttons = []
         for i, wd in enumerate(builder.words):
@@ -89,21 +91,22 @@ class DictionaryWidget:
         self.word = w.Combobox(placeholder="key word", options=spoken, description="key word")
         self.kind = w.ToggleButtons(options=["still", "motion"], value="still", description="pose")
         self.range = w.IntRangeSlider(value=(0, min(T - 1, int(builder.fps))), min=0, max=T - 1,
-                                      description="range", layout=lay)
-        self.mark_start = w.Button(description="range start = frame")
-        self.mark_end = w.Button(description="range end = frame")
+                                      description="range", layout=grow)
+        self.mark_start = w.Button(description="range start = frame", layout=w.Layout(width="auto"))
+        self.mark_end = w.Button(description="range end = frame", layout=w.Layout(width="auto"))
         self.probability = w.FloatSlider(1.0, min=0.0, max=1.0, step=0.05, description="probability")
         self.hold = w.FloatSlider(0.3, min=0.0, max=2.0, step=0.05, description="hold (s)")
         self.add_button = w.Button(description="add to dictionary", button_style="success")
-        self.entries = w.Select(options=[], rows=6, description="entries", layout=w.Layout(width="95%"))
+        lists = dict(width="auto", flex="1 1 auto", min_width="200px")
+        self.entries = w.Select(options=[], rows=6, description="entries", layout=w.Layout(**lists))
         self.remove_button = w.Button(description="remove selected")
         self.suggestions = w.Select(options=[(self._label(c), i) for i, c in enumerate(self.candidates)], rows=6,
-                                    description="suggested", layout=w.Layout(width="95%"))
+                                    description="suggested", layout=w.Layout(**lists))
         self.take_button = w.Button(description="use suggestion")
-        self.sample = w.Textarea(sample, description="sample", layout=w.Layout(width="95%"))
+        self.sample = w.Textarea(sample, description="sample", layout=w.Layout(**grow))
         self.seed = w.IntText(0, description="seed")
         self.preview_button = w.Button(description="preview insertion", button_style="info")
-        self.preview_image = w.Image(format="png", layout=lay)
+        self.preview_image = w.Image(format="png", layout=w.Layout(width="100%", display="none"))
         self.preview_info = w.HTML()
         self.save_button = w.Button(description="save dictionary", button_style="warning")
         self.status = w.HTML()
@@ -120,16 +123,23 @@ class DictionaryWidget:
         if self.candidates:
             self.suggestions.value = 0
         self._refresh_entries()
+        builder.on_change(self._refresh_entries)     # entries added in code (another cell) show up here too
         self.show()
+
+        def row(*children):   # wraps instead of cutting what does not fit (1400 px and narrower windows)
+            return w.HBox(list(children), layout=w.Layout(flex_flow="row wrap", width="100%", align_items="center"))
+
+        column = dict(flex="1 1 420px", min_width="0", width="auto")
         self.widget = w.VBox([
-            w.HBox([self.play, self.frame]), self.info, w.HBox([self.video, self.skeleton]), self.strip,
+            row(self.play, self.frame), self.info, row(self.video, self.skeleton), self.strip,
             w.HTML("<b>transcript</b> (click a word to jump to it; key words are orange)"), self.transcript,
-            w.HBox([w.VBox([self.suggestions, self.take_button]), w.VBox([self.entries, self.remove_button])]),
-            w.HBox([self.word, self.kind]), w.HBox([self.range, self.mark_start, self.mark_end]),
-            w.HBox([self.probability, self.hold, self.add_button]),
-            w.HBox([self.sample, w.VBox([self.seed, self.preview_button])]), self.preview_info, self.preview_image,
-            w.HBox([self.save_button, self.status]),
-        ])
+            row(w.VBox([self.suggestions, self.take_button], layout=w.Layout(**column)),
+                w.VBox([self.entries, self.remove_button], layout=w.Layout(**column))),
+            row(self.word, self.kind), row(self.range, self.mark_start, self.mark_end),
+            row(self.probability, self.hold, self.add_button),
+            row(self.sample, w.VBox([self.seed, self.preview_button])), self.preview_info, self.preview_image,
+            row(self.save_button, self.status),
+        ], layout=w.Layout(width="100%", max_width="100%", overflow="hidden"))
 
     def _ipython_display_(self):
         from IPython.display import display
@@ -141,8 +151,13 @@ class DictionaryWidget:
         return f"{c.word} @ {c.start:.2f} s: frame {c.frame} (held {c.first}-{c.last}), {c.distance:.2f} rad"
 
     def _say(self, msg: str, ok: bool = True) -> None:
+        """The status line: every action first clears it, so an old error never stands beside a later success."""
         colour = "#2b8a3e" if ok else "#c92a2a"
-        self.status.value = f"<span style='color:{colour}'>{html.escape(msg)}</span>"
+        self.status.value = f"<span style='color:{colour}'>{html.escape(msg)}</span>" if msg else ""
+
+    def _show_image(self, image, png: bytes) -> None:
+        image.value = png
+        image.layout.display = ""
 
     def go_to_word(self, i: int) -> None:
         wd = self.b.words[i]
@@ -165,6 +180,7 @@ class DictionaryWidget:
 
     def add(self):
         """Add the current word/frame (still) or word/range (motion) with the probability and hold."""
+        self._say("")
         word = self.word.value.strip()
         try:
             if not word:
@@ -176,26 +192,31 @@ class DictionaryWidget:
         except (DictionaryError, IndexError) as err:
             self._say(str(err), ok=False)
             return None
-        self._refresh_entries()
         self._say(f"added {e.kind} pose for {word!r} ({len(self.b.dictionary)} entries)")
         return e
 
-    def remove(self) -> None:
+    def remove(self):
+        """Remove the selected entry; afterwards nothing is selected, so a second click removes nothing until
+        another entry is chosen (the list never moves the selection onto an entry the user did not pick)."""
         i = self.entries.value
         if i is None:
-            return
-        e = self.b.dictionary.entries.pop(i)
-        self._refresh_entries()
-        self._say(f"removed {e.word!r}")
+            self._say("select an entry to remove first", ok=False)
+            return None
+        label = next(k for k, v in self.entries.options if v == i)
+        e = self.b.remove(i)
+        self._say(f"removed {label} ({len(self.b.dictionary)} entries left)")
+        return e
 
     def _refresh_entries(self) -> None:
         rows = self.b.dictionary.summary()
         self.entries.options = [(f"{r['word']} · {r['kind']} ({r['frames']} fr) · p={r['probability']} · "
                                  f"hold {r['hold_s']} s · {r['source']}", i) for i, r in enumerate(rows)]
+        self.entries.index = None       # ipywidgets would select the first row: choose explicitly
 
     def preview(self, words: list[dict] | None = None):
         """Speak the sample sentence (eSpeak NG) and insert the dictionary's key poses into the rest pose;
         shows skeletons at the inserted key words. Returns (sequence, insertion records)."""
+        self._say("")
         if words is None:
             words, _, _ = speak_words(self.sample.value)
         seq, recs = self.b.preview(words, seed=self.seed.value)
@@ -203,6 +224,7 @@ class DictionaryWidget:
         self.preview_info.value = html.escape(
             f"{len(recs)} key word(s) found, {len(done)} inserted: "
             + ", ".join(f"{r.word}@{r.start:.2f}s{'' if r.inserted else ' (' + r.status + ')'}" for r in recs))
+        self._say(f"preview: {len(done)} of {len(recs)} key word(s) inserted")
         if self.model is not None and self.camera is not None and done:
             from s2v.keypoints import project_model
             from s2v.render.skeleton import render_skeleton
@@ -211,10 +233,11 @@ class DictionaryWidget:
             kp = project_model(self.model, self.b.params(seq[frames]), self.camera)
             s = self.size // 2
             tiles = [render_skeleton(k, s, s, (self.camera.width, self.camera.height)) for k in kp]
-            self.preview_image.value = _png(np.concatenate(tiles, 1))
+            self._show_image(self.preview_image, _png(np.concatenate(tiles, 1)))
         return seq, recs
 
     def save(self):
+        self._say("")
         if self.run is None:
             self._say("no run to save into (pass run=...)", ok=False)
             return None
@@ -238,12 +261,12 @@ class DictionaryWidget:
             import cv2
 
             img = self.frames[f]
-            self.video.value = _png(cv2.resize(img, (s, int(round(s * img.shape[0] / img.shape[1])))))
+            self._show_image(self.video, _png(cv2.resize(img, (s, int(round(s * img.shape[0] / img.shape[1]))))))
         if self.keypoints is not None:
             from s2v.render.skeleton import render_skeleton
 
             src = (self.camera.width, self.camera.height) if self.camera is not None else None
             h = s if src is None else int(round(s * src[1] / src[0]))
-            self.skeleton.value = _png(render_skeleton(self.keypoints[f], s, h, src))
+            self._show_image(self.skeleton, _png(render_skeleton(self.keypoints[f], s, h, src)))
         self.strip.value = _png(timeline_strip(self.dist, self.b.fps, self.b.words, f,
                                                marks=[c.frame for c in self.candidates], selection=self.range.value))

@@ -143,7 +143,8 @@ def evaluate(G: Generator, data, max_frames: int | None = None, progress: bool =
             lab = data.label(s, t)
             rows.append(image_metrics(fg(lab), np.asarray(data.sources[s].frames[t]), lab))
     keys = rows[0].keys()
-    return {k: float(np.nanmean([r[k] for r in rows if np.isfinite(r[k])] or [np.nan])) for k in keys} | {"frames": len(rows)}
+    return ({k: float(np.nanmean([r[k] for r in rows if np.isfinite(r[k])] or [np.nan])) for k in keys}
+            | {"frames": len(rows)})
 
 
 __all__ = ["FrameGenerator", "evaluate", "generate", "image_metrics", "labels_from_keypoints", "load_generator",

@@ -104,7 +104,8 @@ class _Core(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.label_enc, c = _encoder(cfg.label_nc * (cfg.n_prev + 1), ngf, n_down, cfg.max_channels)
-        self.prev_enc, _ = _encoder(cfg.output_nc * cfg.n_prev, ngf, n_down, cfg.max_channels) if cfg.n_prev else (None, c)
+        self.prev_enc, _ = (_encoder(cfg.output_nc * cfg.n_prev, ngf, n_down, cfg.max_channels) if cfg.n_prev
+                            else (None, c))
         self.blocks = nn.Sequential(*[ResBlock(c) for _ in range(cfg.n_blocks)])
         self.decoder, self.out_channels = _decoder(c, ngf, n_down, cfg.max_channels)
         if cfg.flow:

@@ -75,13 +75,12 @@ class GANConfig:
     def preset(cls, name: str = "auto", **kw) -> "GANConfig":
         """``gpu``: these defaults (256 wide, 10 000 steps). ``cpu``: 128 wide, a checkpoint and a sample grid
         every 25 steps, 60 minutes at most (a GPU's 10 000 steps would take days on a 2-core CPU). ``auto``:
-        ``gpu`` where CUDA is available, else ``cpu``. Keyword arguments (not None) override."""
-        if name == "auto":
-            name = "gpu" if torch.cuda.is_available() else "cpu"
-        presets = {"gpu": {}, "cpu": dict(size=128, checkpoint_every=25, sample_every=25, max_minutes=60.0)}
-        if name not in presets:
-            raise ValueError(f"unknown preset {name!r}; choose auto, cpu or gpu")
-        return cls(**{**presets[name], **{k: v for k, v in kw.items() if v is not None}})
+        ``gpu`` where CUDA is available, else ``cpu``. ``quickstart`` (the quickstart speaker's small networks),
+        ``tiny`` (tests), ``paper`` (512 wide). The presets live in :data:`s2v.config.PRESETS`; keyword arguments
+        (not None) override, dotted for the generator (``**{"generator.ngf": 16}``)."""
+        from s2v.config import make
+
+        return make("gan", name, {k: v for k, v in kw.items() if v is not None})
 
     def __post_init__(self) -> None:
         if isinstance(self.generator, dict):
@@ -103,24 +102,6 @@ class GANConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    @classmethod
-    def fields_from_json(cls, path: str | Path | None) -> dict:
-        """The GANConfig fields a JSON file sets (``--config``); {} without a file. A file that cannot be read,
-        or that names fields GANConfig does not have, is an :class:`s2v.io.ArtifactError`."""
-        from s2v.io import ArtifactError
-
-        if not path:
-            return {}
-        try:
-            kw = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            raise ArtifactError(f"--config {path}: not a readable JSON file of GANConfig fields ({e})") from None
-        known = {f.name for f in dataclasses.fields(cls)}
-        if not isinstance(kw, dict) or set(kw) - known:
-            bad = sorted(set(kw) - known) if isinstance(kw, dict) else type(kw).__name__
-            raise ArtifactError(f"--config {path}: unknown GANConfig fields {bad}; known: {sorted(known)}")
-        return kw
-
 
 class Discriminators(nn.Module):
     """All discriminators in one module (one optimiser, one DDP wrapper)."""
@@ -131,7 +112,8 @@ class Discriminators(nn.Module):
         self.frame = MultiscaleDiscriminator(nc, cfg.ndf, cfg.d_layers, cfg.num_d)
         self.temporal = MultiscaleDiscriminator(cfg.generator.output_nc * cfg.n_gen, cfg.ndf, cfg.d_layers, 2) \
             if cfg.temporal and cfg.n_gen > 1 else None
-        self.parts = nn.ModuleDict({p: MultiscaleDiscriminator(nc, cfg.part_ndf, cfg.part_layers, 1) for p in cfg.parts})
+        self.parts = nn.ModuleDict({p: MultiscaleDiscriminator(nc, cfg.part_ndf, cfg.part_layers, 1)
+                                    for p in cfg.parts})
 
     def forward(self, labels, frames, seq, crops):
         """labels/frames (N, 3, H, W) pairs; seq (B, n_gen*3, H, W) or None; crops {part: (N, 6, c, c)}."""
@@ -251,7 +233,8 @@ class GANTrainer:
     def generate_clip(self, labels: torch.Tensor, frames: torch.Tensor, cold: torch.Tensor) -> torch.Tensor:
         """Sequential generation of frames P..L-1 of each clip; ``cold`` (B,) starts from blank frames."""
         P = self.cfg.generator.n_prev
-        history = [torch.where(cold[:, None, None, None], torch.zeros_like(frames[:, t]), frames[:, t]) for t in range(P)]
+        history = [torch.where(cold[:, None, None, None], torch.zeros_like(frames[:, t]), frames[:, t])
+                   for t in range(P)]
         fakes = []
         for t in range(P, labels.shape[1]):
             lab = labels[:, t - P:t + 1].flatten(1, 2)
@@ -265,6 +248,14 @@ class GANTrainer:
         c = self.cfg.part_crop
         return {p: torch.cat([crop_boxes(labels, boxes[:, PARTS.index(p)], c),
                               crop_boxes(images, boxes[:, PARTS.index(p)], c)], 1) for p in self.cfg.parts}
+
+    def _weighting(self, name: str, valid: torch.Tensor) -> tuple[float, torch.Tensor | None]:
+        """A discriminator's loss scale (frame 1, temporal ``lambda_temporal``, a part its ``part_weights``) and its
+        per-sample weights (a part crop counts only where the part was seen; None for frame and temporal)."""
+        cfg = self.cfg
+        if name in ("frame", "temporal"):
+            return (1.0 if name == "frame" else cfg.lambda_temporal), None
+        return cfg.part_weights.get(name, 1.0), valid[:, PARTS.index(name)]
 
     def train_step(self, batch: dict) -> dict:
         cfg = self.cfg
@@ -296,10 +287,9 @@ class GANTrainer:
         logs = {}
         loss_d = 0.0
         for name, outs in d.items():
-            w = None if name in ("frame", "temporal") else vd[:, PARTS.index(name)]
+            scale, w = self._weighting(name, vd)
             lr_ = losses.adversarial(split(outs, 0), True, cfg.gan_mode, True, w)
             lf_ = losses.adversarial(split(outs, 1), False, cfg.gan_mode, True, w)
-            scale = {"frame": 1.0, "temporal": cfg.lambda_temporal}.get(name, cfg.part_weights.get(name, 1.0))
             loss_d = loss_d + scale * 0.5 * (lr_ + lf_)
             logs[f"d_{name}"] = _f(0.5 * (lr_ + lf_))
         self.opt_d.zero_grad(set_to_none=True)
@@ -315,10 +305,9 @@ class GANTrainer:
                 d = self.D(torch.cat([lab, lab]), torch.cat([real, fake]), torch.cat([seq_real, seq_fake]), crops)
             loss_g = 0.0
             for name, outs in d.items():
-                w = None if name in ("frame", "temporal") else vd[:, PARTS.index(name)]
+                scale, w = self._weighting(name, vd)
                 adv = losses.adversarial(split(outs, 1), True, cfg.gan_mode, False, w)
                 fm = losses.feature_matching(split(outs, 1), split(outs, 0), w)
-                scale = {"frame": 1.0, "temporal": cfg.lambda_temporal}.get(name, cfg.part_weights.get(name, 1.0))
                 loss_g = loss_g + scale * (adv + cfg.lambda_fm * fm)
                 logs[f"g_{name}"] = _f(adv)
                 logs[f"fm_{name}"] = _f(fm)
@@ -466,21 +455,26 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--run", nargs="+", required=True, help="runs with a recording and SMPL-X parameters")
     p.add_argument("--out", default=None, help="run receiving gan/generator.pt (default: the first --run)")
-    p.add_argument("--runs-dir", default="runs")
-    p.add_argument("--config", default=None, help="JSON file of GANConfig fields")
+    p.add_argument("--runs-dir", default=None, help="folder of the runs (default: s2v.run.runs_root())")
+    p.add_argument("--preset", default="default", help="a GAN preset of s2v.config.PRESETS (default: GANConfig's)")
+    p.add_argument("--config", default=None, help="YAML or JSON file of GANConfig fields (s2v.config.load)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one field")
     p.add_argument("--size", type=int, default=None)
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--minutes", type=float, default=None)
     p.add_argument("--device", default=None)
     p.add_argument("--digest", default=None, help="write each replica's weight checksums to DIR/rank<R>.json")
     a = p.parse_args(argv)
-    kw = GANConfig.fields_from_json(a.config)
-    for k, v in (("size", a.size), ("max_steps", a.steps), ("max_minutes", a.minutes), ("device", a.device)):
-        if v is not None:
-            kw[k] = v
-    cfg = GANConfig(**kw)
-    runs = [Run.open(n, a.runs_dir) for n in a.run]
-    out = Run.create(a.out or a.run[0], a.runs_dir)
+    from s2v.config import load, make, override
+    from s2v.run import runs_root
+
+    cfg = load("gan", a.config, a.preset) if a.config else make("gan", a.preset)
+    cfg = override(cfg, {k: v for k, v in (("size", a.size), ("max_steps", a.steps), ("max_minutes", a.minutes),
+                                           ("device", a.device)) if v is not None})
+    cfg = override(cfg, a.set)
+    root = runs_root(a.runs_dir)
+    runs = [Run.open(n, root) for n in a.run]
+    out = Run.create(a.out or a.run[0], root)
     tr = train_gan(runs, out, cfg)
     if a.digest:
         Path(a.digest).mkdir(parents=True, exist_ok=True)

@@ -71,7 +71,8 @@ def overlay_grid(fitted: np.ndarray, detected: np.ndarray, used: np.ndarray, ind
     tiles = []
     for i in index:
         base = np.asarray(frames[i]) if frames is not None else np.full((size[1], size[0], 3), 60, np.uint8)
-        img = overlay_frame(base, fitted[i], detected[i], used[i], failed=bool(failed[i]) if failed is not None else False)
+        img = overlay_frame(base, fitted[i], detected[i], used[i],
+                            failed=bool(failed[i]) if failed is not None else False)
         s = width / img.shape[1]
         tiles.append(cv2.resize(img, (width, int(round(img.shape[0] * s))), interpolation=cv2.INTER_AREA))
     while len(tiles) % cols:

@@ -39,16 +39,18 @@ def body_views(model, params: SMPLXParams, camera: Camera, renderer=None) -> tup
     return mesh, skel
 
 
-#: Sliders of the pose explorer: label -> (field, index in that field, min, max).
+#: Sliders of the pose explorer: label -> (field, index in that field, min, max, sign). The left and right
+#: limbs of SMPL-X turn about mirrored axes, so a slider that means the same on both sides ("down", "bend")
+#: multiplies its value by ``sign`` (-1 on the left) before it goes into the parameters.
 EXPLORER_SLIDERS = {
-    "left shoulder (down)": ("body_pose", 3 * 15 + 2, -1.6, 1.0),
-    "right shoulder (down)": ("body_pose", 3 * 16 + 2, -1.0, 1.6),
-    "left elbow": ("body_pose", 3 * 17 + 1, -2.4, 0.2),
-    "right elbow": ("body_pose", 3 * 18 + 1, -0.2, 2.4),
-    "head nod": ("body_pose", 3 * 14 + 0, -0.6, 0.6),
-    "jaw open": ("jaw_pose", 0, 0.0, 0.5),
-    "expression 1": ("expression", 0, -3.0, 3.0),
-    "left hand PCA 1": ("left_hand_pose", 0, -3.0, 3.0),
+    "left shoulder (down)": ("body_pose", 3 * 15 + 2, -1.0, 1.6, -1.0),
+    "right shoulder (down)": ("body_pose", 3 * 16 + 2, -1.0, 1.6, 1.0),
+    "left elbow (bend)": ("body_pose", 3 * 17 + 1, -0.2, 2.4, -1.0),
+    "right elbow (bend)": ("body_pose", 3 * 18 + 1, -0.2, 2.4, 1.0),
+    "head nod": ("body_pose", 3 * 14 + 0, -0.6, 0.6, 1.0),
+    "jaw open": ("jaw_pose", 0, 0.0, 0.5, 1.0),
+    "expression 1": ("expression", 0, -3.0, 3.0, 1.0),
+    "left hand PCA 1": ("left_hand_pose", 0, -3.0, 3.0, 1.0),
 }
 
 
@@ -56,8 +58,8 @@ def params_from_sliders(values: dict[str, float], layout=None) -> SMPLXParams:
     """One frame of parameters from explorer slider values (pure; the widget calls this)."""
     p = SMPLXParams.zeros(1, layout)
     for label, v in values.items():
-        field, idx, _, _ = EXPLORER_SLIDERS[label]
-        getattr(p, field)[0, idx] = v
+        field, idx, _, _, sign = EXPLORER_SLIDERS[label]
+        getattr(p, field)[0, idx] = sign * v
     return p
 
 
@@ -71,7 +73,7 @@ def pose_explorer(model, size: int = 384):
     renderer = MeshRenderer(camera)
     sliders = {k: w.FloatSlider(value=0.0, min=lo, max=hi, step=0.05, description=k,
                                 style={"description_width": "150px"}, continuous_update=False)
-               for k, (_, _, lo, hi) in EXPLORER_SLIDERS.items()}
+               for k, (_, _, lo, hi, _) in EXPLORER_SLIDERS.items()}
     image = w.Image(format="png")
 
     def update(_=None):

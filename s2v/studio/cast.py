@@ -83,7 +83,8 @@ KEYWORDS: dict[str, str] = {
     "low": "press", "down": "press", "falls": "press", "fall": "press",
     "me": "self", "i": "self", "my": "self",
     "you": "point", "your": "point",
-    "大": "wide", "小": "pinch", "高": "raise", "上": "raise", "低": "press", "下": "press", "我": "self", "你": "point",
+    "大": "wide", "小": "pinch", "高": "raise", "上": "raise", "低": "press", "下": "press",
+    "我": "self", "你": "point",
 }
 #: Probability that a key word is posed when spoken (frequent words like "I" less often; section 3.3).
 KEYWORD_PROBABILITY: dict[str, float] = {"i": 0.3, "my": 0.3, "me": 0.8, "you": 0.6, "your": 0.5, "我": 0.4, "上": 0.6}

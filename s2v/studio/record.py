@@ -24,9 +24,9 @@ from s2v.params import SMPLXParams
 from s2v.run import Run
 from s2v.speech.tts import ESpeak, Phoneme, Word, resample
 from s2v.studio.cast import SCRIPTS, SPEAKERS, Script, rest_pose
+from s2v.studio.motion import MotionConfig, perform
 
 ALL_ENGLISH = "+".join(n for n, (lang, _) in SCRIPTS.items() if lang == "en")
-from s2v.studio.motion import MotionConfig, perform
 
 SAMPLE_RATE = 16000
 
@@ -57,15 +57,10 @@ class StudioConfig:
     @classmethod
     def preset(cls, name: str, **kw) -> "StudioConfig":
         """``tiny`` (a few seconds, 128^2, for tests), ``small`` (~20 s, 256^2), ``demo`` (all English scripts,
-        about 2.5 minutes with the posing session, 512^2, 30 fps)."""
-        presets = {
-            "tiny": dict(width=128, height=128, max_seconds=3.0, pose_session=False),
-            "small": dict(width=256, height=256, max_seconds=20.0),
-            "demo": dict(width=512, height=512, max_seconds=None, script=ALL_ENGLISH),
-        }
-        if name not in presets:
-            raise KeyError(f"unknown preset {name!r}; choose from {sorted(presets)}")
-        return cls(**{**presets[name], **kw})
+        about 2.5 minutes with the posing session, 512^2, 30 fps); ``kw`` override (:mod:`s2v.config`)."""
+        from s2v.config import make
+
+        return make("studio", name, kw)
 
 
 @dataclass
@@ -120,7 +115,8 @@ def speak(script: Script, speaker, cfg: StudioConfig) -> tuple[np.ndarray, list[
                 session.add(len(words))
             words.append(Word(w.text, w.start + t, w.end + t))
         base = len(words) - len(sp.words)
-        phonemes += [Phoneme(p.symbol, p.start + t, p.end + t, -1 if p.word < 0 else p.word + base) for p in sp.phonemes]
+        phonemes += [Phoneme(p.symbol, p.start + t, p.end + t, -1 if p.word < 0 else p.word + base)
+                     for p in sp.phonemes]
         audio.append(sp.audio)
         t += sp.duration
     audio.append(np.zeros(int(cfg.tail * sr), np.float32))
@@ -245,8 +241,8 @@ def record(cfg: StudioConfig, run: Run | str | Path, progress: bool = True) -> R
     desk = desk_mesh(model, params) if cfg.framing == "seated" else None
     if desk is not None:  # one mesh: the body, then the desk
         faces = np.concatenate([faces, desk[1] + model.num_vertices])
-        colors = np.concatenate([colors, np.tile(np.asarray(DESK_COLOR, colors.dtype) * (255 if colors.max() > 1 else 1),
-                                                 (len(desk[0]), 1))])
+        colors = np.concatenate([colors, np.tile(np.asarray(DESK_COLOR, colors.dtype)
+                                                 * (255 if colors.max() > 1 else 1), (len(desk[0]), 1))])
     kps = np.zeros((T, 137, 3), np.float32)
     chunk = 32
 

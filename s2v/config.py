@@ -1,0 +1,185 @@
+"""One way to configure every stage: typed dataclass configs, named presets, ``key=value`` overrides.
+
+Each stage's settings are a typed dataclass with the paper's values as defaults (the section cited beside each
+field): :class:`~s2v.fit.FitConfig`, :class:`~s2v.pose_lstm.PoseLSTMConfig`, :class:`~s2v.gan.train.GANConfig`,
+:class:`~s2v.studio.StudioConfig`, :class:`~s2v.speaker.SpeakerConfig`, :class:`~s2v.experiments.EvaluationConfig`.
+This module is the one place that chooses and changes them — for the CLI (``--preset``, ``--set key=value``,
+``--config file.yaml``), the notebooks, the batch runner, the benchmarks and the tests:
+
+* a **preset** by name (:data:`PRESETS`: ``tiny`` for tests, ``quickstart``/``cpu`` for a laptop, ``paper``/``gpu``
+  for the paper's sizes; ``auto`` picks ``gpu`` where CUDA is available, else ``cpu``);
+* then **overrides**: ``"gan.size=256"``-style strings (dotted for nested configs: ``generator.ngf=16``) or a
+  mapping, merged and type-checked by OmegaConf structured configs (as smplx's ``transfer_model/config``
+  does), so a misspelt key or a wrong type is a :class:`ConfigError` that names the key and the closest one.
+
+>>> make("gan", "quickstart", ["size=256", "generator.ngf=32"]).generator.ngf
+32
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+#: kind -> "module:class" of its config dataclass
+KINDS = {"fit": "s2v.fit:FitConfig", "pose": "s2v.pose_lstm:PoseLSTMConfig", "gan": "s2v.gan.train:GANConfig",
+         "studio": "s2v.studio.record:StudioConfig", "speaker": "s2v.speaker:SpeakerConfig",
+         "evaluation": "s2v.experiments:EvaluationConfig"}
+
+_TINY_GAN = {"size": 64, "clip": 3, "generator": {"ngf": 8, "n_downsample": 3, "n_blocks": 1}, "ndf": 8,
+             "part_crop": 16, "part_ndf": 8}
+_QUICKSTART_GAN = {"size": 128, "clip": 4, "generator": {"ngf": 16, "n_downsample": 3, "n_blocks": 3}, "ndf": 16,
+                   "part_crop": 32, "part_ndf": 16, "max_steps": 600, "checkpoint_every": 100, "sample_every": 200}
+_QUICKSTART_POSE = {"hidden": 128, "batch_size": 32, "window": 2.0, "max_steps": 300, "eval_every": 1000,
+                    "checkpoint_every": 100}
+
+#: kind -> preset name -> overrides of the dataclass defaults (nested mappings for nested configs). ``default``
+#: is the dataclass as it is.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "fit": {"default": {}},
+    "pose": {
+        "default": {},
+        # section 3.4 as is: batch 100 windows of 4 s, 2000 steps, outputs in SMPL-X scale, raw part weights
+        "paper": {"standardize": False, "part_norm": False, "w_var": 0.0, "smooth": 0.0, "key_words": False},
+        "gpu": {},                    # the paper's budget with the kit's motion settings
+        "cpu": {"batch_size": 32, "max_steps": 300, "eval_every": 25, "checkpoint_every": 25},
+        "quickstart": _QUICKSTART_POSE,
+        "tiny": {"hidden": 16, "batch_size": 4, "window": 1.0, "max_steps": 6, "eval_every": 3, "checkpoint_every": 3},
+    },
+    "gan": {
+        "default": {},
+        "gpu": {},                    # 256 wide, 10 000 steps
+        "paper": {"size": 512},
+        "cpu": {"size": 128, "checkpoint_every": 25, "sample_every": 25, "max_minutes": 60.0},
+        "quickstart": _QUICKSTART_GAN,
+        "tiny": _TINY_GAN,
+    },
+    "studio": {
+        "default": {},
+        "tiny": {"width": 128, "height": 128, "max_seconds": 3.0, "pose_session": False},
+        "small": {"width": 256, "height": 256, "max_seconds": 20.0},
+        "demo": {"width": 512, "height": 512, "max_seconds": None, "script": "ALL_ENGLISH"},
+        "paper": {"width": 512, "height": 512, "max_seconds": None, "script": "ALL_ENGLISH"},
+    },
+    "speaker": {
+        "default": {},
+        "quickstart": {"studio": {"speaker": "ada", "script": "economy", "max_seconds": 25.0, "width": 128,
+                                  "height": 128, "fps": 25.0},
+                       "pose": _QUICKSTART_POSE, "gan": _QUICKSTART_GAN},
+        "paper": {"studio": {"width": 512, "height": 512, "max_seconds": None, "script": "ALL_ENGLISH"},
+                  "gan": {"size": 512}},
+    },
+    "evaluation": {"default": {}},
+}
+
+
+class ConfigError(ValueError):
+    """An unknown preset, a misspelt key or a value of the wrong type."""
+
+
+def config_class(kind: str) -> type:
+    if kind not in KINDS:
+        raise ConfigError(f"unknown kind of config {kind!r}; choose from {sorted(KINDS)}")
+    module, name = KINDS[kind].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def presets(kind: str) -> list[str]:
+    """The preset names of ``kind`` (``auto`` too where it chooses between ``gpu`` and ``cpu``)."""
+    names = list(PRESETS[kind])
+    return names + (["auto"] if {"gpu", "cpu"} <= set(names) else [])
+
+
+def make(kind: str, preset: str | None = "default", overrides: Iterable[str] | Mapping | None = None):
+    """The ``kind`` config (:data:`KINDS`): its ``preset`` (:data:`PRESETS`), then ``overrides``."""
+    preset = preset or "default"
+    if preset == "auto" and "auto" in presets(kind):
+        import torch
+
+        preset = "gpu" if torch.cuda.is_available() else "cpu"
+    if preset not in PRESETS.get(kind, {}):
+        config_class(kind)   # an unknown kind says so first
+        raise ConfigError(f"unknown {kind} preset {preset!r}; choose from {presets(kind)}")
+    cfg = override(config_class(kind)(), _resolve(PRESETS[kind][preset]))
+    return override(cfg, overrides) if overrides else cfg
+
+
+def override(cfg, overrides: Iterable[str] | Mapping | None):
+    """A copy of the dataclass ``cfg`` with ``overrides``: ``["size=256", "generator.ngf=16"]`` or a mapping
+    (``{"generator": {"ngf": 16}}`` or ``{"generator.ngf": 16}``). Values of strings are parsed as YAML
+    (``3``, ``0.5``, ``true``, ``null``, ``[face, left_hand]``). Types are checked against the dataclass."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    if not overrides:
+        return cfg
+    base = OmegaConf.structured(cfg)
+    try:
+        if isinstance(overrides, Mapping):
+            dotted = {k: v for k, v in overrides.items() if "." in str(k)}
+            nested = {k: v for k, v in overrides.items() if "." not in str(k)}
+            patch = OmegaConf.merge(OmegaConf.create(nested),
+                                    OmegaConf.from_dotlist([f"{k}={_yaml(v)}" for k, v in dotted.items()]))
+        else:
+            items = list(overrides)
+            bad = [s for s in items if "=" not in str(s)]
+            if bad:
+                raise ConfigError(f"overrides are key=value, got {bad}")
+            patch = OmegaConf.from_dotlist([str(s) for s in items])
+        merged = OmegaConf.merge(base, patch)
+        out = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as err:
+        msg = str(err).splitlines()[0]
+        key = getattr(err, "full_key", None)
+        raise ConfigError(f"{type(cfg).__name__}: {msg}" + (f" (key {key})" if key else "")
+                          + f"; its keys: {sorted(f.name for f in dataclasses.fields(cfg))}") from None
+    except (TypeError, ValueError) as err:     # a dataclass's own checks (__post_init__)
+        raise ConfigError(f"{type(cfg).__name__}: {err}") from None
+    return out
+
+
+def load(kind: str, path: str | Path, preset: str | None = None):
+    """A config from a YAML or JSON file: its ``preset`` key (else ``preset``), then the fields it sets."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"{path}: not a readable YAML/JSON config ({err})") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: a config file is a mapping of fields, not {type(doc).__name__}")
+    doc = dict(doc)
+    try:
+        return make(kind, doc.pop("preset", None) or preset, doc)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+
+
+def as_dict(cfg) -> dict:
+    """The config as plain data (nested dicts, lists), e.g. for a manifest or ``--show-config``."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(OmegaConf.structured(cfg))
+
+
+def _yaml(v) -> str:
+    import json
+
+    return json.dumps(v) if not isinstance(v, str) else v
+
+
+def _resolve(preset: dict) -> dict:
+    """Named constants a preset refers to (``ALL_ENGLISH``: every English studio script)."""
+    out = {}
+    for k, v in preset.items():
+        if isinstance(v, dict):
+            out[k] = _resolve(v)
+        elif v == "ALL_ENGLISH":
+            from s2v.studio.record import ALL_ENGLISH
+
+            out[k] = ALL_ENGLISH
+        else:
+            out[k] = v
+    return out
