@@ -33,7 +33,7 @@ from s2v.experiments import EvaluationConfig, studio_runs
 from s2v.params import ParamLayout, SMPLXParams
 from s2v.pose_lstm import PoseLSTMConfig, Trainer, predict
 from s2v.pose_stage import (
-    load_audio,
+    run_audio,
     part_errors,
     run_inputs,
     run_sequence,
@@ -132,7 +132,7 @@ def main():
     truth = SMPLXParams.load(test.path("truth_params"))
     y = truth.to_vector()
     T, fps = len(y), ecfg.fps
-    audio, sr = load_audio(test)
+    audio, sr = run_audio(test)
     x = run_inputs(test, T, fps, "audio")
     body = BodyModel(device="cpu")
     mean = np.concatenate([s.targets for s in train]).mean(0)

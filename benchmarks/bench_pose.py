@@ -22,7 +22,7 @@ from s2v.camera import Camera
 from s2v.evaluation import bone_variation
 from s2v.params import SMPLXParams
 from s2v.pose_lstm import PoseLSTMConfig, predict
-from s2v.pose_stage import KEYPOINTS_2D, load_audio, mouth_error_px, part_errors, run_inputs, run_targets, train_pose
+from s2v.pose_stage import KEYPOINTS_2D, run_audio, mouth_error_px, part_errors, run_inputs, run_targets, train_pose
 from s2v.run import Run
 from s2v.studio import StudioConfig, record
 
@@ -63,7 +63,7 @@ def main():
         truth = SMPLXParams.load(test.path("truth_params"))
         cam = Camera.load(test.path("camera"))
         body = BodyModel(backend="free", device="cpu")
-        audio, sr = load_audio(test)
+        audio, sr = run_audio(test)
         T = len(truth)
         rows = {}
         import librosa

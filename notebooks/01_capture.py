@@ -62,7 +62,7 @@ from s2v.studio import StudioConfig, record
 from s2v.capture import import_video
 from s2v.speech.features import level_db
 from s2v.keypoints import KeypointTrack
-from s2v.plots import waveform_with_words, overlay_grid, inline_video
+from s2v.plots import waveform_with_words, keypoints_grid, inline_video
 from s2v.video import read_video
 
 run = Run.create(run_name, runs_dir)
@@ -112,7 +112,7 @@ frames, fps_ = read_video(run.path("recording"))
 if run.has("truth_keypoints"):
     kp = KeypointTrack.load(run.path("truth_keypoints"))
     idx = np.linspace(0, len(frames) - 1, 8).astype(int)
-    plt.figure(figsize=(14, 7)); plt.imshow(overlay_grid(frames, kp.points, idx)); plt.axis("off"); plt.show()
+    plt.figure(figsize=(14, 7)); plt.imshow(keypoints_grid(frames, kp.points, idx)); plt.axis("off"); plt.show()
 
 # %% [markdown]
 # ## Bad input is refused with a reason

@@ -69,7 +69,7 @@ from s2v.detect import detect_run, DetectorUnavailable
 from s2v.fit import FitConfig, fit_run, joint_errors_mm
 from s2v.keypoints import KeypointTrack, SLICES, project_model
 from s2v.params import SMPLXParams
-from s2v.plots import fit_losses, overlay_grid
+from s2v.plots import fit_losses, keypoints_grid
 from s2v.video import read_video
 
 run = Run.open(run_name, runs_dir)
@@ -102,9 +102,10 @@ model = BodyModel(backend=backend, device="cpu")
 camera = Camera.load(run.path("camera")) if run.has("camera") else Camera.default_for(track.width, track.height)
 fitted = project_model(model, res.params, camera)
 idx = np.linspace(0, len(frames) - 1, 4).astype(int)
-pairs = np.concatenate([overlay_grid(frames, track.points, idx, cols=4), overlay_grid(frames, fitted, idx, cols=4)], 0)
+pairs = np.concatenate([keypoints_grid(frames, track.points, idx, cols=4),
+                        keypoints_grid(frames, fitted, idx, cols=4)], 0)
 plt.figure(figsize=(14, 7)); plt.imshow(pairs); plt.axis("off"); plt.show()
-from s2v.render.overlay import fit_overlay_video
+from s2v.fit import fit_overlay_video
 print("overlay video:", fit_overlay_video(run, backend=backend))
 
 # %% [markdown]
@@ -118,7 +119,7 @@ ax.scatter(t[res.failed], res.residual_px[res.failed], color="red", s=12, label=
 ax.legend(); plt.show()
 worst = np.argsort(res.residual_px)[-4:]
 print("worst frames:", worst, np.round(res.residual_px[worst], 1), "px")
-plt.figure(figsize=(14, 4)); plt.imshow(overlay_grid(frames, fitted, worst, cols=4)); plt.axis("off"); plt.show()
+plt.figure(figsize=(14, 4)); plt.imshow(keypoints_grid(frames, fitted, worst, cols=4)); plt.axis("off"); plt.show()
 
 # %% [markdown]
 # ## Against the ground truth (studio recordings only)

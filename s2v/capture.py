@@ -27,10 +27,9 @@ import numpy as np
 
 from s2v.io import atomic_path
 from s2v.run import Run
-from s2v.speech.features import level_db, no_speech_reason
+from s2v.speech.features import SAMPLE_RATE, level_db, no_speech_reason
 from s2v.video import ffmpeg_exe
 
-SAMPLE_RATE = 16000
 
 
 class CaptureError(ValueError):

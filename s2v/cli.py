@@ -213,7 +213,7 @@ def _cmd_fit(a) -> int:
           f"residual {np.median(res.residual_px):.2f} px ({parts}), {q['failed']} failed, {q['missing']} without "
           f"a person -> {run.path('params')}")
     if a.overlay:
-        from s2v.render.overlay import fit_overlay_video
+        from s2v.fit import fit_overlay_video
 
         print(f"overlay: {fit_overlay_video(run, backend=a.backend)}")
     if q["failed_fraction"] > MAX_FAILED:

@@ -1,7 +1,7 @@
 """One way to configure every stage: typed dataclass configs, named presets, ``key=value`` overrides.
 
 Each stage's settings are a typed dataclass with the paper's values as defaults (the section cited beside each
-field): :class:`~s2v.fit.FitConfig`, :class:`~s2v.pose_lstm.PoseLSTMConfig`, :class:`~s2v.gan.train.GANConfig`,
+field): :class:`~s2v.fit.FitConfig`, :class:`~s2v.pose_lstm.PoseLSTMConfig`, :class:`~s2v.gan.config.GANConfig`,
 :class:`~s2v.studio.StudioConfig`, :class:`~s2v.speaker.SpeakerConfig`, :class:`~s2v.experiments.EvaluationConfig`.
 This module is the one place that chooses and changes them — for the CLI (``--preset``, ``--set key=value``,
 ``--config file.yaml``), the notebooks, the batch runner, the benchmarks and the tests:
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 #: kind -> "module:class" of its config dataclass
-KINDS = {"fit": "s2v.fit:FitConfig", "pose": "s2v.pose_lstm:PoseLSTMConfig", "gan": "s2v.gan.train:GANConfig",
+KINDS = {"fit": "s2v.fit:FitConfig", "pose": "s2v.pose_lstm:PoseLSTMConfig", "gan": "s2v.gan.config:GANConfig",
          "studio": "s2v.studio.record:StudioConfig", "speaker": "s2v.speaker:SpeakerConfig",
          "evaluation": "s2v.experiments:EvaluationConfig"}
 

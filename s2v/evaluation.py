@@ -42,7 +42,7 @@ VOICES = {"Orig.": 0, "Man1": -3, "Man2": -6, "Man3": -9}
 
 
 @dataclass
-class MotionConfig:
+class MetricsConfig:
     sigma: float = 0.3              # BC's Gaussian (EMAGE)
     min_gap: float = 0.2            # motion beats closer than this (s) are one beat
     joints: tuple = UPPER_BODY
@@ -129,9 +129,9 @@ def jerk(joints: np.ndarray, fps: float) -> float:
 
 
 def motion_metrics(pred: np.ndarray, truth: np.ndarray, fps: float, audio: np.ndarray, sr: int, model,
-                   betas=None, cfg: MotionConfig | None = None) -> dict[str, float]:
+                   betas=None, cfg: MetricsConfig | None = None) -> dict[str, float]:
     """All motion metrics of a (T, 106) prediction against the (T, 106) truth for the same speech."""
-    cfg = cfg or MotionConfig()
+    cfg = cfg or MetricsConfig()
     n = min(len(pred), len(truth))
     pred, truth = np.asarray(pred[:n]), np.asarray(truth[:n])
     jp = joints_3d(pred, model, betas, joints=cfg.joints)

@@ -16,7 +16,7 @@ import numpy as np
 from s2v.dictionary.insertion import apply_dictionary
 from s2v.evaluation import VOICES, baselines, bone_variation, finger_length_error, motion_metrics, pause_frames
 from s2v.pose_lstm import PoseLSTMConfig, predict
-from s2v.pose_stage import load_audio, mouth_error_px, run_inputs, run_targets, train_pose
+from s2v.pose_stage import run_audio, mouth_error_px, run_inputs, run_targets, train_pose
 from s2v.run import Run
 from s2v.studio import StudioConfig, record
 
@@ -98,7 +98,7 @@ def table3(cfg: EvaluationConfig, runs: dict[str, Run], models: dict) -> dict[st
     test = runs[cfg.test_script]
     truth = SMPLXParams.load(test.path("truth_params"))
     cam, body = Camera.load(test.path("camera")), _body()
-    audio, sr = load_audio(test)
+    audio, sr = run_audio(test)
     T = len(truth)
     voices = {k: audio if st == 0 else librosa.effects.pitch_shift(audio, sr=sr, n_steps=st)
               for k, st in VOICES.items()}
@@ -155,7 +155,7 @@ def motion_quality(cfg: EvaluationConfig, runs: dict[str, Run], models: dict) ->
     truth = SMPLXParams.load(test.path("truth_params"))
     y = truth.to_vector()
     T = len(y)
-    audio, sr = load_audio(test)
+    audio, sr = run_audio(test)
     other = run_targets(runs[cfg.other_script])[0]
     mean = np.concatenate([run_targets(runs[s])[0] for s in cfg.train_scripts[:n]]).mean(0)
     preds = {"LSTM (audio)": predict(models[("audio", n)], run_inputs(test, T, cfg.fps, "audio"), cfg.fps),
@@ -180,7 +180,7 @@ def tts_pause_noise(cfg: EvaluationConfig, runs: dict[str, Run], models: dict) -
     clean = runs["clean"]
     truth = SMPLXParams.load(runs[cfg.test_script].path("truth_params"))
     cam, body = Camera.load(clean.path("camera")), _body()
-    audio, sr = load_audio(clean)
+    audio, sr = run_audio(clean)
     words = json.loads(clean.path("transcript").read_text())["words"]
     T = len(truth)
     pause = pause_frames(words, T, cfg.fps)

@@ -47,6 +47,7 @@ stands at a lectern or talks into a webcam. What the fitter does about it:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -100,7 +101,7 @@ class FitConfig:
 
 #: What the camera shows (module docstring); ``auto`` picks one of the first three.
 FRAMINGS = ("full", "half", "head_shoulders", "seated")
-PARTS = ("body", "left_hand", "right_hand", "face")
+RESIDUAL_PARTS = ("body", "left_hand", "right_hand", "face")
 _LEG_JOINTS = ("left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_foot",
                "right_foot")
 #: The SMPL-X joints whose rotation places each BODY_25 keypoint: held at rest when the keypoint is unseen.
@@ -115,7 +116,7 @@ class FitResult:
     residual_px: np.ndarray         # (T,) mean reprojection error of the seen keypoints
     failed: np.ndarray              # (T,) bool: the fit does not match what was seen
     losses: list[float]
-    parts_px: np.ndarray | None = None   # (T, 4) mean residual per part (PARTS order), NaN where unseen
+    parts_px: np.ndarray | None = None   # (T, 4) mean residual per part (RESIDUAL_PARTS order), NaN where unseen
     missing: np.ndarray | None = None    # (T,) bool: no person seen (bridged from the neighbours)
     seen: np.ndarray | None = None       # (137,) bool: keypoints seen often enough to be drawn downstream
     framing: str = "full"
@@ -129,7 +130,7 @@ class FitResult:
         if self.missing is None:
             self.missing = np.zeros(T, bool)
         if self.parts_px is None:
-            self.parts_px = np.full((T, len(PARTS)), np.nan, np.float32)
+            self.parts_px = np.full((T, len(RESIDUAL_PARTS)), np.nan, np.float32)
         if self.seen is None:
             self.seen = np.ones(137, bool)
 
@@ -144,7 +145,7 @@ class FitResult:
         ok = ~self.missing
         parts = {f"median_{p}_px": (float(np.nanmedian(self.parts_px[ok, i]))
                                     if ok.any() and np.isfinite(self.parts_px[ok, i]).any() else None)
-                 for i, p in enumerate(PARTS)}
+                 for i, p in enumerate(RESIDUAL_PARTS)}
         return {"frames": T, "failed": int(self.failed.sum()), "missing": int(self.missing.sum()),
                 "failed_fraction": float((self.failed | self.missing).mean()) if T else 1.0,
                 "median_residual_px": float(np.median(self.residual_px[ok])) if ok.any() else None,
@@ -458,7 +459,7 @@ def fit_sequence(track: KeypointTrack, camera: Camera, model, cfg: FitConfig | N
 
 def _part_means(err: torch.Tensor, seen: torch.Tensor) -> np.ndarray:
     out = []
-    for p in PARTS:
+    for p in RESIDUAL_PARTS:
         e, s = err[:, SLICES[p]], seen[:, SLICES[p]]
         n = s.sum(1)
         out.append(torch.where(n > 0, (e * s).sum(1) / n.clamp(min=1), torch.full_like(n, float("nan"),
@@ -684,3 +685,21 @@ def run_poses(run, source: str = "auto", max_failed: float = MAX_FAILED) -> tupl
 
         seen = drawn_points(KeypointTrack.load(run.path("truth_keypoints")).points[..., 2] > 0)
     return SMPLXParams.load(path), fps, name, seen
+
+
+def fit_overlay_video(run, out: str | Path | None = None, backend: str = "auto") -> Path:
+    """``fit/overlay.mp4``: the run's recording with its fit and detections drawn on it
+    (:mod:`s2v.render.overlay`)."""
+    from s2v.body import BodyModel
+    from s2v.keypoints import project_model
+    from s2v.render.overlay import overlay_frames
+    from s2v.video import iter_frames, probe_fps, write_video
+
+    res = load_fit(run.require("params"))
+    track = KeypointTrack.load(run.require("keypoints"))
+    cam = Camera.load(run.require("camera")) if run.has("camera") else Camera.default_for(track.width, track.height)
+    fitted = project_model(BodyModel(backend=backend, device="cpu", hand_basis=res.hand_basis), res.params, cam)
+    out = Path(out) if out else run.root / "fit" / "overlay.mp4"
+    video = run.require("recording")
+    frames = overlay_frames(iter_frames(video), fitted, track.points, seen_points(track), res.failed)
+    return write_video(frames, out, probe_fps(video), audio=run.path("audio") if run.has("audio") else None)

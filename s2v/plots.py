@@ -29,7 +29,7 @@ def waveform_with_words(audio: np.ndarray, sr: int, words: list[dict], ax=None, 
     return ax
 
 
-def overlay_grid(frames: np.ndarray, points: np.ndarray, index, cols: int = 4, src_size=None) -> np.ndarray:
+def keypoints_grid(frames: np.ndarray, points: np.ndarray, index, cols: int = 4, src_size=None) -> np.ndarray:
     """Frames with their (137, 3) keypoints drawn on top, tiled into one image."""
     from s2v.render.skeleton import draw_skeleton
 

@@ -25,7 +25,8 @@ from s2v.speech.text import text_features
 KEYPOINTS_2D = np.r_[np.arange(0, 19), np.arange(25, 137)]
 
 
-def load_audio(run: Run) -> tuple[np.ndarray, int]:
+def run_audio(run: Run) -> tuple[np.ndarray, int]:
+    """A run's speech as mono float32 and its sample rate."""
     import soundfile as sf
 
     audio, sr = sf.read(run.require("audio"), dtype="float32")
@@ -41,7 +42,7 @@ def run_inputs(run: Run, num_frames: int, fps: float, kind: str = "audio", audio
     if kind != "audio":
         raise ValueError(f"input must be 'audio' or 'text', got {kind!r}")
     if audio is None:
-        audio, sr = load_audio(run)
+        audio, sr = run_audio(run)
     if pause_noise_db is not None:
         audio = add_pause_noise(audio, sr, pause_noise_db)
     return align_to_frames(audio_features(audio, sr), num_frames, fps)

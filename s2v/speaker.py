@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from s2v.gan.train import GANConfig
+from s2v.gan.config import GANConfig
 from s2v.pose_lstm import PoseLSTMConfig
 from s2v.run import Run
 from s2v.studio import StudioConfig

@@ -27,8 +27,8 @@ import numpy as np
 from s2v.dictionary.insertion import InsertionConfig
 from s2v.io import folder_lock, temp_path
 from s2v.run import Run
+from s2v.speech.features import SAMPLE_RATE
 
-SAMPLE_RATE = 16000
 
 
 class SynthesisError(ValueError):
@@ -133,7 +133,9 @@ class Speaker:
 
 # ---------------------------------------------------------------------------------------------- speech in
 @dataclass
-class Speech:
+class Utterance:
+    """Speech to synthesise from: its audio and word times (recognised, or reported by the TTS engine)."""
+
     audio: np.ndarray               # 16 kHz mono float32
     words: list[dict]               # {"word", "start", "end"} seconds
     source: str                     # "audio" or "tts"
@@ -218,10 +220,10 @@ def recognize_long(audio: np.ndarray, cfg: SynthesisConfig, progress: bool = Fal
 
 
 def speech_from_text(text: str, voice: str = "ada", lang: str | None = None, lead: float = 0.3,
-                     tail: float = 0.5) -> Speech:
+                     tail: float = 0.5) -> Utterance:
     """The text spoken by a studio voice (eSpeak NG), with exact word times; Mandarin by ``lang="zh"`` or
     detected from the characters."""
-    from s2v.dictionary.store import language_of
+    from s2v.speech.text import language_of
     from s2v.speech.tts import ESpeak, resample
     from s2v.studio.cast import SPEAKERS
 
@@ -245,12 +247,12 @@ def speech_from_text(text: str, voice: str = "ada", lang: str | None = None, lea
     y = np.concatenate([np.zeros(int(lead * SAMPLE_RATE), np.float32), y,
                         np.zeros(int(tail * SAMPLE_RATE), np.float32)])
     words = [{"word": w.text, "start": round(w.start + lead, 4), "end": round(w.end + lead, 4)} for w in s.words]
-    return Speech(y.astype(np.float32), words, "tts", lang)
+    return Utterance(y.astype(np.float32), words, "tts", lang)
 
 
 def speech_input(audio: str | Path | np.ndarray | None = None, text: str | None = None, lang: str | None = None,
                  cfg: SynthesisConfig | None = None, voice: str = "ada", need_words: bool = True,
-                 progress: bool = False) -> Speech:
+                 progress: bool = False) -> Utterance:
     """Speech with word times from an audio file/array (recognised; English) or from text (spoken by TTS)."""
     cfg = cfg or SynthesisConfig()
     if (audio is None) == (text is None):
@@ -264,11 +266,11 @@ def speech_input(audio: str | Path | np.ndarray | None = None, text: str | None 
     check_speech(y, name, cfg)
     lang = lang or "en"
     words = recognize_long(y, cfg, progress) if need_words and lang == "en" else []
-    return Speech(y, words, "audio", lang)
+    return Utterance(y, words, "audio", lang)
 
 
 # ---------------------------------------------------------------------------------------------- poses
-def speech_to_poses(speaker: Speaker, speech: Speech, cfg: SynthesisConfig | None = None,
+def speech_to_poses(speaker: Speaker, speech: Utterance, cfg: SynthesisConfig | None = None,
                     num_frames: int | None = None) -> tuple[np.ndarray, list]:
     """(T, 106) poses for the speech: features -> LSTM, then key poses at key words. Returns (poses, the
     insertion records)."""

@@ -334,7 +334,7 @@ def load_dictionary(run) -> KeyPoseDictionary:
 def speak_words(text: str, voice: str | None = None) -> tuple[list[dict], np.ndarray, int]:
     """Word timestamps (and the audio) of a sample sentence from the offline TTS (eSpeak NG):
     English by default, Mandarin (``cmn``) when the text has CJK characters."""
-    from s2v.dictionary.store import language_of
+    from s2v.speech.text import language_of
     from s2v.speech.tts import ESpeak
 
     voice = voice or ("cmn" if language_of(text) == "zh" else "en-us")

@@ -28,12 +28,13 @@ from typing import Iterable
 
 import numpy as np
 
+from s2v.speech.text import CJK, language_of  # noqa: F401  (language_of: re-exported)
 from s2v.io import atomic_path, save_json
 from s2v.params import ParamLayout
 
 FORMAT = "s2v-keypose-dictionary"
 VERSION = 1
-PARTS = ("body", "hands", "mouth", "face")
+ENTRY_PARTS = ("body", "hands", "mouth", "face")
 #: Parts a key pose drives by default: body and hands, so the speech keeps driving the mouth and face
 #: during a gesture. The paper inserts all 106 numbers; ``parts=None`` does that.
 DEFAULT_PARTS = ("body", "hands")
@@ -44,14 +45,8 @@ class DictionaryError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------- words
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LETTERS = r"[^\W\d_\u3400-\u9fff\uf900-\ufaff]+"
 _TOKEN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|" + _LETTERS + "(?:'" + _LETTERS + ")*[1-5]?")
-
-
-def language_of(text: str) -> str:
-    """``"zh"`` if the text has a CJK character, else ``"en"``."""
-    return "zh" if _CJK.search(text) else "en"
 
 
 def tokens(text: str, tones: bool = True) -> tuple[str, ...]:
@@ -60,7 +55,7 @@ def tokens(text: str, tones: bool = True) -> tuple[str, ...]:
     out = []
     for m in _TOKEN.finditer(text.lower()):
         t = m.group(0)
-        if _CJK.fullmatch(t):
+        if CJK.fullmatch(t):
             from pypinyin import Style, lazy_pinyin
 
             t = lazy_pinyin(t, style=Style.TONE3, neutral_tone_with_five=True)[0]
@@ -118,10 +113,10 @@ class Entry:
             bad = np.unique(np.nonzero(~np.isfinite(self.pose))[0]).tolist()
             raise DictionaryError(f"{where}: pose has NaN/inf in frame(s) {bad[:10]}")
         if self.parts is not None:
-            unknown = [p for p in self.parts if p not in PARTS]
+            unknown = [p for p in self.parts if p not in ENTRY_PARTS]
             if unknown or not self.parts:
-                raise DictionaryError(f"{where}: parts {list(self.parts)} must be a non-empty subset of {list(PARTS)} "
-                                      "or null (all parts)")
+                raise DictionaryError(f"{where}: parts {list(self.parts)} must be a non-empty subset of "
+                                      f"{list(ENTRY_PARTS)} or null (all parts)")
 
 
 # ---------------------------------------------------------------------------------------------- dictionary

@@ -17,10 +17,10 @@ import numpy as np
 import torch
 
 from s2v.camera import Camera
-from s2v.render.skeleton import PART_COLORS, part_boxes, render_skeleton
+from s2v.gan.config import PARTS
+from s2v.render.skeleton import part_boxes, render_skeleton
 from s2v.run import Run
 
-PARTS = tuple(PART_COLORS)  # face, left_hand, right_hand
 
 
 def frame_size(width: int, height: int, size: int, multiple: int = 32) -> tuple[int, int]:

@@ -20,7 +20,7 @@ from s2v.io import ArtifactError, load_state, load_torch
 
 def load_generator(path: str | Path, device: str | torch.device | None = None) -> tuple[Generator, dict]:
     """A trained generator (``gan/generator.pt``) in eval mode, and its training config."""
-    from s2v.gan.train import GANConfig
+    from s2v.gan.config import GANConfig
 
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     st = load_torch(path, "trained generator (gan/generator.pt)", ("generator", "config"),

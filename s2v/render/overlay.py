@@ -3,11 +3,10 @@ detected keypoints as dots (white: used by the fit; red: ignored — low confide
 
 The fit's numbers (residuals per part, failed frames) say how well it went; the overlay shows where it went
 wrong (an arm in rest pose while the real one rests on a desk, hands below the frame). ``s2v fit --overlay``
-and notebook 02 write it.
+and notebook 02 write it (:func:`s2v.fit.fit_overlay_video`: the fitting stage draws with these).
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterable, Iterator
 
 import cv2
@@ -43,24 +42,6 @@ def overlay_frames(frames: Iterable[np.ndarray], fitted: np.ndarray, detected: n
             break
         yield overlay_frame(f, fitted[t], None if detected is None else detected[t],
                             None if used is None else used[t], failed=bool(failed[t]) if failed is not None else False)
-
-
-def fit_overlay_video(run, out: str | Path | None = None, backend: str = "auto") -> Path:
-    """``fit/overlay.mp4``: the run's recording with its fit and detections drawn on it (see module doc)."""
-    from s2v.body import BodyModel
-    from s2v.camera import Camera
-    from s2v.fit import load_fit, seen_points
-    from s2v.keypoints import KeypointTrack, project_model
-    from s2v.video import iter_frames, probe_fps, write_video
-
-    res = load_fit(run.require("params"))
-    track = KeypointTrack.load(run.require("keypoints"))
-    cam = Camera.load(run.require("camera")) if run.has("camera") else Camera.default_for(track.width, track.height)
-    fitted = project_model(BodyModel(backend=backend, device="cpu", hand_basis=res.hand_basis), res.params, cam)
-    out = Path(out) if out else run.root / "fit" / "overlay.mp4"
-    video = run.require("recording")
-    frames = overlay_frames(iter_frames(video), fitted, track.points, seen_points(track), res.failed)
-    return write_video(frames, out, probe_fps(video), audio=run.path("audio") if run.has("audio") else None)
 
 
 def overlay_grid(fitted: np.ndarray, detected: np.ndarray, used: np.ndarray, index, size: tuple[int, int],

@@ -15,9 +15,9 @@ import re
 
 import numpy as np
 
+from s2v.speech.features import SAMPLE_RATE
 from s2v.speech.tts import Word, resample
 
-SAMPLE_RATE = 16000
 _FRAME = 0.01  # pocketsphinx frames are 10 ms
 
 

@@ -27,6 +27,15 @@ LETTERS = "abcdefghijklmnopqrstuvwxyz"
 TEXT_DIM = 56
 
 
+#: CJK ideographs (Mandarin text).
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def language_of(text: str) -> str:
+    """``"zh"`` if the text has a CJK character, else ``"en"``."""
+    return "zh" if CJK.search(text) else "en"
+
+
 def spelling(word: str) -> str:
     """Lower-case letters of a word; CJK characters become their toneless pinyin."""
     if any("\u4e00" <= c <= "\u9fff" for c in word):

@@ -12,7 +12,7 @@ import torch
 
 from s2v.body.joints import JOINT_NAMES
 from s2v.params import SMPLXParams
-from s2v.studio.cast import Speaker
+from s2v.studio.cast import StudioSpeaker
 
 REGIONS = ("skin", "shirt", "trousers", "shoes", "hair", "lips", "eye_white", "iris")
 
@@ -74,7 +74,7 @@ def vertex_regions(model) -> np.ndarray:
     return reg
 
 
-def vertex_colors(regions: np.ndarray, speaker: Speaker) -> np.ndarray:
+def vertex_colors(regions: np.ndarray, speaker: StudioSpeaker) -> np.ndarray:
     """(V, 3) float colours in [0, 1] for ``regions``."""
     lips = tuple(np.clip(np.array(speaker.skin) * [0.85, 0.55, 0.55], 0, 1))
     palette = np.array([speaker.skin, speaker.shirt, speaker.trousers, speaker.shoes, speaker.hair, lips,

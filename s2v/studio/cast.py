@@ -17,7 +17,7 @@ from s2v.params import ParamLayout
 
 
 @dataclass(frozen=True)
-class Speaker:
+class StudioSpeaker:
     name: str
     betas: tuple[float, ...]                 # shape (10) of the free/official model
     voice: str = "en-us"                     # eSpeak NG voice
@@ -32,16 +32,16 @@ class Speaker:
     right_handed: bool = True
 
 
-SPEAKERS: dict[str, Speaker] = {
-    "ada": Speaker("ada", (-0.6, 0.8, -0.4, 0.3, 0, 0, 0, 0, 0, 0), voice="en-us+f3", pitch=62, rate=155,
-                   skin=(0.90, 0.74, 0.62), shirt=(0.70, 0.16, 0.20), trousers=(0.15, 0.16, 0.25),
-                   hair=(0.35, 0.20, 0.10), gesture=1.1),
-    "ben": Speaker("ben", (0.9, -0.6, 0.5, -0.2, 0, 0, 0, 0, 0, 0), voice="en-us", pitch=40, rate=165,
-                   skin=(0.72, 0.52, 0.40), shirt=(0.18, 0.45, 0.30), trousers=(0.22, 0.20, 0.18),
-                   hair=(0.08, 0.06, 0.05), gesture=0.9, right_handed=False),
-    "chen": Speaker("chen", (0.3, 0.2, -0.8, 0.4, 0, 0, 0, 0, 0, 0), voice="cmn", pitch=45, rate=150,
-                    skin=(0.93, 0.78, 0.64), shirt=(0.90, 0.90, 0.88), trousers=(0.10, 0.12, 0.20),
-                    hair=(0.05, 0.05, 0.05), gesture=1.0),
+SPEAKERS: dict[str, StudioSpeaker] = {
+    "ada": StudioSpeaker("ada", (-0.6, 0.8, -0.4, 0.3, 0, 0, 0, 0, 0, 0), voice="en-us+f3", pitch=62, rate=155,
+                         skin=(0.90, 0.74, 0.62), shirt=(0.70, 0.16, 0.20), trousers=(0.15, 0.16, 0.25),
+                         hair=(0.35, 0.20, 0.10), gesture=1.1),
+    "ben": StudioSpeaker("ben", (0.9, -0.6, 0.5, -0.2, 0, 0, 0, 0, 0, 0), voice="en-us", pitch=40, rate=165,
+                         skin=(0.72, 0.52, 0.40), shirt=(0.18, 0.45, 0.30), trousers=(0.22, 0.20, 0.18),
+                         hair=(0.08, 0.06, 0.05), gesture=0.9, right_handed=False),
+    "chen": StudioSpeaker("chen", (0.3, 0.2, -0.8, 0.4, 0, 0, 0, 0, 0, 0), voice="cmn", pitch=45, rate=150,
+                          skin=(0.93, 0.78, 0.64), shirt=(0.90, 0.90, 0.88), trousers=(0.10, 0.12, 0.20),
+                          hair=(0.05, 0.05, 0.05), gesture=1.0),
 }
 
 SCRIPTS: dict[str, tuple[str, str]] = {  # name: (language, text)

@@ -8,7 +8,7 @@ The motion is built in parameter space, so it is a valid body by construction:
 * **beats**: on stressed syllables a quick flick of the forearm and a head nod, as speakers do;
 * **key poses**: on key words (``huge``, ``tiny``, ``high``, ``low``, ``me``, ``you``...), with a per-word
   probability, the gestures of :mod:`s2v.studio.cast` are inserted exactly as section 3.3 describes
-  (0.6 s ramps, 0.3 s hold) with :func:`s2v.dictionary.insertion.insert_key_pose`, body and hands only
+  (0.6 s ramps, 0.3 s hold) with :func:`s2v.body.blend.insert_key_pose`, body and hands only
   so that speech keeps driving the mouth.
 """
 from __future__ import annotations
@@ -19,10 +19,10 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from s2v.body.joints import JOINT_NAMES
-from s2v.dictionary.insertion import InsertionConfig, insert_key_pose
+from s2v.body.blend import InsertionConfig, insert_key_pose
 from s2v.params import ParamLayout
 from s2v.speech.tts import Phoneme, Word
-from s2v.studio.cast import KEYWORD_PROBABILITY, KEYWORDS, KeyPoseEvent, Speaker, key_pose, rest_pose
+from s2v.studio.cast import KEYWORD_PROBABILITY, KEYWORDS, KeyPoseEvent, StudioSpeaker, key_pose, rest_pose
 
 JAW_MAX = 0.28  # radians of jaw opening for the widest vowel
 
@@ -83,7 +83,7 @@ def _smooth_noise(rng: np.random.Generator, T: int, fps: float, sigma_s: float) 
 
 
 def perform(words: list[Word], phonemes: list[Phoneme], audio: np.ndarray, sr: int, num_frames: int, fps: float,
-            speaker: Speaker, seed: int = 0, layout: ParamLayout | None = None, cfg: MotionConfig | None = None,
+            speaker: StudioSpeaker, seed: int = 0, layout: ParamLayout | None = None, cfg: MotionConfig | None = None,
             session_words: set[int] | None = None) -> tuple[np.ndarray, list[KeyPoseEvent]]:
     """(T, 106) per-frame parameters and the key poses that were struck."""
     lay = layout or ParamLayout()

@@ -23,12 +23,12 @@ from s2v.keypoints import KeypointTrack, from_smplx, project_model
 from s2v.params import SMPLXParams
 from s2v.run import Run
 from s2v.speech.tts import ESpeak, Phoneme, Word, resample
+from s2v.speech.features import SAMPLE_RATE
 from s2v.studio.cast import SCRIPTS, SPEAKERS, Script, rest_pose
 from s2v.studio.motion import MotionConfig, perform
 
 ALL_ENGLISH = "+".join(n for n, (lang, _) in SCRIPTS.items() if lang == "en")
 
-SAMPLE_RATE = 16000
 
 
 @dataclass
@@ -297,7 +297,7 @@ def perform_text(text: str, speaker: str = "ada", fps: float = 30.0, seed: int =
     beat gestures; the studio's own key poses only if ``key_poses``): a talking pose sequence with exact
     word times, for previews of key-pose insertion before an LSTM is trained; ``lead``/``tail`` seconds of
     silence around the speech leave room for ramps. Returns (sequence (T, D), words, audio, sample rate)."""
-    from s2v.dictionary.store import language_of
+    from s2v.speech.text import language_of
     from s2v.params import ParamLayout
 
     sp = SPEAKERS[speaker]
