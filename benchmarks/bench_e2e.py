@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from s2v.speaker import SpeakerConfig, prepare_speaker
-from s2v.synthesize import SAMPLE_RATE, Speaker, SynthesisConfig, speech_from_text, synthesize
+from s2v.synthesis.speaker import SpeakerConfig, prepare_speaker
+from s2v.synthesis.synthesize import SAMPLE_RATE, Speaker, SynthesisConfig, speech_from_text, synthesize
 
 TEXT = ("The economy is huge, and every part of it matters to you and me. Prices went up this year, "
         "while wages stayed low.")

@@ -19,7 +19,7 @@ import torch
 
 from s2v.body import BodyModel
 from s2v.camera import Camera
-from s2v.fit import FitConfig, fit_per_frame, fit_sequence, joint_errors_mm
+from s2v.fitting.fit import FitConfig, fit_per_frame, fit_sequence, joint_errors_mm
 from s2v.keypoints import SLICES, KeypointTrack
 from s2v.params import SMPLXParams
 from s2v.studio import StudioConfig, record
@@ -70,7 +70,7 @@ def main():
         print(f"speed ratio (seconds per frame, per-frame loop / batched): {t_loop / n / (t_batch / len(gt)):.1f}x")
 
         try:
-            from s2v.detect import detect_frames
+            from s2v.fitting.detect import detect_frames
             from s2v.video import read_video
         except ImportError:
             return

@@ -2,7 +2,7 @@
 
 Framings (issue 12): the paper's full standing body, knees up, head and shoulders (a webcam), seated behind a
 desk that hides the legs, and an off-centre 16:9 view. Each clip is rendered, MediaPipe Holistic detects the
-keypoints on the video, :func:`s2v.fit.fit_sequence` fits them with the framing found automatically (seated
+keypoints on the video, :func:`s2v.fitting.fit.fit_sequence` fits them with the framing found automatically (seated
 given), and the fit is compared with the truth: MPJPE / PA-MPJPE of the upper body (spine to wrists, what
 every framing sees; pelvis-aligned), of the joints the recording showed ("shown": neck-aligned, the fair
 figure for a head-and-shoulders view whose arms are outside the image) and of the hands (PA: each hand aligned
@@ -22,7 +22,7 @@ import torch
 
 from s2v.body import BodyModel
 from s2v.camera import Camera
-from s2v.fit import FitConfig, fit_sequence, joint_errors_mm
+from s2v.fitting.fit import FitConfig, fit_sequence, joint_errors_mm
 from s2v.keypoints import KeypointTrack
 from s2v.params import SMPLXParams
 
@@ -73,7 +73,7 @@ def main():
             if a.source == "truth":
                 track = KeypointTrack.load(run.path("truth_keypoints"))
             else:
-                from s2v.detect import detect_frames
+                from s2v.fitting.detect import detect_frames
                 from s2v.video import read_video
 
                 frames, _ = read_video(run.path("recording"))

@@ -62,7 +62,7 @@ def main() -> None:
         record(StudioConfig(speaker="ada", script="economy+sports+science", width=128, height=128, fps=30.0), run)
         print(f"recorded the studio session in {time.time() - t:.0f} s")
     if a.hands:   # GAN with and without the hand skeleton in its labels (figure 9), same steps and seed
-        from s2v.experiments import hands_ablation
+        from s2v.evaluation.experiments import hands_ablation
 
         cfg = GANConfig(size=128, clip=4, generator=SMALL, ndf=32, part_crop=32, part_ndf=32, max_steps=a.steps,
                         checkpoint_every=100, sample_every=a.steps, device="cpu")

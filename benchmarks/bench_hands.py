@@ -8,8 +8,8 @@ three ways, all else equal (``FitConfig()``):
 2. full 45-D finger rotations (what the official SMPL-X files allow with ``use_pca=False``);
 3. 12 components of a PCA of *real* hands: the 45-D fit's hands of the first half of the track (per side,
    about the model's hand mean, as ``smplx`` adds it), tested on the second half (held-out frames);
-4. the kit's ``fit --hands speaker`` (:func:`s2v.fit.fit_with_speaker_hands`): the same kind of basis, built from
-   the whole recording, as a user's run does.
+4. the kit's ``fit --hands speaker`` (:func:`s2v.fitting.fit.fit_with_speaker_hands`): the same kind of basis,
+   built from the whole recording, as a user's run does.
 
 Reported: 2D hand residuals (median px, and as a share of the person's height) on the held-out half, and how
 much of the 45-D fit's real finger motion each 12-component basis can express (share of the squared
@@ -28,7 +28,7 @@ import torch
 
 from s2v.body import BodyModel
 from s2v.camera import Camera
-from s2v.fit import FitConfig, fit_sequence
+from s2v.fitting.fit import FitConfig, fit_sequence
 from s2v.keypoints import KeypointTrack
 from s2v.params import ParamLayout
 
@@ -102,7 +102,7 @@ def main():
     fits["real PCA 12"] = fit_sequence(sub, cam, m_real, cfg, progress=False)
     secs["real PCA 12"] = time.perf_counter() - t
     # the kit's path: `s2v fit --hands speaker` (the speaker's basis from a first 45-D fit of the whole recording)
-    from s2v.fit import fit_with_speaker_hands
+    from s2v.fitting.fit import fit_with_speaker_hands
 
     t = time.perf_counter()
     fits["speaker basis (fit --hands speaker)"], info = fit_with_speaker_hands(track, cam, "free", cfg, progress=False)

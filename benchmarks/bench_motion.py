@@ -2,7 +2,8 @@
 error, against the mean pose (floor) and another sentence's true motion (ceiling).
 
 Studio speaker "ada": trained on 6 scripts, early stopping on "travel", tested on the held-out "technology"
-(as ``s2v.experiments``). Each variant is the CPU preset with the changes of VARIANTS, the same seed, steps and
+(as ``s2v.evaluation.experiments``). Each variant is the CPU preset with the changes of VARIANTS, the same seed,
+steps and
 data. Reported per variant: jerk and L1 diversity of the upper-body joints as ratios
 to the truth's (bar: jerk <= 1.5x, L1div >= 0.6x), FD_g (bar: below the other-sentence ceiling) and the mean
 absolute error per part as a ratio to the mean pose's (bar: < 1 for body and hands).
@@ -28,11 +29,11 @@ from s2v.body import BodyModel
 from s2v.dictionary.build import dictionary_from_studio
 from s2v.dictionary.insertion import apply_dictionary
 from s2v.dictionary.store import KeyPoseDictionary
-from s2v.evaluation import baselines, frechet_distance, motion_metrics
-from s2v.experiments import EvaluationConfig, studio_runs
+from s2v.evaluation.motion import baselines, frechet_distance, motion_metrics
+from s2v.evaluation.experiments import EvaluationConfig, studio_runs
 from s2v.params import ParamLayout, SMPLXParams
-from s2v.pose_lstm import PoseLSTMConfig, Trainer, predict
-from s2v.pose_stage import (
+from s2v.pose.lstm import PoseLSTMConfig, Trainer, predict
+from s2v.pose.stage import (
     run_audio,
     part_errors,
     run_inputs,

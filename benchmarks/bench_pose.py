@@ -19,10 +19,10 @@ import torch
 
 from s2v.body import BodyModel
 from s2v.camera import Camera
-from s2v.evaluation import bone_variation
+from s2v.evaluation.motion import bone_variation
 from s2v.params import SMPLXParams
-from s2v.pose_lstm import PoseLSTMConfig, predict
-from s2v.pose_stage import KEYPOINTS_2D, run_audio, mouth_error_px, part_errors, run_inputs, run_targets, train_pose
+from s2v.pose.lstm import PoseLSTMConfig, predict
+from s2v.pose.stage import KEYPOINTS_2D, run_audio, mouth_error_px, part_errors, run_inputs, run_targets, train_pose
 from s2v.run import Run
 from s2v.studio import StudioConfig, record
 

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import torch
 
-from s2v.pose_lstm import PoseLSTM, predict
+from s2v.pose.lstm import PoseLSTM, predict
 from s2v.speech.features import align_to_frames, audio_features
 
 

@@ -56,9 +56,9 @@ runs_dir = str(runs_root(runs_dir))
 print("runs:", runs_dir)
 import time
 import matplotlib.pyplot as plt
-from s2v.speaker import SpeakerConfig, prepare_speaker
+from s2v.synthesis.speaker import SpeakerConfig, prepare_speaker
 from s2v.run import Run
-from s2v.synthesize import Speaker, SynthesisConfig, speech_input, speech_to_poses, synthesize
+from s2v.synthesis.synthesize import Speaker, SynthesisConfig, speech_input, speech_to_poses, synthesize
 from s2v.plots import inline_video, insertion_plot
 
 cfg = SpeakerConfig.preset("quickstart")
@@ -112,7 +112,7 @@ if audio:   # your own speech: recognised word times (pocketsphinx) drive the ke
 # %%
 if your_run:
     import copy
-    from s2v.fit import check_fit
+    from s2v.fitting.fit import check_fit
     from s2v.run import Run
     mine = Run.open(your_run, runs_dir)
     q = check_fit(mine).quality()

@@ -65,8 +65,8 @@ import numpy as np, matplotlib.pyplot as plt
 from s2v.run import Run
 from s2v.body import BodyModel
 from s2v.camera import Camera
-from s2v.detect import detect_run, DetectorUnavailable
-from s2v.fit import FitConfig, fit_run, joint_errors_mm
+from s2v.fitting.detect import detect_run, DetectorUnavailable
+from s2v.fitting.fit import FitConfig, fit_run, joint_errors_mm
 from s2v.keypoints import KeypointTrack, SLICES, project_model
 from s2v.params import SMPLXParams
 from s2v.plots import fit_losses, keypoints_grid
@@ -105,7 +105,7 @@ idx = np.linspace(0, len(frames) - 1, 4).astype(int)
 pairs = np.concatenate([keypoints_grid(frames, track.points, idx, cols=4),
                         keypoints_grid(frames, fitted, idx, cols=4)], 0)
 plt.figure(figsize=(14, 7)); plt.imshow(pairs); plt.axis("off"); plt.show()
-from s2v.fit import fit_overlay_video
+from s2v.fitting.fit import fit_overlay_video
 print("overlay video:", fit_overlay_video(run, backend=backend))
 
 # %% [markdown]
@@ -147,7 +147,7 @@ if run.has("truth_params"):
 
 # %%
 from pathlib import Path
-from s2v.fit import fit_sequence, seen_points
+from s2v.fitting.fit import fit_sequence, seen_points
 from s2v.keypoints import REAL_HALFBODY_TRACK
 from s2v.render.overlay import overlay_grid
 real_keypoints = real_keypoints or REAL_HALFBODY_TRACK

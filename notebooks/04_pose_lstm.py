@@ -67,8 +67,8 @@ from s2v.studio import StudioConfig, record
 from s2v.body import BodyModel
 from s2v.camera import Camera
 from s2v.params import SMPLXParams
-from s2v.pose_lstm import PoseLSTMConfig, predict
-from s2v.pose_stage import run_sequence, train_pose, mouth_error_px, part_errors
+from s2v.pose.lstm import PoseLSTMConfig, predict
+from s2v.pose.stage import run_sequence, train_pose, mouth_error_px, part_errors
 from s2v.plots import features_with_words, loss_curves, skeleton_video, inline_video
 
 runs = {}
@@ -151,7 +151,7 @@ inline_video(video, width=384)
 # ## Does it move like a person? Jitter, diversity, and the floor and ceiling
 #
 # Per-frame error alone rewards standing still: the *mean pose* (the floor) has a low error and no motion at
-# all. So the motion is also measured as the field does (`s2v.evaluation`): **jerk** (m/s³, the third
+# all. So the motion is also measured as the field does (`s2v.evaluation.motion`): **jerk** (m/s³, the third
 # derivative of the upper-body joints: jitter), **L1 diversity** (cm: how far the poses spread), **FD_g / FD_k**
 # (Fréchet distances of poses and of velocities to the truth's), **BC** (beat consistency with the audio). The
 # ceiling is the *true motion of another sentence*: human, but not about these words. Issue 13's bar: jerk
@@ -159,7 +159,7 @@ inline_video(video, width=384)
 # it left the key words to the dictionary; "+ key poses" is the motion synthesis makes.
 
 # %%
-from s2v.evaluation import baselines, motion_metrics, table
+from s2v.evaluation.motion import baselines, motion_metrics, table
 import soundfile as sf
 y = truth.to_vector()
 mean = np.concatenate([run_sequence(runs[s], inputs).targets for s in train_scripts]).mean(0)

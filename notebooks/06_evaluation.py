@@ -55,10 +55,10 @@ from s2v.run import runs_root
 runs_dir = str(runs_root(runs_dir))
 print("runs:", runs_dir)
 import matplotlib.pyplot as plt
-from s2v.experiments import (EvaluationConfig, studio_runs, train_models, table3, skeleton_3d_vs_2d,
+from s2v.evaluation.experiments import (EvaluationConfig, studio_runs, train_models, table3, skeleton_3d_vs_2d,
                              motion_quality, tts_pause_noise, key_pose_study, hands_ablation)
-from s2v.evaluation import PAPER_TABLE3, PAPER_KEY_POSE_PREFERENCE, table
-from s2v.pose_lstm import PoseLSTMConfig
+from s2v.evaluation.motion import PAPER_TABLE3, PAPER_KEY_POSE_PREFERENCE, table
+from s2v.pose.lstm import PoseLSTMConfig
 from s2v.plots import table_bars
 
 cfg = EvaluationConfig(speaker=speaker, train_scripts=tuple(train_scripts), sizes=tuple(sizes), val_script=val_script,

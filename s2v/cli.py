@@ -111,7 +111,7 @@ def _cmd_run(a) -> int:
         show = {"run": str(r.root), "artifacts": {k: v["path"] for k, v in m["artifacts"].items()},
                 "missing": r.missing(), "changed": r.changed()}
         if r.has("params"):
-            from s2v.fit import MAX_FAILED, load_fit
+            from s2v.fitting.fit import MAX_FAILED, load_fit
 
             q = load_fit(r.path("params")).quality()
             q["verdict"] = "FAILED: refit before training" if q["failed_fraction"] > MAX_FAILED else "ok"
@@ -184,7 +184,7 @@ def _capture(a, run) -> int:
 
 
 def _cmd_detect(a) -> int:
-    from s2v.detect import detect_run
+    from s2v.fitting.detect import detect_run
     from s2v.run import Run
 
     run = Run.open(a.run, a.runs_dir)
@@ -198,7 +198,7 @@ def _cmd_detect(a) -> int:
 def _cmd_fit(a) -> int:
     import numpy as np
 
-    from s2v.fit import MAX_FAILED, fit_run
+    from s2v.fitting.fit import MAX_FAILED, fit_run
     from s2v.run import Run
 
     cfg = _config("fit", a, steps=a.steps, device=a.device, framing=a.framing, hand_basis=a.hands)
@@ -213,7 +213,7 @@ def _cmd_fit(a) -> int:
           f"residual {np.median(res.residual_px):.2f} px ({parts}), {q['failed']} failed, {q['missing']} without "
           f"a person -> {run.path('params')}")
     if a.overlay:
-        from s2v.fit import fit_overlay_video
+        from s2v.fitting.fit import fit_overlay_video
 
         print(f"overlay: {fit_overlay_video(run, backend=a.backend)}")
     if q["failed_fraction"] > MAX_FAILED:
@@ -224,7 +224,7 @@ def _cmd_fit(a) -> int:
 
 
 def _cmd_pose(a) -> int:
-    from s2v.pose_stage import RunSpan, train_pose
+    from s2v.pose.stage import RunSpan, train_pose
     from s2v.run import Run
 
     cfg = _config("pose", a, max_steps=a.steps, device=a.device)
@@ -334,7 +334,7 @@ def _cmd_gan(a) -> int:
     from s2v.video import probe_fps
 
     fps = a.fps or (probe_fps(src.path("recording")) if src.has("recording") else 30.0)
-    from s2v.synthesize import output_paths
+    from s2v.synthesis.synthesize import output_paths
 
     output_paths(out, overwrite=a.force or a.out is None, sides=False)
     render_video(G, pts, (W, H), out, fps, audio=audio, size=(W, H), side_by_side=a.side_by_side)
@@ -343,7 +343,7 @@ def _cmd_gan(a) -> int:
 
 
 def _cmd_speaker(a) -> int:
-    from s2v.speaker import prepare_speaker
+    from s2v.synthesis.speaker import prepare_speaker
 
     cfg = _config("speaker", a, inputs=a.inputs)
     if a.show_config:
@@ -356,7 +356,7 @@ def _cmd_speaker(a) -> int:
 
 
 def _cmd_synthesize(a) -> int:
-    from s2v.synthesize import SynthesisConfig, synthesize
+    from s2v.synthesis.synthesize import SynthesisConfig, synthesize
 
     if (a.audio is None) == (a.text is None):
         print("s2v: error: give --audio FILE or --text TEXT", file=sys.stderr)
@@ -374,9 +374,9 @@ def _cmd_synthesize(a) -> int:
 
 
 def _cmd_evaluate(a) -> int:
-    from s2v.evaluation import table
-    from s2v.experiments import EvaluationConfig, run_all
-    from s2v.pose_lstm import PoseLSTMConfig
+    from s2v.evaluation.motion import table
+    from s2v.evaluation.experiments import EvaluationConfig, run_all
+    from s2v.pose.lstm import PoseLSTMConfig
 
     cfg = EvaluationConfig(speaker=a.speaker, max_seconds=a.max_seconds,
                            pose=PoseLSTMConfig(window=2.0, max_steps=a.steps, eval_every=max(1, a.steps // 8),
@@ -663,13 +663,13 @@ def main(argv: list[str] | None = None) -> int:
     from s2v.capture import CaptureError
     from s2v.config import ConfigError
     from s2v.dictionary.store import DictionaryError
-    from s2v.fit import FitQualityError
+    from s2v.fitting.fit import FitQualityError
     from s2v.io import ArtifactError
     from s2v.mocap import MocapError
     from s2v.params import ParamsError
-    from s2v.pose_stage import SpanError
+    from s2v.pose.stage import SpanError
     from s2v.run import MissingArtifactError, RunBusyError, RunNameError
-    from s2v.synthesize import SynthesisError
+    from s2v.synthesis.synthesize import SynthesisError
 
     # a terminated command unwinds like an interrupted one: the finally blocks remove its temporary files
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

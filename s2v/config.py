@@ -1,8 +1,9 @@
 """One way to configure every stage: typed dataclass configs, named presets, ``key=value`` overrides.
 
 Each stage's settings are a typed dataclass with the paper's values as defaults (the section cited beside each
-field): :class:`~s2v.fit.FitConfig`, :class:`~s2v.pose_lstm.PoseLSTMConfig`, :class:`~s2v.gan.config.GANConfig`,
-:class:`~s2v.studio.StudioConfig`, :class:`~s2v.speaker.SpeakerConfig`, :class:`~s2v.experiments.EvaluationConfig`.
+field): :class:`~s2v.fitting.fit.FitConfig`, :class:`~s2v.pose.lstm.PoseLSTMConfig`,
+:class:`~s2v.gan.config.GANConfig`, :class:`~s2v.studio.StudioConfig`, :class:`~s2v.synthesis.speaker.SpeakerConfig`,
+:class:`~s2v.evaluation.experiments.EvaluationConfig`.
 This module is the one place that chooses and changes them — for the CLI (``--preset``, ``--set key=value``,
 ``--config file.yaml``), the notebooks, the batch runner, the benchmarks and the tests:
 
@@ -24,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 #: kind -> "module:class" of its config dataclass
-KINDS = {"fit": "s2v.fit:FitConfig", "pose": "s2v.pose_lstm:PoseLSTMConfig", "gan": "s2v.gan.config:GANConfig",
-         "studio": "s2v.studio.record:StudioConfig", "speaker": "s2v.speaker:SpeakerConfig",
-         "evaluation": "s2v.experiments:EvaluationConfig"}
+KINDS = {"fit": "s2v.fitting.fit:FitConfig", "pose": "s2v.pose.lstm:PoseLSTMConfig", "gan": "s2v.gan.config:GANConfig",
+         "studio": "s2v.studio.record:StudioConfig", "speaker": "s2v.synthesis.speaker:SpeakerConfig",
+         "evaluation": "s2v.evaluation.experiments:EvaluationConfig"}
 
 _TINY_GAN = {"size": 64, "clip": 3, "generator": {"ngf": 8, "n_downsample": 3, "n_blocks": 1}, "ndf": 8,
              "part_crop": 16, "part_ndf": 8}

@@ -67,7 +67,7 @@ def features_with_words(features: np.ndarray, fps: float, words: list[dict], ax=
 
 
 def loss_curves(state, ax=None):
-    """Training loss per step and validation loss per check of a :class:`s2v.pose_lstm.TrainState`."""
+    """Training loss per step and validation loss per check of a :class:`s2v.pose.lstm.TrainState`."""
     import matplotlib.pyplot as plt
 
     ax = ax or plt.subplots(figsize=(8, 3))[1]

@@ -17,8 +17,8 @@ def test_default_preset_is_the_dataclass_and_every_preset_builds(kind):
 
 def test_presets_and_the_class_methods_agree():
     from s2v.gan.train import GANConfig
-    from s2v.pose_lstm import PoseLSTMConfig
-    from s2v.speaker import SpeakerConfig
+    from s2v.pose.lstm import PoseLSTMConfig
+    from s2v.synthesis.speaker import SpeakerConfig
     from s2v.studio import StudioConfig
 
     q = SpeakerConfig.preset("quickstart")

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from s2v.evaluation import (UPPER_BODY, baselines, beat_consistency, bone_variation, finger_length_error,
+from s2v.evaluation.motion import (UPPER_BODY, baselines, beat_consistency, bone_variation, finger_length_error,
                             frechet_distance, jerk, joints_3d, l1_diversity, motion_beats, pause_frames, table,
                             velocity_error)
 
@@ -93,8 +93,9 @@ def test_joints_are_root_relative_metres(body_model):
 
 @pytest.mark.slow
 def test_experiments_at_tiny_size(tmp_path):
-    from s2v.experiments import EvaluationConfig, key_pose_study, studio_runs, table3, train_models, tts_pause_noise
-    from s2v.pose_lstm import PoseLSTMConfig
+    from s2v.evaluation.experiments import (EvaluationConfig, key_pose_study, studio_runs, table3, train_models,
+                                            tts_pause_noise)
+    from s2v.pose.lstm import PoseLSTMConfig
 
     cfg = EvaluationConfig(train_scripts=("economy", "sports"), sizes=(1, 2), max_seconds=4.0,
                            pose=PoseLSTMConfig(hidden=16, batch_size=4, window=1.0, max_steps=4, eval_every=2))

@@ -6,7 +6,7 @@ import pytest
 
 from s2v.body import BodyModel
 from s2v.camera import Camera
-from s2v.fit import FitConfig, fit_per_frame, fit_run, fit_sequence, joint_errors_mm, load_fit
+from s2v.fitting.fit import FitConfig, fit_per_frame, fit_run, fit_sequence, joint_errors_mm, load_fit
 from s2v.keypoints import SLICES, KeypointTrack, load_openpose_json, project_model, save_openpose_json
 from s2v.params import SMPLXParams
 
@@ -105,7 +105,7 @@ def test_lost_frames_are_flagged_not_garbage(studio, body_model):
 
 
 def test_fit_stage_writes_params_with_residuals(studio, tmp_path):
-    from s2v.detect import detect_run
+    from s2v.fitting.detect import detect_run
     from s2v.run import Run
 
     run, *_ = studio
@@ -146,7 +146,7 @@ def test_openpose_json_round_trip_and_largest_person(studio, tmp_path):
 
 def test_detector_finds_the_studio_speaker(studio):
     pytest.importorskip("mediapipe", reason="MediaPipe not installed (make installs it)")
-    from s2v.detect import detect_frames
+    from s2v.fitting.detect import detect_frames
     from s2v.video import read_video
 
     run, _, track, _ = studio
@@ -198,7 +198,7 @@ def test_speaker_hand_basis_travels_with_the_fit(studio, tmp_path):
 def test_real_fingers_fit_the_speaker_basis_better_than_the_free_one(shared_data):
     """Issue 13's bar on the real DWPose track: the speaker's own 12 components express >= 90 % of the fingers
     and fit the 2D hands at least as well as the free model's generated basis."""
-    from s2v.fit import fit_with_speaker_hands
+    from s2v.fitting.fit import fit_with_speaker_hands
 
     tr = KeypointTrack.from_dwpose_npz(shared_data / "keypoints_halfbody" / "echomimic_pose01.npz")
     tr = KeypointTrack(tr.points[:60], tr.width, tr.height, tr.fps)

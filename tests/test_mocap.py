@@ -112,7 +112,7 @@ def test_a_120hz_capture_becomes_a_run_in_sync_with_its_speech(studio, body_mode
     import soundfile as sf
 
     from s2v.cli import main
-    from s2v.fit import run_poses
+    from s2v.fitting.fit import run_poses
 
     run, truth, fps = studio
     _amass_like(truth, body_model, fps, tmp_path / "take.npz")
@@ -134,7 +134,7 @@ def test_a_120hz_capture_becomes_a_run_in_sync_with_its_speech(studio, body_mode
 
 
 def test_time_ranges_split_one_recording(studio):
-    from s2v.pose_stage import RunSpan, SpanError, run_sequence
+    from s2v.pose.stage import RunSpan, SpanError, run_sequence
 
     run, truth, fps = studio
     whole = run_sequence(run)

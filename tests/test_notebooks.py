@@ -217,7 +217,7 @@ def test_quickstart_notebook_ends_in_a_talking_video(chain):
     m = re.search(r"source (\d+)x(\d+) -> video (\d+)x(\d+)", text)
     sw, sh, vw, vh = map(int, m.groups())
     assert (sw, sh) == (256, 144) and (vw, vh) == (256, 160)       # 16:9 at the stride of 32: sides trimmed
-    from s2v.synthesize import Speaker
+    from s2v.synthesis.synthesize import Speaker
 
     sp = Speaker.load(runs / "studio_demo_seated")
     for art in ("fit/params.npz", "pose/model.pt", "gan/generator.pt"):    # trained on the fit, not the truth

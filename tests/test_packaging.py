@@ -48,17 +48,14 @@ def test_no_official_model_files_are_tracked():
     assert not [f for f in files if re.search(r"(SMPLX?|MANO)_(NEUTRAL|MALE|FEMALE|LEFT|RIGHT)", f, re.I)]
 
 
-#: The pipeline's stages in order (notebook numbers; synthesis before its evaluation). A module belongs to the
-#: longest prefix that names it; the orchestrators (CLI, batch, config registry, notebook runner, plots) to none.
+#: The pipeline's stages in order (notebook numbers; synthesis before its evaluation): one package per stage, and
+#: the shared formats and tools of stage 0 (params, camera, keypoints, run folders, speech, rendering). A module
+#: belongs to the longest prefix that names it; the orchestrators (CLI, batch, config registry, notebook runner,
+#: plots) to none.
 STAGES = {"s2v.body": 0, "s2v.params": 0, "s2v.camera": 0, "s2v.render": 0, "s2v.io": 0, "s2v.run": 0,
           "s2v.video": 0, "s2v.keypoints": 0, "s2v.speech": 0, "s2v.metrics": 0,
           "s2v.capture": 1, "s2v.studio": 1, "s2v.mocap": 1,
-          "s2v.detect": 2, "s2v.fit": 2,
-          "s2v.dictionary": 3,
-          "s2v.pose_lstm": 4, "s2v.pose_stage": 4,
-          "s2v.gan": 5,
-          "s2v.speaker": 6, "s2v.synthesize": 6,
-          "s2v.evaluation": 7, "s2v.experiments": 7}
+          "s2v.fitting": 2, "s2v.dictionary": 3, "s2v.pose": 4, "s2v.gan": 5, "s2v.synthesis": 6, "s2v.evaluation": 7}
 ORCHESTRATORS = {"s2v", "s2v.__main__", "s2v.cli", "s2v.batch", "s2v.config", "s2v.notebooks", "s2v.plots"}
 
 
@@ -74,6 +71,14 @@ def _modules():
 def _stage(module: str):
     hits = [k for k in STAGES if module == k or module.startswith(k + ".")]
     return STAGES[max(hits, key=len)] if hits else None
+
+
+def test_each_stage_with_several_modules_is_a_package():
+    for pkg in ("fitting", "pose", "synthesis", "evaluation", "dictionary", "gan", "studio", "body"):
+        assert (ROOT / "s2v" / pkg / "__init__.py").is_file(), pkg
+    flat = {p.stem for p in (ROOT / "s2v").glob("*.py")}
+    assert not flat & {"pose_lstm", "pose_stage", "fit", "detect", "evaluation", "experiments", "speaker",
+                       "synthesize"}, "a stage's module left outside its package"
 
 
 def test_no_stage_imports_a_later_stage():

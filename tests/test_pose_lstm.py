@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from s2v.params import ParamLayout
-from s2v.pose_lstm import PoseLSTMConfig, Sequence, Trainer, load_model, predict, target_weights
+from s2v.pose.lstm import PoseLSTMConfig, Sequence, Trainer, load_model, predict, target_weights
 
 FPS = 25.0
 
@@ -109,7 +109,7 @@ def test_bad_training_data_is_a_clear_error():
 
 def test_parallel_segments_match_the_exact_pass():
     torch.manual_seed(0)
-    from s2v.pose_lstm import PoseLSTM
+    from s2v.pose.lstm import PoseLSTM
 
     m = PoseLSTM(28, 106, hidden=64).eval()
     x = np.random.default_rng(1).normal(size=(3001, 28)).astype(np.float32)   # an odd length
@@ -152,7 +152,7 @@ def test_acceleration_loss_and_smoothing_remove_jitter(tmp_path):
 
 
 def test_standardised_outputs_and_part_weights_by_spread():
-    from s2v.pose_lstm import part_spread
+    from s2v.pose.lstm import part_spread
 
     lay = ParamLayout()
     rng = np.random.default_rng(0)
@@ -185,7 +185,7 @@ def test_standardised_outputs_and_part_weights_by_spread():
 def test_masked_frames_teach_the_mouth_but_not_the_body_and_hands():
     """Key-word frames (mask 0) leave body and hands to the dictionary: the loss is blind to their targets there,
     still sees the mouth, and the spread matching measures only the learned frames."""
-    from s2v.pose_lstm import _spread, loss_fn
+    from s2v.pose.lstm import _spread, loss_fn
 
     lay = ParamLayout()
     rng = np.random.default_rng(3)

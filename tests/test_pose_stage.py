@@ -5,8 +5,8 @@ import pytest
 from s2v.body import BodyModel
 from s2v.camera import Camera
 from s2v.params import SMPLXParams
-from s2v.pose_lstm import PoseLSTMConfig, load_model
-from s2v.pose_stage import (KEYPOINTS_2D, mouth_error_px, part_errors, predict_run, run_sequence, run_targets,
+from s2v.pose.lstm import PoseLSTMConfig, load_model
+from s2v.pose.stage import (KEYPOINTS_2D, mouth_error_px, part_errors, predict_run, run_sequence, run_targets,
                             train_pose)
 from s2v.run import Run
 from s2v.speech.text import TEXT_DIM

@@ -6,7 +6,7 @@ import soundfile as sf
 
 from s2v.camera import Camera
 from s2v.capture import CaptureError, import_frames, import_video
-from s2v.fit import (FitConfig, FitQualityError, FitResult, check_fit, detect_framing, fit_sequence, load_fit,
+from s2v.fitting.fit import (FitConfig, FitQualityError, FitResult, check_fit, detect_framing, fit_sequence, load_fit,
                      run_poses, seen_points)
 from s2v.keypoints import KeypointTrack, save_openpose_json
 from s2v.run import Run
@@ -56,7 +56,7 @@ def test_half_body_fit_ignores_the_legs_outside_the_image(truth, body_model):
 def test_head_and_shoulders_fits_the_joints_it_shows(truth, body_model):
     """Issue 12's bar: a head-and-shoulders view (elbows at its bottom edge, forearms outside) fits the joints
     it shows within 1.5x of the full view's error."""
-    from s2v.fit import joint_errors_mm
+    from s2v.fitting.fit import joint_errors_mm
     from s2v.params import SMPLXParams
 
     run, track, cam = truth
@@ -119,7 +119,7 @@ def test_failed_fit_stops_the_next_stages(truth, tmp_path):
 
 
 def test_openpose_folder_becomes_the_runs_keypoints(truth, tmp_path):
-    from s2v.detect import detect_run
+    from s2v.fitting.detect import detect_run
 
     run, track, _ = truth
     r = Run.create("op", tmp_path)
@@ -224,7 +224,7 @@ def test_half_body_speaker_goes_through_the_cli(tmp_path):
     import json
 
     from s2v.cli import main
-    from s2v.synthesize import Speaker, poses_to_keypoints, speaker_params
+    from s2v.synthesis.synthesize import Speaker, poses_to_keypoints, speaker_params
 
     R = ["--runs-dir", str(tmp_path)]
     assert main(["capture", "--run", "desk", "--preset", "tiny", "--framing", "seated", "--size", "256",
@@ -256,7 +256,7 @@ def test_half_body_speaker_goes_through_the_cli(tmp_path):
 def test_shown_joint_error_counts_only_what_the_recording_showed(truth, body_model):
     """A head-and-shoulders view: arms outside the image and no pelvis. Its error is measured on the joints it
     shows, aligned at the neck; an arm the camera never saw does not count, a shown shoulder does."""
-    from s2v.fit import joint_errors_mm, shown_joints
+    from s2v.fitting.fit import joint_errors_mm, shown_joints
     from s2v.params import SMPLXParams
 
     run, _, _ = truth

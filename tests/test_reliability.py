@@ -32,7 +32,7 @@ class _Payload:
 @pytest.fixture(scope="module")
 def speaker(tiny_recording, tmp_path_factory):
     """A tiny prepared speaker (as in test_synthesize) in a runs folder of its own."""
-    from s2v.speaker import prepare_speaker
+    from s2v.synthesis.speaker import prepare_speaker
 
     from s2v.config import PRESETS, make
 
@@ -61,7 +61,7 @@ def _cli(*args, cwd=None):
 def test_a_model_file_with_a_pickle_payload_is_refused_and_runs_nothing(tmp_path):
     marker = tmp_path / "PWNED"
     torch.save({"model": _Payload(marker), "config": {}, "input_dim": 1, "output_dim": 1}, tmp_path / "model.pt")
-    from s2v.pose_lstm import load_model
+    from s2v.pose.lstm import load_model
 
     with pytest.raises(ArtifactError, match="not a plain trained pose LSTM.*could run code"):
         load_model(tmp_path / "model.pt")
@@ -91,7 +91,7 @@ def test_a_shared_speaker_with_a_payload_in_its_manifest_runs_nothing(speaker, t
 
 def test_damaged_or_wrong_model_files_get_one_message(speaker, tmp_path):
     from s2v.gan.infer import load_generator
-    from s2v.pose_lstm import load_model
+    from s2v.pose.lstm import load_model
 
     data = speaker.path("pose_model").read_bytes()
     (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
@@ -169,7 +169,7 @@ def test_the_cli_refuses_names_that_reach_outside(run_copy, tmp_path):
 
 # ------------------------------------------------------------------ outputs never destroy anything
 def test_outputs_that_would_destroy_something_are_refused(run_copy, tmp_path):
-    from s2v.synthesize import SynthesisError, output_paths
+    from s2v.synthesis.synthesize import SynthesisError, output_paths
 
     notes = tmp_path / "notes.json"
     notes.write_text("my notes")
@@ -196,7 +196,7 @@ def test_two_syntheses_into_one_output_each_keep_their_own_speech(speaker, tmp_p
     results = [p.communicate() + (p.returncode,) for p in procs]
     assert all(rc == 0 for *_, rc in results), results
     meta = json.loads(out.with_suffix(".json").read_text())
-    from s2v.synthesize import SAMPLE_RATE, load_audio
+    from s2v.synthesis.synthesize import SAMPLE_RATE, load_audio
     from s2v.video import count_frames
 
     assert count_frames(out) == meta["frames"]                        # the video and its metadata agree ...
@@ -262,8 +262,8 @@ def test_sigterm_during_synthesis_leaves_nothing(speaker, tmp_path):
 
 # ------------------------------------------------------------------ resume with other settings
 def test_resuming_with_other_settings_names_them_and_the_way_out(speaker, tmp_path):
-    from s2v.pose_lstm import PoseLSTMConfig
-    from s2v.pose_stage import train_pose
+    from s2v.pose.lstm import PoseLSTMConfig
+    from s2v.pose.stage import train_pose
 
     out = Run.create("resume", tmp_path)
     cfg = PoseLSTMConfig(hidden=8, batch_size=2, window=1.0, max_steps=2, eval_every=1000, checkpoint_every=1)
@@ -313,7 +313,7 @@ def test_a_damaged_video_is_imported_with_its_decode_errors_said(tiny_recording,
 def test_noise_tones_long_audio_unknown_voices_and_empty_text_are_refused(tmp_path):
     import soundfile as sf
 
-    from s2v.synthesize import SynthesisConfig, SynthesisError, speech_input
+    from s2v.synthesis.synthesize import SynthesisConfig, SynthesisError, speech_input
 
     sr = 16000
     noise = np.random.default_rng(0).normal(0, 0.1, sr * 4).astype(np.float32)
@@ -335,7 +335,7 @@ def test_noise_tones_long_audio_unknown_voices_and_empty_text_are_refused(tmp_pa
 
 def test_the_shared_real_speech_passes_the_voice_check(shared_data):
     from s2v.speech.features import no_speech_reason, speech_activity
-    from s2v.synthesize import load_audio
+    from s2v.synthesis.synthesize import load_audio
 
     y = load_audio(shared_data / "speech_en" / "jfk.flac")
     voiced, mod = speech_activity(y)

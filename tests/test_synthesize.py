@@ -10,8 +10,8 @@ import soundfile as sf
 
 from s2v.config import PRESETS, make
 from s2v.run import Run
-from s2v.speaker import prepare_speaker
-from s2v.synthesize import (SAMPLE_RATE, Speaker, SynthesisConfig, SynthesisError, pieces_at_pauses,
+from s2v.synthesis.speaker import prepare_speaker
+from s2v.synthesis.synthesize import (SAMPLE_RATE, Speaker, SynthesisConfig, SynthesisError, pieces_at_pauses,
                             speech_from_text, speech_to_poses, synthesize)
 from s2v.video import probe_fps, read_video
 
@@ -31,7 +31,7 @@ def speaker(tiny_recording, tmp_path_factory):
 
 
 def _audio_seconds(path):
-    from s2v.synthesize import load_audio
+    from s2v.synthesis.synthesize import load_audio
 
     return len(load_audio(path)) / SAMPLE_RATE
 

@@ -193,7 +193,7 @@ def _same_entry(a: Entry, b: Entry) -> bool:
 
 def _run_poses(run) -> tuple[np.ndarray, float, str, SMPLXParams]:
     """The run's pose sequence: fitted parameters if present, else the studio ground truth."""
-    from s2v.fit import run_poses
+    from s2v.fitting.fit import run_poses
 
     p, fps, name, _ = run_poses(run)
     return p.to_vector(), fps, name, p

@@ -68,7 +68,6 @@ class DictionaryWidget:
         self.dist = builder.distance()
         self.candidates = builder.suggest()
         T = builder.num_frames
-        lay = dict(width="100%")
         grow = dict(flex="1 1 320px", width="auto", min_width="240px")      # shares a wrapping row
         self.frame = w.IntSlider(0, 0, T - 1, description="frame", continuous_update=True, layout=grow)
         self.play = w.Play(0, 0, T - 1, interval=int(1000 / builder.fps))
@@ -77,7 +76,7 @@ class DictionaryWidget:
         # an image without data shows a broken-image icon: hidden until there is something to show
         self.video = w.Image(format="png", width=size, layout=w.Layout(display="none"))
         self.skeleton = w.Image(format="png", width=size, layout=w.Layout(display="none"))
-        self.strip = w.Image(format="png", layout=lay)
+        self.strip = w.Image(format="png", layout=w.Layout(width="100%", margin="0"))   # no margin: no 2 px overflow
         self.word_buttons = []
         for i, wd in enumerate(builder.words):
             btn = w.Button(description=wd["word"], tooltip=f"{wd['start']:.2f}-{wd['end']:.2f} s",

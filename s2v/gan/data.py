@@ -55,7 +55,7 @@ def run_keypoints(run: Run, W: int, H: int, backend: str = "auto", source: str =
         pts, w0, h0 = tr.points.copy(), tr.width, tr.height
     else:
         from s2v.body import BodyModel
-        from s2v.fit import run_poses
+        from s2v.fitting.fit import run_poses
 
         from s2v.body.hands import load_hand_basis
 

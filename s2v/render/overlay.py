@@ -3,7 +3,7 @@ detected keypoints as dots (white: used by the fit; red: ignored — low confide
 
 The fit's numbers (residuals per part, failed frames) say how well it went; the overlay shows where it went
 wrong (an arm in rest pose while the real one rests on a desk, hands below the frame). ``s2v fit --overlay``
-and notebook 02 write it (:func:`s2v.fit.fit_overlay_video`: the fitting stage draws with these).
+and notebook 02 write it (:func:`s2v.fitting.fit.fit_overlay_video`: the fitting stage draws with these).
 """
 from __future__ import annotations
 

@@ -19,7 +19,7 @@
   takes diversity to 0.69-0.71x and FD_g from 0.90 to 0.67; ``smooth`` (a 0.07 s Gaussian over body and hands
   at inference; the jaw follows phonemes and is left alone) takes jerk to 1.0x. Measured and not taken: an
   acceleration loss (smooth, but diversity 0.17x), dropout (no change), smoothing the jaw (mouth error 0.28 ->
-  0.45x). ``key_words`` (with a dictionary, :func:`s2v.pose_stage.key_word_mask`): the body and hands at the
+  0.45x). ``key_words`` (with a dictionary, :func:`s2v.pose.stage.key_word_mask`): the body and hands at the
   dictionary's key words are left out of the loss, since synthesis inserts the key poses there (section 3.3);
   LSTM + key poses then scores body/hand errors 0.62/0.59x the mean pose's (1.02/0.86x learning every frame;
   a second performance of the same speech by the studio speaker scores 0.60/0.55x), jerk 1.3x, L1div 0.97x.

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from s2v.dictionary.insertion import apply_dictionary
-from s2v.evaluation import VOICES, baselines, bone_variation, finger_length_error, motion_metrics, pause_frames
-from s2v.pose_lstm import PoseLSTMConfig, predict
-from s2v.pose_stage import run_audio, mouth_error_px, run_inputs, run_targets, train_pose
+from s2v.evaluation.motion import VOICES, baselines, bone_variation, finger_length_error, motion_metrics, pause_frames
+from s2v.pose.lstm import PoseLSTMConfig, predict
+from s2v.pose.stage import run_audio, mouth_error_px, run_inputs, run_targets, train_pose
 from s2v.run import Run
 from s2v.studio import StudioConfig, record
 
@@ -61,7 +61,7 @@ def studio_runs(cfg: EvaluationConfig, runs_dir: str | Path, progress: bool = Fa
 def train_models(cfg: EvaluationConfig, runs: dict[str, Run], runs_dir: str | Path, progress: bool = False) -> dict:
     """LSTMs: audio and text for each training-set size, and the 2D-keypoint baseline on the largest set.
     Returns {(inputs, size) | ("2d", size): model}; trained models are reused from their run folders."""
-    from s2v.pose_lstm import load_model
+    from s2v.pose.lstm import load_model
 
     models = {}
     jobs = [(k, n) for n in cfg.sizes for k in ("audio", "text")] + [("2d", max(cfg.sizes))]
@@ -121,7 +121,7 @@ def skeleton_3d_vs_2d(cfg: EvaluationConfig, runs: dict[str, Run], models: dict)
     from s2v.camera import Camera
     from s2v.keypoints import project_model
     from s2v.params import SMPLXParams
-    from s2v.pose_stage import KEYPOINTS_2D
+    from s2v.pose.stage import KEYPOINTS_2D
 
     n = max(cfg.sizes)
     test = runs[cfg.test_script]
@@ -255,7 +255,7 @@ def key_pose_study(cfg: EvaluationConfig, runs: dict[str, Run], models: dict, ru
     b = DictionaryBuilder.from_run(posing, load_existing=False)
     b.add_studio(json.loads(posing.path("truth_keyposes").read_text()))
     from s2v.speech.features import add_pause_noise, align_to_frames, audio_features
-    from s2v.synthesize import SAMPLE_RATE, speech_from_text
+    from s2v.synthesis.synthesize import SAMPLE_RATE, speech_from_text
 
     speech = speech_from_text(cfg.key_sentence, cfg.speaker)
     T = int(np.floor(speech.duration * cfg.fps))

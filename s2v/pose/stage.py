@@ -16,7 +16,7 @@ import torch
 
 from s2v.keypoints import KeypointTrack
 from s2v.params import SMPLXParams
-from s2v.pose_lstm import PoseLSTMConfig, Sequence, Trainer, predict
+from s2v.pose.lstm import PoseLSTMConfig, Sequence, Trainer, predict
 from s2v.run import Run
 from s2v.speech.features import add_pause_noise, align_to_frames, audio_features
 from s2v.speech.text import text_features
@@ -54,7 +54,7 @@ def run_targets(run: Run, target: str = "smplx", source: str = "auto") -> tuple[
         kp = KeypointTrack.load(run.require("truth_keypoints" if source != "fit" and run.has("truth_keypoints")
                                             else "keypoints"))
         return (kp.points[:, KEYPOINTS_2D, :2] / kp.height).reshape(len(kp), -1).astype(np.float32), kp.fps
-    from s2v.fit import run_poses
+    from s2v.fitting.fit import run_poses
 
     p, fps, _, _ = run_poses(run, source)
     return p.to_vector(), fps

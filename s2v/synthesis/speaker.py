@@ -1,7 +1,7 @@
 """Training one speaker end to end: recording -> LSTM -> key-pose dictionary -> GAN, in one run folder.
 
 Each stage is skipped when its artifact exists and the GAN resumes from its checkpoint, so an interrupted
-preparation picks up where it stopped. The result is what :mod:`s2v.synthesize` loads as a speaker.
+preparation picks up where it stopped. The result is what :mod:`s2v.synthesis.synthesize` loads as a speaker.
 Presets: ``quickstart`` (a few minutes on a CPU: 128², small networks, a short training — the video shows
 the method, not the quality a week on 8 GPUs gives) and ``paper`` (the paper's sizes, for a GPU machine).
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from s2v.gan.config import GANConfig
-from s2v.pose_lstm import PoseLSTMConfig
+from s2v.pose.lstm import PoseLSTMConfig
 from s2v.run import Run
 from s2v.studio import StudioConfig
 
@@ -40,7 +40,7 @@ def prepare_speaker(run: Run | str, cfg: SpeakerConfig | None = None, runs_dir: 
     train the GAN — each only if its artifact is missing. Returns {stage: "done in N s" | "present"}."""
     from s2v.dictionary.build import DictionaryBuilder
     from s2v.gan.train import train_gan
-    from s2v.pose_stage import train_pose
+    from s2v.pose.stage import train_pose
     from s2v.studio import record
 
     cfg = cfg or SpeakerConfig()

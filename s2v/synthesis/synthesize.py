@@ -84,7 +84,7 @@ class Speaker:
 
         from s2v.camera import Camera
         from s2v.gan.infer import load_generator
-        from s2v.pose_lstm import load_model
+        from s2v.pose.lstm import load_model
         from s2v.run import ARTIFACTS
 
         if not isinstance(run, Run):
@@ -113,7 +113,7 @@ class Speaker:
             from s2v.dictionary.store import KeyPoseDictionary
 
             dictionary = KeyPoseDictionary.load(run.require("dictionary"))
-        from s2v.fit import FitQualityError, run_poses
+        from s2v.fitting.fit import FitQualityError, run_poses
 
         try:
             p, _, source, seen = run_poses(run)
@@ -274,7 +274,7 @@ def speech_to_poses(speaker: Speaker, speech: Utterance, cfg: SynthesisConfig | 
                     num_frames: int | None = None) -> tuple[np.ndarray, list]:
     """(T, 106) poses for the speech: features -> LSTM, then key poses at key words. Returns (poses, the
     insertion records)."""
-    from s2v.pose_lstm import predict
+    from s2v.pose.lstm import predict
     from s2v.speech.features import add_pause_noise, align_to_frames, audio_features
     from s2v.speech.text import text_features
 
