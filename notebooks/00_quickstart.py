@@ -105,9 +105,10 @@ if audio:   # your own speech: recognised word times (pocketsphinx) drive the ke
 #
 # The same steps work on a run of yours: a recording that notebook 01 captured (a video of you, or a studio
 # framing) and notebook 02 fitted. Set `your_run` to its name. Its fit quality is checked first (a run whose fit
-# failed on most frames is refused, with what to try), then the LSTM, the dictionary (the posed key words, or
-# the suggested ones) and the GAN are trained on the *fitted* parameters. The video keeps the recording's aspect,
-# and the skeletons draw only what the recording showed: a speaker seated behind a desk gets no legs.
+# failed on most frames is refused, with what to try), then the dictionary (the posed key words, or the suggested
+# ones), the LSTM (which leaves those key words to the dictionary) and the GAN are made from the *fitted*
+# parameters. The video keeps the recording's aspect, and the skeletons draw only what the recording showed: a
+# speaker seated behind a desk gets no legs.
 
 # %%
 if your_run:

@@ -537,7 +537,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--backend", default="auto", choices=("auto", "smplx", "free"))
     f.add_argument("--steps", type=int, default=None, help="optimisation steps (default: FitConfig's)")
     f.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    f.add_argument("--framing", default="auto", choices=("auto", "full", "half", "head_shoulders", "seated"),
+    f.add_argument("--framing", default=None, choices=("auto", "full", "half", "head_shoulders", "seated"),
                    help="what the camera shows; auto reads it from the keypoints seen (seated must be given)")
     f.add_argument("--overlay", action="store_true", help="also write fit/overlay.mp4: fit and keypoints on the video")
     f.add_argument("--hands", default=None, choices=("model", "speaker"),

@@ -1,16 +1,7 @@
 """Key-pose insertion from the dictionary (paper section 3.3, figure 6): where its key words are spoken, which
-entry goes in (each word's probability), and the frames a key pose takes. The blending itself (ramps, hold,
-slerp) is :mod:`s2v.body.blend`, re-exported here.
-
-A key pose goes into a pose sequence at the frame its key word is spoken. The frames from the ramp
-start (``ramp`` seconds before) up to the key pose are replaced by an interpolation between the ramp
-start frame and the key pose, weighted by their distance to those two frames; likewise after it. A
-still pose is held for ``hold`` seconds (duplicated in place); a motion (several frames) is copied
-frame by frame. The paper used 0.6 s ramps and a 0.3 s hold and interpolated linearly in the
-106-parameter space; here rotations are interpolated on SO(3) by default (slerp of each joint's
-axis-angle), which keeps constant angular speed and the shortest path even for large rotations,
-and ``interp="linear"`` gives the paper's variant. PCA hand coefficients and expressions are not
-rotations and are always interpolated linearly.
+entry goes in (each word's probability, drawn from a seeded generator), and the frames a key pose takes. The
+blending itself — 0.6 s ramps, 0.3 s hold, rotations slerped on SO(3) (``interp="linear"``: the paper's blend)
+— is :mod:`s2v.body.blend`, re-exported here.
 """
 from __future__ import annotations
 
