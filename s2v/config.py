@@ -109,8 +109,9 @@ def make(kind: str, preset: str | None = "default", overrides: Iterable[str] | M
 
 def override(cfg, overrides: Iterable[str] | Mapping | None):
     """A copy of the dataclass ``cfg`` with ``overrides``: ``["size=256", "generator.ngf=16"]`` or a mapping
-    (``{"generator": {"ngf": 16}}`` or ``{"generator.ngf": 16}``). Values of strings are parsed as YAML
-    (``3``, ``0.5``, ``true``, ``null``, ``[face, left_hand]``). Types are checked against the dataclass."""
+    (``{"generator": {"ngf": 16}}`` or ``{"generator.ngf": 16}``, values as they are). The values of
+    ``key=value`` strings are parsed as YAML (``3``, ``0.5``, ``true``, ``null``, ``[face, left_hand]``). Types
+    are checked against the dataclass."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
@@ -118,11 +119,8 @@ def override(cfg, overrides: Iterable[str] | Mapping | None):
         return cfg
     base = OmegaConf.structured(cfg)
     try:
-        if isinstance(overrides, Mapping):
-            dotted = {k: v for k, v in overrides.items() if "." in str(k)}
-            nested = {k: v for k, v in overrides.items() if "." not in str(k)}
-            patch = OmegaConf.merge(OmegaConf.create(nested),
-                                    OmegaConf.from_dotlist([f"{k}={_yaml(v)}" for k, v in dotted.items()]))
+        if isinstance(overrides, Mapping):     # values as given (no parsing: a string stays a string)
+            patch = OmegaConf.create(_nest(overrides))
         else:
             items = list(overrides)
             bad = [s for s in items if "=" not in str(s)]
@@ -165,10 +163,16 @@ def as_dict(cfg) -> dict:
     return OmegaConf.to_container(OmegaConf.structured(cfg))
 
 
-def _yaml(v) -> str:
-    import json
-
-    return json.dumps(v) if not isinstance(v, str) else v
+def _nest(overrides: Mapping) -> dict:
+    """``{"generator.ngf": 16, "gan": {"size": 64}}`` -> nested dicts (tuples become lists, as OmegaConf keeps)."""
+    out: dict = {}
+    for k, v in overrides.items():
+        *path, last = str(k).split(".")
+        node = out
+        for p in path:
+            node = node.setdefault(p, {})
+        node[last] = _nest(v) if isinstance(v, Mapping) else list(v) if isinstance(v, tuple) else v
+    return out
 
 
 def _resolve(preset: dict) -> dict:

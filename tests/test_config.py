@@ -37,6 +37,9 @@ def test_overrides_are_typed_and_misspellings_named():
     assert (g.size, g.generator.ngf, g.parts, g.max_minutes) == (128, 12, ("face",), None)
     assert override(g, {"generator": {"n_blocks": 2}, "ndf": 4}).generator.n_blocks == 2
     assert override(g, {"generator.n_blocks": 3}).generator.n_blocks == 3 and g.generator.n_blocks == 1
+    # a mapping's strings are taken as they are (a script text with ": " is not YAML to parse)
+    assert make("studio", "tiny", {"text": "Prices: high, then low.", "max_seconds": None}).text == \
+        "Prices: high, then low."
     with pytest.raises(ConfigError, match="Did you mean: 'size'"):
         make("gan", "tiny", ["sise=128"])
     with pytest.raises(ConfigError, match="could not be converted to Integer.*key size"):
