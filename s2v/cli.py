@@ -296,13 +296,14 @@ def _cmd_gan(a) -> int:
 
     from s2v.run import Run
 
-    if a.action == "train" and a.show_config:
-        return _show(_config("gan", a, size=a.size, max_steps=a.steps, max_minutes=a.minutes, device=a.device))
+    if a.action == "train":
+        cfg = _config("gan", a, size=a.size, max_steps=a.steps, max_minutes=a.minutes, device=a.device)
+        if a.show_config:
+            return _show(cfg)
     run = Run.open(a.run, a.runs_dir)
     if a.action == "train":
         from s2v.gan.train import train_gan
 
-        cfg = _config("gan", a, size=a.size, max_steps=a.steps, max_minutes=a.minutes, device=a.device)
         print(f"GAN: preset {a.preset} -> {cfg.size} wide, at most {cfg.max_steps} steps"
               + (f" / {cfg.max_minutes:g} min" if cfg.max_minutes else "")
               + f", checkpoint every {cfg.checkpoint_every}")
@@ -435,11 +436,9 @@ def _config_args(parser, kind: str, preset: str, helptext: str = "") -> None:
 def _config(kind: str, a, **shortcuts):
     """``a.preset`` (or the file's), the ``--config`` file, the stage's own flags (``shortcuts`` that were given),
     then ``--set``: one config for the stage. With ``--show-config`` the caller prints it and stops."""
-    from s2v.config import load, make, override
+    from s2v.config import resolve
 
-    cfg = load(kind, a.config, a.preset) if a.config else make(kind, a.preset)
-    cfg = override(cfg, {k: v for k, v in shortcuts.items() if v is not None})
-    return override(cfg, a.set)
+    return resolve(kind, a.preset, a.config, shortcuts, a.set)
 
 
 def _show(cfg) -> int:

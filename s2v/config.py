@@ -156,6 +156,15 @@ def load(kind: str, path: str | Path, preset: str | None = None):
         raise ConfigError(f"{path}: {err}") from None
 
 
+def resolve(kind: str, preset: str | None = "default", path: str | Path | None = None,
+            flags: Mapping | None = None, sets: Iterable[str] = ()):
+    """What a command line asks for, in order: the ``preset`` (or the ``path`` file's own, with its fields), the
+    command's own ``flags`` that were given (None: not given), then the ``--set key=value`` strings ``sets``."""
+    cfg = load(kind, path, preset) if path else make(kind, preset)
+    cfg = override(cfg, {k: v for k, v in (flags or {}).items() if v is not None})
+    return override(cfg, list(sets))
+
+
 def as_dict(cfg) -> dict:
     """The config as plain data (nested dicts, lists), e.g. for a manifest or ``--show-config``."""
     from omegaconf import OmegaConf

@@ -63,14 +63,17 @@ def train_models(cfg: EvaluationConfig, runs: dict[str, Run], runs_dir: str | Pa
     Returns {(inputs, size) | ("2d", size): model}; trained models are reused from their run folders."""
     from s2v.pose.lstm import load_model
 
-    models = {}
+    models, dictionaries = {}, {}
     jobs = [(k, n) for n in cfg.sizes for k in ("audio", "text")] + [("2d", max(cfg.sizes))]
     for kind, n in jobs:
         out = Run.create(f"eval_{cfg.speaker}_{kind}_{n}", runs_dir)
-        if not out.has("pose_model"):   # the speaker's dictionary: the key poses its training scripts struck
+        if not out.has("pose_model"):
+            target = "keypoints2d" if kind == "2d" else "smplx"
+            if target == "smplx" and n not in dictionaries:   # the key poses the first n training scripts struck
+                dictionaries[n] = studio_dictionary(cfg, runs, n)
             train_pose([runs[s] for s in cfg.train_scripts[:n]], [runs[cfg.val_script]], out, cfg.pose,
-                       inputs="audio" if kind == "2d" else kind, target="keypoints2d" if kind == "2d" else "smplx",
-                       progress=progress, dictionary=studio_dictionary(cfg, runs, n))
+                       inputs="audio" if kind == "2d" else kind, target=target, progress=progress,
+                       dictionary=dictionaries.get(n))
         models[(kind, n)] = load_model(out.path("pose_model"))[0]
     return models
 

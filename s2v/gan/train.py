@@ -399,13 +399,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default=None)
     p.add_argument("--digest", default=None, help="write each replica's weight checksums to DIR/rank<R>.json")
     a = p.parse_args(argv)
-    from s2v.config import load, make, override
+    from s2v.config import resolve
     from s2v.run import runs_root
 
-    cfg = load("gan", a.config, a.preset) if a.config else make("gan", a.preset)
-    cfg = override(cfg, {k: v for k, v in (("size", a.size), ("max_steps", a.steps), ("max_minutes", a.minutes),
-                                           ("device", a.device)) if v is not None})
-    cfg = override(cfg, a.set)
+    cfg = resolve("gan", a.preset, a.config, dict(size=a.size, max_steps=a.steps, max_minutes=a.minutes,
+                                                  device=a.device), a.set)
     root = runs_root(a.runs_dir)
     runs = [Run.open(n, root) for n in a.run]
     out = Run.create(a.out or a.run[0], root)
