@@ -21,8 +21,10 @@ def ffmpeg_exe() -> str:
 
 
 def write_video(frames: Iterable[np.ndarray], path: str | Path, fps: float, audio: str | Path | None = None,
-                crf: int = 18) -> Path:
-    """Encode RGB uint8 frames (H, W, 3) as H.264 MP4 (yuv420p); mux ``audio`` (any ffmpeg-readable file)."""
+                crf: int = 18, preset: str = "veryfast") -> Path:
+    """Encode RGB uint8 frames (H, W, 3) as H.264 MP4 (yuv420p); mux ``audio`` (any ffmpeg-readable file).
+    x264's ``veryfast`` preset: 4.9 ms a 256x288 frame on this CPU against 17.9 ms for its default ``medium``
+    (files ~5 % larger at the same ``crf``), which leaves the CPU to the generator."""
     import imageio_ffmpeg
 
     path = Path(path)
@@ -35,7 +37,8 @@ def write_video(frames: Iterable[np.ndarray], path: str | Path, fps: float, audi
         raise ValueError(f"H.264 with yuv420p needs even sizes, got {w}x{h}")
     with atomic_path(path, ".mp4") as tmp_video:
         writer = imageio_ffmpeg.write_frames(str(tmp_video), (w, h), fps=fps, codec="libx264", quality=None,
-                                             pix_fmt_out="yuv420p", output_params=["-crf", str(crf)],
+                                             pix_fmt_out="yuv420p",
+                                             output_params=["-crf", str(crf), "-preset", preset],
                                              macro_block_size=1, ffmpeg_log_level="error")
         try:
             writer.send(None)
@@ -54,6 +57,57 @@ def write_video(frames: Iterable[np.ndarray], path: str | Path, fps: float, audi
             finally:
                 muxed.unlink(missing_ok=True)
     return path
+
+
+def stream_video(frames: Iterable[np.ndarray], path: str | Path, fps: float, audio: str | Path | None = None,
+                 crf: int = 18, preset: str = "veryfast") -> Path:
+    """Like :func:`write_video`, but for watching while it is made: one ffmpeg process takes the frames as they
+    come and the speech from the start and writes a *fragmented* MP4 (a fragment per second, key frame each
+    second, x264 ``zerolatency``) straight to ``path``, so a player (or a browser reading the growing file)
+    can start before the last frame exists. Not atomic, by design: an interrupted stream leaves the fragments
+    written so far, which play."""
+    path = Path(path)
+    it = iter(frames)
+    first = next(it, None)
+    if first is None:
+        raise ValueError("no frames to write")
+    h, w = first.shape[:2]
+    if h % 2 or w % 2:
+        raise ValueError(f"H.264 with yuv420p needs even sizes, got {w}x{h}")
+    g = str(max(1, int(round(fps))))
+    cmd = [ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
+           "-r", f"{fps:g}", "-i", "-"]
+    if audio is not None:
+        cmd += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-shortest"]
+    # -avoid_negative_ts disabled: the AAC encoder's priming samples would otherwise shift the video two frames
+    cmd += ["-fps_mode", "passthrough", "-avoid_negative_ts", "disabled", "-c:v", "libx264", "-preset", preset,
+            "-tune", "zerolatency",
+            "-g", g, "-movflags", "frag_keyframe+empty_moov+default_base_moof", "-f", "mp4", str(path)]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
+    try:
+        proc.stdin.write(np.ascontiguousarray(first).tobytes())
+        for f in it:
+            proc.stdin.write(np.ascontiguousarray(f).tobytes())
+    finally:
+        proc.stdin.close()
+        rc = proc.wait()
+    if rc:
+        raise RuntimeError(f"ffmpeg failed ({rc}) writing {path}")
+    return path
+
+
+def to_gif(src: str | Path, dst: str | Path, fps: float = 12.5, start: float = 0.0, seconds: float | None = None,
+           width: int | None = None) -> Path:
+    """A looping GIF of ``src`` (for a README: code hosts play GIFs inline, not MP4s), through ffmpeg's two-pass
+    palette (``palettegen``/``paletteuse``), which keeps skin and cloth free of the banding of a fixed palette."""
+    dst = Path(dst)
+    scale = f",scale={width}:-2:flags=lanczos" if width else ""
+    graph = (f"fps={fps:g}{scale},split[a][b];[a]palettegen=stats_mode=diff[p];"
+             "[b][p]paletteuse=dither=bayer:bayer_scale=4")
+    cmd = [ffmpeg_exe(), "-y", "-loglevel", "error", "-ss", f"{start:g}"] + (["-t", f"{seconds:g}"] if seconds else [])
+    with atomic_path(dst, ".gif") as tmp:
+        subprocess.run(cmd + ["-i", str(src), "-filter_complex", graph, "-loop", "0", str(tmp)], check=True)
+    return dst
 
 
 def read_video(path: str | Path) -> tuple[np.ndarray, float]:

@@ -79,28 +79,34 @@ def labels_from_keypoints(points: np.ndarray, size: tuple[int, int], src_size: t
         yield render_skeleton(scale_points(kp, *src_size, *size), size[0], size[1])
 
 
-def render_video(G: Generator, points: np.ndarray, src_size: tuple[int, int], path: str | Path, fps: float,
+def render_video(G: Generator, points, src_size: tuple[int, int], path: str | Path, fps: float,
                  audio: str | Path | None = None, size: tuple[int, int] | None = None, side_by_side: bool = False,
-                 progress: bool = True) -> Path:
+                 progress: bool = True, stream: bool = False, on_frame=None) -> Path:
     """Keypoints (T, 137, 3) -> generated MP4 (with ``audio`` muxed), streamed frame by frame.
-    ``side_by_side`` writes label | generated."""
+    ``points`` may also be an iterable of (n, 137, 3) chunks, computed as they are needed. ``side_by_side``
+    writes label | generated; ``stream`` writes a fragmented MP4 while generating
+    (:func:`~s2v.video.stream_video`); ``on_frame(i)`` is called as frame i goes to the encoder."""
     from tqdm.auto import tqdm
 
-    from s2v.video import write_video
+    from s2v.video import stream_video, write_video
 
     if size is None:  # the training width, the source's aspect ratio
         from s2v.gan.data import frame_size
 
         size = frame_size(src_size[0], src_size[1], getattr(G, "train_size", 256))
     fg = FrameGenerator(G)
+    chunks = [points] if isinstance(points, np.ndarray) else points
+    total = len(points) if isinstance(points, np.ndarray) else None
 
     def frames():
-        for lab in tqdm(labels_from_keypoints(points, size, src_size), total=len(points), desc="generate",
-                        unit="frame", disable=not progress):
+        labels = (lab for c in chunks for lab in labels_from_keypoints(c, size, src_size))
+        for i, lab in enumerate(tqdm(labels, total=total, desc="generate", unit="frame", disable=not progress)):
             f = fg(lab)
             yield np.concatenate([lab, f], 1) if side_by_side else f
+            if on_frame is not None:
+                on_frame(i)
 
-    return write_video(frames(), path, fps, audio=audio)
+    return (stream_video if stream else write_video)(frames(), path, fps, audio=audio)
 
 
 def image_metrics(fake: np.ndarray, real: np.ndarray, label: np.ndarray | None = None, crop: int = 64) -> dict:
