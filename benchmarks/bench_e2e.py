@@ -1,4 +1,7 @@
-"""End to end (issue 8): seconds for 10 s of speech with the demo model at 256², each stage's share, peak memory.
+"""End to end (issues 8 and 16): frames per second and seconds per 10 s of speech, each stage's share, peak
+memory, and the streaming latency (speech in -> first frame in the encoder), for the shipped speaker
+(``data/speakers/ada``: 256x288, a generator at half resolution behind a pixel shuffle) beside the old demo model,
+in one run. Issue 16's bar: >= 25 frames/s end to end (skeleton + GAN + encoding) at the shipped size.
 
 The demo model: the quickstart speaker's networks (LSTM 2 x 128; GAN ngf 16, 3 downsamplings, 3 residual
 blocks) at 256², trained briefly (speed does not depend on how well it is trained). Text input: eSpeak NG
@@ -6,7 +9,7 @@ speaks it and gives the word times. Audio input: the real JFK clip (11 s, when .
 pocketsphinx recognition for the key words. ``--long M``: M minutes of speech (key poses off, so no
 recognition) to show that memory stays bounded.
 
-python benchmarks/bench_e2e.py [--runs-dir /tmp/bench_e2e] [--long 10]
+python benchmarks/bench_e2e.py [--runs-dir /tmp/bench_e2e] [--long 10] [--only shipped]
 """
 from __future__ import annotations
 
@@ -40,27 +43,41 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs-dir", default="/tmp/bench_e2e")
     ap.add_argument("--long", type=float, default=0.0, help="also M minutes of speech")
+    ap.add_argument("--only", default=None, choices=("shipped", "demo"), help="one of the two models")
     a = ap.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cuda: {torch.cuda.is_available()}")
-    cfg = SpeakerConfig.preset("quickstart", **{"studio.max_seconds": 10.0, "studio.width": 256, "studio.height": 256,
-                                                "pose.max_steps": 50, "gan.size": 256, "gan.max_steps": 10,
-                                                "gan.sample_every": 100})
-    t = time.perf_counter()
-    print("speaker:", prepare_speaker("demo256", cfg, a.runs_dir, progress=False),
-          f"({time.perf_counter() - t:.0f} s)")
-    sp = Speaker.load(Path(a.runs_dir) / "demo256")
     out = Path(a.runs_dir) / "out"
-    synthesize(sp, out / "warm.mp4", text="Hello.", progress=False)      # warm-up (librosa/numba, torch)
-
-    t = time.perf_counter()
-    res = synthesize(sp, out / "text.mp4", text=TEXT, progress=False)
-    report("text, 256²", res, time.perf_counter() - t)
-
-    jfk = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech_en" / "jfk.flac"
-    if jfk.exists():
+    speakers = {}
+    if a.only in (None, "demo"):
+        cfg = SpeakerConfig.preset("quickstart", **{"studio.max_seconds": 10.0, "studio.width": 256,
+                                                    "studio.height": 256, "pose.max_steps": 50, "gan.size": 256,
+                                                    "gan.max_steps": 10, "gan.sample_every": 100})
         t = time.perf_counter()
-        res = synthesize(sp, out / "jfk.mp4", audio=jfk, progress=False)
-        report("audio (JFK, with recognition), 256²", res, time.perf_counter() - t)
+        print("speaker:", prepare_speaker("demo256", cfg, a.runs_dir, progress=False),
+              f"({time.perf_counter() - t:.0f} s)")
+        speakers["demo model (quickstart networks), 256²"] = Speaker.load(Path(a.runs_dir) / "demo256")
+    if a.only in (None, "shipped"):
+        speakers["shipped speaker ada, 256x288"] = Speaker.load("ada", a.runs_dir)
+    jfk = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech_en" / "jfk.flac"
+    for name, sp in speakers.items():
+        synthesize(sp, out / "warm.mp4", text="Hello.", progress=False)      # warm-up (librosa/numba, torch)
+        t = time.perf_counter()
+        res = synthesize(sp, out / "text.mp4", text=TEXT, progress=False)
+        report(f"{name}: text", res, time.perf_counter() - t)
+        t = time.perf_counter()
+        res = synthesize(sp, out / "stream.mp4", text=TEXT, cfg=SynthesisConfig(stream=True), progress=False)
+        report(f"{name}: text, --stream", res, time.perf_counter() - t)
+        print(f"    streaming latency (text in -> first frame in the encoder): {res.timings['first frame']:.2f} s")
+        if jfk.exists():
+            for stream in (False, True):
+                t = time.perf_counter()
+                res = synthesize(sp, out / "jfk.mp4", audio=jfk, cfg=SynthesisConfig(stream=stream), progress=False)
+                report(f"{name}: audio (JFK, with recognition){', --stream' if stream else ''}", res,
+                       time.perf_counter() - t)
+                print(f"    latency (speech in -> first frame in the encoder): {res.timings['first frame']:.2f} s")
+            res = synthesize(sp, out / "jfk.mp4", audio=jfk, cfg=SynthesisConfig(stream=True, key_poses=False),
+                             progress=False)   # no recognition: the LSTM hears the speech, nothing waits for words
+            print(f"    --stream --no-key-poses latency (speech in -> first frame): {res.timings['first frame']:.2f} s")
 
     if a.long:
         one = speech_from_text(TEXT, sp.voice).audio

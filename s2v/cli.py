@@ -353,6 +353,13 @@ def _cmd_speaker(a) -> int:
     for k, v in report.items():
         print(f"{k:>10}: {v}")
     print(f"speaker ready: {Path(a.runs_dir) / a.run} (s2v synthesize --run {a.run} --text ...)")
+    if a.export:
+        from s2v.run import Run
+        from s2v.synthesis.speaker import export_speaker
+
+        dst = export_speaker(Run.open(a.run, a.runs_dir), a.export)
+        size = sum(f.stat().st_size for f in dst.root.rglob("*") if f.is_file())
+        print(f"exported: {dst.root} ({size / 1e6:.1f} MB, half-precision weights, checksummed in its manifest)")
     return 0
 
 
@@ -363,11 +370,18 @@ def _cmd_synthesize(a) -> int:
         print("s2v: error: give --audio FILE or --text TEXT", file=sys.stderr)
         return 2
     cfg = SynthesisConfig(key_poses=not a.no_key_poses, seed=a.seed, size=a.size, side_by_side=a.side_by_side,
-                          voice=a.voice)
+                          voice=a.voice, stream=a.stream)
     from s2v.run import Run
 
+    from s2v.synthesis.speaker import shipped_speaker
+
     run = Run.open(a.run, a.runs_dir)
-    out = Path(a.out or run.root / "videos" / "output.mp4")
+    if not run.root.is_dir() and shipped_speaker(a.run):   # the speaker shipped with the kit (data/speakers/)
+        run = Run(shipped_speaker(a.run))
+        print(f"speaker: the shipped {a.run!r} ({run.root})")
+        out = Path(a.out or Path("outputs") / f"{a.run}.mp4")
+    else:
+        out = Path(a.out or run.root / "videos" / "output.mp4")
     res = synthesize(run, out, audio=a.audio, text=a.text, lang=a.lang, cfg=cfg, runs_dir=a.runs_dir,
                      overwrite=a.force)
     print(res.summary())
@@ -403,20 +417,25 @@ def _cmd_batch(a) -> int:
         return 1
     for k, v in state.items():
         print(f"{k:>16}: {v['status']} ({v['seconds']} s) {v['notebook']}")
+    if a.publish:
+        from s2v.notebooks import publish
+
+        for k, v in state.items():
+            p = publish(v["notebook"], Path(a.publish) / Path(v["notebook"]).name)
+            print(f"published: {p} ({p.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 
 def _cmd_demo(a) -> int:
     from s2v.notebooks import run_notebook
-
     from s2v.run import runs_root
 
     out = Path(a.out).resolve()
-    runs = runs_root().resolve()    # where the notebooks look: opening the quickstart afterwards reuses the speaker
-    nb = run_notebook("00_quickstart.ipynb", out / "00_quickstart.ipynb",
-                      {"runs_dir": str(runs), "out": str(out / "demo.mp4")}, progress=True)
-    print(f"executed notebook: {nb}\ntalking video: {out / 'demo.mp4'}\n"
-          f"the speaker's run (recording, LSTM, dictionary, GAN): {runs / 'quickstart_ada'}")
+    runs = runs_root().resolve()    # where the notebooks look
+    params = {"runs_dir": str(runs), "out": str(out / "demo.mp4"), "train_from_scratch": a.train}
+    nb = run_notebook("00_quickstart.ipynb", out / "00_quickstart.ipynb", params, progress=True)
+    print(f"executed notebook: {nb}\ntalking videos: {out / 'demo.mp4'} (English), {out / 'demo_zh.mp4'} (Mandarin)"
+          + (f", {out / 'demo_trained.mp4'} (the speaker trained here: {runs / 'quickstart_ada'})" if a.train else ""))
     return 0
 
 
@@ -514,8 +533,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seconds", type=float, default=None)
     c.add_argument("--size", type=int, default=None, help="width (studio: and height unless --height)")
     c.add_argument("--height", type=int, default=None, help="studio image height (e.g. 16:9 with --size)")
-    c.add_argument("--framing", default="full", choices=("full", "upper", "head_shoulders", "seated"),
-                   help="studio camera: whole body, knees up, webcam, or seated behind a desk")
+    c.add_argument("--framing", default="full", choices=("full", "upper", "waist", "head_shoulders", "seated"),
+                   help="studio camera: whole body, knees up, hips up, webcam, or seated behind a desk")
     c.add_argument("--seed", type=int, default=0)
     c.set_defaults(func=_cmd_capture)
 
@@ -607,6 +626,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--run", required=True)
     sp.add_argument("--runs-dir", default=None, help=RUNS_HELP)
     sp.add_argument("--inputs", default=None, choices=("audio", "text"))
+    sp.add_argument("--export", default=None, metavar="DIR",
+                    help="then write a compact copy to DIR (fp16 weights, no recording), e.g. data/speakers/ada")
     _config_args(sp, "speaker", "quickstart")
     sp.set_defaults(func=_cmd_speaker)
 
@@ -623,6 +644,9 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--seed", type=int, default=0, help="seed of the key-pose draws")
     sy.add_argument("--no-key-poses", action="store_true")
     sy.add_argument("--side-by-side", action="store_true", help="skeleton | generated")
+    sy.add_argument("--stream", action="store_true",
+                    help="write a fragmented MP4 that plays while it is being made (latency: 'first frame' in the "
+                         "summary)")
     sy.set_defaults(func=_cmd_synthesize)
 
     ev = sub.add_parser("evaluate", help="section 4's experiments on held-out studio data (tables + JSON)")
@@ -638,10 +662,15 @@ def build_parser() -> argparse.ArgumentParser:
     ba.add_argument("--runs-dir", default=None, help="overrides the config's runs_dir")
     ba.add_argument("--other-notebooks", action="store_true",
                     help="follow the config's notebooks_dir (runs notebooks other than the kit's: trust them first)")
+    ba.add_argument("--publish", default=None, metavar="DIR",
+                    help="then write the executed notebooks to DIR fit to publish (videos as frame strips, no "
+                         "widgets, streams cut; `make publish` writes docs/notebooks/)")
     ba.set_defaults(func=_cmd_batch)
 
-    d = sub.add_parser("demo", help="run the quickstart notebook headlessly (what `make demo` does)")
+    d = sub.add_parser("demo", help="run the quickstart notebook headlessly (what `make demo` does): the shipped "
+                                     "speaker says a sentence in English and one in Mandarin")
     d.add_argument("--out", default="outputs")
+    d.add_argument("--train", action="store_true", help="also train a speaker from scratch (minutes on a CPU)")
     d.set_defaults(func=_cmd_demo)
     return p
 

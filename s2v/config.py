@@ -33,6 +33,14 @@ _TINY_GAN = {"size": 64, "clip": 3, "generator": {"ngf": 8, "n_downsample": 3, "
              "part_crop": 16, "part_ndf": 8}
 _QUICKSTART_GAN = {"size": 128, "clip": 4, "generator": {"ngf": 16, "n_downsample": 3, "n_blocks": 3}, "ndf": 16,
                    "part_crop": 32, "part_ndf": 16, "max_steps": 600, "checkpoint_every": 100, "sample_every": 200}
+#: The speaker shipped with the kit (issue 16): waist up at 256x288 (face ~49 px crown to chin), a generator that
+#: runs at 1/2 resolution behind a pixel shuffle with 3x3 stems (~40 frames/s alone on a 2-core CPU), trained on
+#: one CPU thread for SHIPPED_STEPS steps (~100 minutes); ``s2v speaker --preset shipped --run ada_shipped``.
+SHIPPED_STEPS = 3000
+_SHIPPED_GAN = {"size": 256, "clip": 4, "generator": {"ngf": 16, "n_downsample": 3, "n_blocks": 6, "stem_kernel": 3,
+                                                      "shuffle": 2},
+                "ndf": 32, "part_crop": 48, "part_ndf": 32, "max_steps": SHIPPED_STEPS, "checkpoint_every": 50,
+                "sample_every": 250, "seed": 0}
 _QUICKSTART_POSE = {"hidden": 128, "batch_size": 32, "window": 2.0, "max_steps": 300, "eval_every": 1000,
                     "checkpoint_every": 100}
 
@@ -71,6 +79,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                        "pose": _QUICKSTART_POSE, "gan": _QUICKSTART_GAN},
         "paper": {"studio": {"width": 512, "height": 512, "max_seconds": None, "script": "ALL_ENGLISH"},
                   "gan": {"size": 512}},
+        "shipped": {"studio": {"speaker": "ada", "script": "ALL_ENGLISH", "framing": "waist", "width": 256,
+                               "height": 288, "fps": 25.0, "seed": 0},
+                    "pose": {"batch_size": 32, "max_steps": 300, "eval_every": 25, "checkpoint_every": 25},
+                    "gan": _SHIPPED_GAN},
     },
     "evaluation": {"default": {}},
 }

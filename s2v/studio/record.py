@@ -41,8 +41,8 @@ class StudioConfig:
     width: int = 256
     height: int = 256
     fps: float = 30.0
-    framing: str = "full"            # "full" body, "upper" (knees up), "head_shoulders" (webcam) or "seated"
-                                     # (behind a desk that hides the legs; forearms resting forward)
+    framing: str = "full"            # "full" body, "upper" (knees up), "waist" (hips up), "head_shoulders" (webcam),
+                                     # "seated" (behind a desk that hides the legs; forearms resting forward)
     offset_x: float = 0.0            # the speaker this fraction of the image width right of centre (off-centre)
     pose_session: bool = True        # pose for the key words at the end (section 3.1)
     seed: int = 0
@@ -180,12 +180,14 @@ def studio_camera(model: BodyModel, betas, cfg: StudioConfig) -> Camera:
         v = v[v[:, 1] > j[9, 1] - 0.05]                      # from mid-chest (spine3) up
     elif cfg.framing == "seated":
         v = v[v[:, 1] > j[0, 1] - 0.05]                      # from the seat up (the desk hides the rest)
+    elif cfg.framing == "waist":
+        v = v[v[:, 1] > j[0, 1] - 0.12]                      # standing, from the hips up (hands at rest cut)
     elif cfg.framing != "full":
-        raise ValueError(f"framing {cfg.framing!r}: choose full, upper, head_shoulders or seated")
+        raise ValueError(f"framing {cfg.framing!r}: choose full, upper, waist, head_shoulders or seated")
     lo, hi = v.min(0), v.max(0)
     h = hi[1] - lo[1]
-    side = {"full": 0.5, "upper": 0.9, "head_shoulders": 0.35, "seated": 0.6}[cfg.framing] * 0.35 * h
-    head_room = {"upper": 0.25, "seated": 0.35}.get(cfg.framing, 0.0) * h  # room for a raised arm
+    side = {"full": 0.5, "upper": 0.9, "waist": 0.3, "head_shoulders": 0.35, "seated": 0.6}[cfg.framing] * 0.35 * h
+    head_room = {"upper": 0.25, "waist": 0.08, "seated": 0.35}.get(cfg.framing, 0.0) * h  # room for a raised arm
     box = np.array([lo - [side, 0, 0], hi + [side, head_room, 0]])
     cam = Camera.framing(box, cfg.width, cfg.height, fov_y_deg=25.0, margin=0.04)
     if cfg.offset_x:  # move the principal point: the speaker lands off-centre, the view stays frontal

@@ -75,3 +75,110 @@ def prepare_speaker(run: Run | str, cfg: SpeakerConfig | None = None, runs_dir: 
     stage("pose LSTM", "pose_model", lambda: train_pose([run], [], run, cfg.pose, inputs=cfg.inputs, progress=progress))
     stage("GAN", "gan", lambda: train_gan([run], run, cfg.gan, progress=progress))
     return report
+
+
+#: The speaker shipped with the kit (``data/speakers/ada``), made by ``s2v speaker --preset shipped --run
+#: ada_shipped`` and ``s2v speaker export --run ada_shipped --name ada`` (see data/README.md).
+SHIPPED = "ada"
+
+
+def shipped_speakers_dir() -> Path:
+    from s2v.body.model import data_dir
+
+    return data_dir() / "speakers"
+
+
+def shipped_speaker(name: str = SHIPPED) -> Path | None:
+    """The folder of the speaker ``name`` shipped with the kit, or None."""
+    p = shipped_speakers_dir() / name
+    return p if (p / "manifest.json").exists() else None
+
+
+def speaker_card(speaker) -> dict:
+    """What a notebook shows about a loaded :class:`~s2v.synthesis.synthesize.Speaker`: a one-line ``summary``,
+    the PNG of ``samples`` (a shipped speaker's ``samples.png``: label / real / generated on held-out frames; a
+    trained run's latest GAN sample grid; None) and its held-out image ``quality`` (a shipped speaker's
+    ``quality.json``, written by ``benchmarks/bench_shipped.py``; {} otherwise)."""
+    import json
+
+    root = speaker.run.root
+    exported = speaker.run.manifest.get("exported")
+    grids = sorted((root / "gan" / "samples").glob("step_*.png"))
+    samples = root / "samples.png" if (root / "samples.png").exists() else (grids[-1] if grids else None)
+    quality = json.loads((root / "quality.json").read_text()) if (root / "quality.json").exists() else {}
+    g = speaker.gan_config
+    words = ", ".join(speaker.dictionary.words) if speaker.dictionary else "none"
+    summary = (f"{speaker.run.name}: {'shipped with the kit' if exported else 'a run'} ({root}); "
+               f"{speaker.camera.width}x{speaker.camera.height} at {speaker.fps:g} fps; LSTM input {speaker.inputs}; "
+               f"GAN {g['size']} px wide, trained {g.get('max_steps')} steps; key words: {words}")
+    return {"summary": summary, "samples": samples, "quality": quality}
+
+
+def export_speaker(run: Run | str | Path, out: str | Path, half: bool = True, frames: int = 10,
+                   keypoint_every: int = 25) -> Run:
+    """A compact copy of a prepared speaker, for shipping (``data/speakers/``): what :class:`~s2v.synthesis.
+    synthesize.Speaker` loads and nothing else — the LSTM and the generator with their floating-point weights
+    in half precision (``half``; loading widens them back to float32), the dictionary, the camera, the first
+    ``frames`` frames of the pose sequence (the speaker's shape and placement are their median, section 3.2)
+    and every ``keypoint_every``-th frame of the keypoints the recording showed (which points to draw). Each file
+    is checksummed in the new run's manifest, as every stage records its artifacts, so a damaged or swapped
+    file is refused when the speaker is loaded. Returns the new run."""
+    import shutil
+
+    import numpy as np
+    import torch
+
+    from s2v.fitting.fit import run_poses
+    from s2v.io import atomic_path
+    from s2v.keypoints import KeypointTrack
+    from s2v.params import SMPLXParams
+
+    src = run if isinstance(run, Run) else Run(Path(run))
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    dst = Run.create(out.name, out.parent)
+    made = {"exported_from": src.name, "half": half}
+
+    def shrink(st):
+        if isinstance(st, dict):
+            return {k: shrink(v) for k, v in st.items()}
+        if isinstance(st, torch.Tensor) and st.is_floating_point() and half:
+            return st.half()
+        return st
+
+    for art, weights in (("pose_model", "model"), ("gan", "generator")):
+        st = torch.load(src.require(art), map_location="cpu", weights_only=True)
+        st[weights] = shrink(st[weights])
+        with atomic_path(dst.path(art), ".pt") as tmp:
+            torch.save(st, tmp)
+        dst.record(art, src.manifest["artifacts"].get(art, {}).get("config"), **made)
+    shutil.copyfile(src.require("camera"), dst.path("camera"))
+    dst.record("camera", **made)
+    if src.has("dictionary"):
+        from s2v.dictionary.store import KeyPoseDictionary
+
+        KeyPoseDictionary.load(src.require("dictionary")).save(dst.path("dictionary"))
+        dst.record("dictionary", **made)
+    p, fps, source, _ = run_poses(src)
+    arrays = {k: (v[:frames] if np.ndim(v) and len(v) == len(p.body_pose) and k != "betas" else v)
+              for k, v in p.as_dict().items()}
+    from s2v.body.hands import basis_meta, load_hand_basis
+
+    basis = load_hand_basis(src.path(source))   # a speaker's own hand PCA (fit --hands speaker) goes along
+    SMPLXParams.from_mapping(arrays).save(dst.path("truth_params"), fps=fps, **(basis_meta(basis) if basis else {}))
+    dst.record("truth_params", frames=frames, **made)
+    if src.has("truth_keypoints"):
+        tr = KeypointTrack.load(src.require("truth_keypoints"))
+        KeypointTrack(tr.points[::keypoint_every], tr.width, tr.height, tr.fps / keypoint_every).save(
+            dst.path("truth_keypoints"))
+        dst.record("truth_keypoints", every=keypoint_every, **made)
+    from s2v.body import resolve_backend
+    from s2v.io import save_json
+
+    m = dst.manifest   # the recording's settings (voice, framing, size) without the recording itself
+    rec_cfg = src.manifest.get("artifacts", {}).get("recording", {}).get("config") or {}
+    m["exported"] = {"from": src.name, "body_model": resolve_backend(rec_cfg.get("backend", "auto"))[0],
+                     "recording_config": rec_cfg, "frames": frames, "keypoint_every": keypoint_every, "half": half}
+    save_json(dst.root / "manifest.json", m)
+    return dst

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +49,8 @@ class SynthesisConfig:
     stt_piece: float = 30.0           # recognition works on pieces of at most this many seconds
     side_by_side: bool = False        # write skeleton | generated
     device: str | None = None         # default: CUDA when available
+    stream: bool = False              # a fragmented MP4 that plays while it is written; keypoints a second at a time
+    stream_piece: float = 5.0         # streamed audio: recognised in pieces of at most this many seconds
 
 
 # ---------------------------------------------------------------------------------------------- speaker
@@ -69,6 +71,7 @@ class Speaker:
     voice: str
     seen: np.ndarray = field(default_factory=lambda: np.ones(137, bool))  # keypoints the recording showed
     hand_basis: dict | None = None    # the speaker's own hand PCA (fit --hands speaker), else the model's
+    backend: str = "auto"             # body model: a shipped speaker keeps the one it was trained with
 
     @property
     def fps(self) -> float:
@@ -88,10 +91,17 @@ class Speaker:
         from s2v.run import ARTIFACTS
 
         if not isinstance(run, Run):
-            run = Run(Path(run)) if (Path(run) / "manifest.json").exists() else Run(Path(runs_dir) / str(run))
+            from s2v.synthesis.speaker import shipped_speaker
+
+            if (Path(run) / "manifest.json").exists():
+                run = Run(Path(run))
+            elif (Path(runs_dir) / str(run)).is_dir() or shipped_speaker(str(run)) is None:
+                run = Run(Path(runs_dir) / str(run))
+            else:   # no run of that name: the speaker shipped with the kit (data/speakers/<name>)
+                run = Run(shipped_speaker(str(run)))
         if not run.root.is_dir():
             raise SynthesisError(f"no run folder {run.root}: train a speaker first (notebook 00_quickstart, or "
-                                 "`s2v capture`, `s2v pose`, `s2v gan train`)")
+                                 "`s2v capture`, `s2v pose`, `s2v gan train`), or use the shipped speaker 'ada'")
         needs = [("pose_model", "the speech-to-pose LSTM", f"s2v pose --train {run.name} --out {run.name}"),
                  ("gan", "the skeleton-to-video GAN", f"s2v gan train --run {run.name}"),
                  ("camera", "the recording's camera", f"s2v capture --run {run.name} ...")]
@@ -121,14 +131,20 @@ class Speaker:
             raise SynthesisError(str(err)) from None
         n = min(len(p), 10)  # the paper fixes shape and global orientation after the first frames
         voice = "ada"
-        studio = run.manifest.get("artifacts", {}).get("recording", {}).get("config", {}).get("speaker", {})
+        man = run.manifest
+        rec_cfg = (man.get("artifacts", {}).get("recording", {}).get("config")
+                   or man.get("exported", {}).get("recording_config") or {})   # a shipped (exported) speaker
+        studio = rec_cfg.get("speaker", {})
         if isinstance(studio, dict) and studio.get("name"):
             voice = studio["name"]
+        elif isinstance(studio, str) and studio:    # StudioConfig.speaker given by name
+            voice = studio
         from s2v.body.hands import load_hand_basis
 
         basis = load_hand_basis(run.path(source))   # the speaker's own hand PCA, if the fit made one
+        backend = man.get("exported", {}).get("body_model", "auto")   # a shipped speaker's own body model
         return cls(run, model, ck, G, gcfg, dictionary, Camera.load(run.require("camera")), np.asarray(p.betas),
-                   np.median(p.global_orient[:n], 0), np.median(p.transl[:n], 0), voice, seen, basis)
+                   np.median(p.global_orient[:n], 0), np.median(p.transl[:n], 0), voice, seen, basis, backend)
 
 
 # ---------------------------------------------------------------------------------------------- speech in
@@ -187,7 +203,8 @@ def check_speech(audio: np.ndarray, name: str, cfg: SynthesisConfig) -> None:
 def pieces_at_pauses(audio: np.ndarray, sr: int, max_seconds: float = 30.0,
                      search: float = 5.0) -> list[tuple[int, int]]:
     """Cut long audio into pieces of at most ``max_seconds``, each cut at the quietest 20 ms of the last
-    ``search`` seconds before the limit (a pause, where no word is split)."""
+    ``search`` seconds before the limit (a pause, where no word is split; at most half a piece)."""
+    search = min(search, max_seconds / 2)
     n, step = len(audio), int(max_seconds * sr)
     if n <= step:
         return [(0, n)]
@@ -317,9 +334,47 @@ def poses_to_keypoints(speaker: Speaker, params, W: int, H: int) -> np.ndarray:
     from s2v.keypoints import project_model
 
     cam = speaker.camera
-    pts = project_model(BodyModel(device="cpu", hand_basis=speaker.hand_basis), params, cam)
+    pts = project_model(BodyModel(backend=speaker.backend, device="cpu", hand_basis=speaker.hand_basis), params, cam)
     pts[:, ~speaker.seen, 2] = 0.0  # only what the recording showed
     return scale_points(pts, cam.width, cam.height, W, H)
+
+
+class RecognitionStream:
+    """Key poses for streamed speech: iterating yields the (n, 106) poses of the frames that are final, as the
+    speech is recognised piece by piece (``cfg.stream_piece`` seconds at most, cut at pauses).
+
+    The audio LSTM's ``poses`` (no words needed) are known for the whole speech; after each piece the key poses
+    are inserted again for every word recognised so far (:func:`~s2v.dictionary.insertion.apply_dictionary` draws
+    in word order, so earlier draws do not change), and the frames before the piece's end minus ``margin`` are
+    released: a key word heard later can reach back at most its ramp in, plus the ramp out and hold of a key pose
+    it chains from (section 3.3's 0.6 s ramps, 0.3 s hold). What the whole speech gave: ``poses``, ``records``,
+    ``words`` after the last chunk."""
+
+    def __init__(self, speaker: Speaker, speech: Utterance, poses: np.ndarray, cfg: SynthesisConfig):
+        self.speaker, self.speech, self.base, self.cfg = speaker, speech, poses, cfg
+        self.poses, self.records, self.words = poses, [], []
+        ins = cfg.insertion
+        self.margin = 2 * ins.ramp + ins.hold + 0.2
+
+    def __iter__(self):
+        from s2v.dictionary.insertion import apply_dictionary
+        from s2v.speech.stt import recognize
+
+        fps, T, done = self.speaker.fps, len(self.base), 0
+        y = self.speech.audio
+        cuts = pieces_at_pauses(y, SAMPLE_RATE, self.cfg.stream_piece)
+        for i, (a, b) in enumerate(cuts):
+            quiet = b - a < SAMPLE_RATE // 10 or float(np.abs(y[a:b]).max()) < 1e-4   # a pause: nothing said
+            for w in ([] if quiet else recognize(y[a:b], SAMPLE_RATE)):
+                self.words.append({"word": w.text, "start": round(w.start + a / SAMPLE_RATE, 4),
+                                   "end": round(w.end + a / SAMPLE_RATE, 4)})
+            if self.words:
+                self.poses, self.records = apply_dictionary(self.base, self.words, self.speaker.dictionary, fps,
+                                                            self.cfg.insertion, self.cfg.seed)
+            final = T if i == len(cuts) - 1 else min(T, int((b / SAMPLE_RATE - self.margin) * fps))
+            if final > done:
+                yield self.poses[done:final].astype(np.float32)
+                done = final
 
 
 # ---------------------------------------------------------------------------------------------- all
@@ -381,6 +436,7 @@ def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path 
     from s2v.gan.infer import render_video
     from s2v.io import save_json
 
+    t_call = time.perf_counter()
     cfg = cfg or SynthesisConfig()
     out, side_json, side_poses = output_paths(out, overwrite)
     timings: dict[str, float] = {}
@@ -392,19 +448,36 @@ def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path 
     out.parent.mkdir(parents=True, exist_ok=True)
 
     t = time.perf_counter()
-    speech = speech_input(audio, text, lang, cfg, cfg.voice or sp.voice,
-                          need_words=cfg.key_poses or sp.inputs == "text", progress=progress)
+    need_words = cfg.key_poses or sp.inputs == "text"
+    # streaming recognised speech: the audio LSTM needs no words, so words are recognised piece by piece while
+    # the frames whose key poses they can no longer change are generated (RecognitionStream)
+    live = (cfg.stream and audio is not None and need_words and sp.inputs == "audio"
+            and (lang or "en") == "en" and cfg.key_poses and sp.dictionary is not None)
+    speech = speech_input(audio, text, lang, cfg, cfg.voice or sp.voice, need_words=need_words and not live,
+                          progress=progress)
     timings["speech"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    poses, records = speech_to_poses(sp, speech, cfg)
+    poses, records = speech_to_poses(sp, speech, cfg if not live else replace(cfg, key_poses=False))
     timings["poses"] = time.perf_counter() - t
 
     t = time.perf_counter()
     W, H = frame_size(sp.camera.width, sp.camera.height, cfg.size or int(sp.gan_config["size"]))
-    params = speaker_params(sp, poses)
-    points = poses_to_keypoints(sp, params, W, H)
-    timings["keypoints"] = time.perf_counter() - t
+    if live:
+        stream = RecognitionStream(sp, speech, poses, cfg)
+        points = (poses_to_keypoints(sp, speaker_params(sp, chunk), W, H) for chunk in stream)
+    elif cfg.stream:   # a second of keypoints at a time, as the generator needs them
+        params = speaker_params(sp, poses)
+        step = max(1, int(round(sp.fps)))
+        points = (poses_to_keypoints(sp, params.frames(slice(a, a + step)), W, H) for a in range(0, len(poses), step))
+    else:
+        params = speaker_params(sp, poses)
+        points = poses_to_keypoints(sp, params, W, H)
+        timings["keypoints"] = time.perf_counter() - t
+
+    def first_frame(i):
+        if i == 0:   # latency: from the call to the first frame in the encoder
+            timings["first frame"] = time.perf_counter() - t_call
 
     t = time.perf_counter()
     with temp_path(out.with_name(out.stem + ".speech"), ".wav") as wav:   # a name of this process's own
@@ -412,8 +485,11 @@ def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path 
         with folder_lock(out.parent):   # another synthesis into the same folder writes its three files after ours
             output_paths(out, overwrite)  # ... and, without overwrite, one that finished meanwhile is not replaced
             render_video(sp.generator, points, (W, H), out, sp.fps, audio=wav, size=(W, H),
-                         side_by_side=cfg.side_by_side, progress=progress)
+                         side_by_side=cfg.side_by_side, progress=progress, stream=cfg.stream, on_frame=first_frame)
             timings["video"] = time.perf_counter() - t
+            if live:   # what the stream recognised and inserted, for the side files
+                poses, records, speech = stream.poses, stream.records, replace(speech, words=stream.words)
+                params = speaker_params(sp, poses)
             params.save(side_poses, fps=sp.fps)
             save_json(side_json, {
                 "speaker": sp.run.name, "source": speech.source, "language": speech.language, "fps": sp.fps,
