@@ -7,7 +7,7 @@ STAMP := $(VENV)/.s2v-installed
 # The CPU build of torch comes from local disk here; on a GPU machine set TORCH="torch" (CUDA build).
 TORCH ?= torch==2.13.0
 
-.PHONY: setup sysdeps test test-fast lint sync-notebooks demo bench free-model clean
+.PHONY: setup sysdeps test test-fast lint sync-notebooks demo publish bench free-model clean
 
 setup: $(STAMP)
 
@@ -44,6 +44,10 @@ sync-notebooks: setup
 
 demo: setup
 	$(PY) -m s2v demo --out outputs
+
+# Every notebook executed at small sizes, written to docs/notebooks/ with its figures (~10 min on 2 cores).
+publish: setup
+	$(PY) -m s2v batch docs/publish.yaml --publish docs/notebooks
 
 # The quick benchmarks; the long ones (studio, fitting, pose training) are listed with their commands
 # in benchmarks/RESULTS.md.

@@ -16,8 +16,8 @@
 # %% [markdown]
 # # 00 · Quickstart: speech or text in, a talking video out
 #
-# This notebook runs the whole kit on the embedded studio speaker, on a CPU, in a few minutes, and ends with
-# a video. It is what `make demo` executes.
+# This notebook makes talking videos of the kit's studio speaker from a sentence, in English and in Mandarin, on a
+# CPU, in well under a minute. It is what `make demo` executes.
 #
 # **The method (paper, figure 2).** Speech2Video splits the problem in two, because an end-to-end audio-to-video
 # network cannot learn the sparse, personal gestures of one speaker from a few hours of video:
@@ -30,23 +30,24 @@
 # 3. **Skeleton to video.** The skeleton is drawn as a colour image (white face, coloured hand circles) and a
 #    vid2vid-style GAN with part-aware discriminators paints the speaker (section 3.5).
 #
-# **Here.** `prepare_speaker` records the studio speaker (ada), trains a small LSTM on the recording, builds her
-# key-pose dictionary from her posing session, and trains a small GAN — each step skipped if already done, the GAN
-# resumed if interrupted. The sizes are tiny (128², minutes of CPU), so the picture is blurry; the paper trained
-# for a week on 8 GPUs, and `SpeakerConfig.preset("paper")` gives its sizes for a GPU machine.
+# **Here.** The kit ships one trained speaker, ada (`data/speakers/ada`, a few MB): her LSTM, her key-pose
+# dictionary and her GAN, trained by the kit itself on its studio recording of her, waist up at 256×288 so that
+# face and hands are large enough to judge. The last section trains a speaker from scratch instead
+# (`train_from_scratch = True`: a few minutes at 128², blurry — the paper trained for a week on 8 GPUs).
 
 # %% tags=["parameters"]
 # Parameters (papermill overrides these)
 runs_dir = ""           # "": $S2V_RUNS, else runs/ of the kit's checkout (the CLI's too)
-run_name = "quickstart_ada"
+speaker_name = "ada"    # a run in runs_dir, else the speaker shipped in data/speakers/
 text = "The economy is huge, and it matters to you and me. Prices went up, but the tiny shops are still open."
+text_zh = "经济很重要，价格上涨了，但是小商店还开着。"   # Mandarin (eSpeak NG's cmn voice; no key words)
 audio = None             # or the path of a speech file (English, for key words)
 out = "outputs/demo.mp4"
-size = 128               # GAN width (pixels, multiple of 32)
-lstm_steps = 300         # LSTM training steps
-gan_steps = 600          # GAN training steps
 key_poses = True         # insert the dictionary's key poses (section 3.3)
 seed = 0
+train_from_scratch = False   # also train the quickstart speaker (minutes on a CPU) and speak with it
+run_name = "quickstart_ada"  # ... into this run
+size, lstm_steps, gan_steps = 128, 300, 600   # ... its GAN width, LSTM and GAN training steps
 your_run = None          # a run notebooks 01-02 captured and fitted (e.g. "studio_demo_seated"): made a speaker too
 your_size = 256          # its GAN width (px, multiple of 32); the height follows the recording's aspect
 
@@ -54,21 +55,28 @@ your_size = 256          # its GAN width (px, multiple of 32); the height follow
 from s2v.run import runs_root
 runs_dir = str(runs_root(runs_dir))
 print("runs:", runs_dir)
-import time
 import matplotlib.pyplot as plt
-from s2v.synthesis.speaker import SpeakerConfig, prepare_speaker
+from s2v.synthesis.speaker import SpeakerConfig, prepare_speaker, speaker_card
 from s2v.run import Run
 from s2v.synthesis.synthesize import Speaker, SynthesisConfig, speech_input, speech_to_poses, synthesize
 from s2v.plots import inline_video, insertion_plot
 
-cfg = SpeakerConfig.preset("quickstart")
-cfg.pose.max_steps, cfg.gan.max_steps, cfg.gan.size = lstm_steps, gan_steps, size
-t0 = time.time()
-report = prepare_speaker(run_name, cfg, runs_dir)
-print(f"speaker prepared in {time.time() - t0:.0f} s:", report)
-speaker = Speaker.load(Run.open(run_name, runs_dir))
-print(f"LSTM input: {speaker.inputs}, {speaker.fps:g} fps; GAN {speaker.gan_config['size']} px; "
-      f"dictionary: {', '.join(speaker.dictionary.words) if speaker.dictionary else 'none'}")
+speaker = Speaker.load(speaker_name, runs_dir)
+card = speaker_card(speaker)
+print(card["summary"])
+
+# %% [markdown]
+# ## The speaker: how good the generator is on frames it never saw
+#
+# Rows: the skeleton image, the real studio frame, the generated one, on held-out frames of the recording (the
+# last 15 %, never trained on). PSNR and SSIM are measured on the whole frame and on the face and hand crops — the
+# parts the paper's part-aware discriminators are there for (section 3.5).
+
+# %%
+if card["samples"] is not None:
+    plt.figure(figsize=(12, 5)); plt.imshow(plt.imread(card["samples"])); plt.axis("off"); plt.show()
+for name, q in card["quality"].items():
+    print(f"{name:>28}: " + ", ".join(f"{k} {v:.3g}" for k, v in q.items()))
 
 # %% [markdown]
 # ## The motion: LSTM poses, and the key poses inserted at key words
@@ -87,18 +95,45 @@ for r in records:
     print(f"{r.word!r:>10} at {r.start:5.2f} s: {r.status}")
 
 # %% [markdown]
-# ## The video, with the speech
+# ## The videos, with the speech
+#
+# The same speaker speaks Mandarin too: the LSTM hears the speech, whatever the language (the paper trains on
+# English and Chinese); the dictionary's key words are English, so the Mandarin sentence has no key poses.
 
 # %%
 res = synthesize(speaker, out, text=text, cfg=scfg)
 print(res.summary())
-inline_video(res.video, width=2 * size)
+inline_video(res.video, width=speaker.camera.width)
+
+# %%
+res_zh = synthesize(speaker, str(out).replace(".mp4", "_zh.mp4"), text=text_zh, lang="zh", cfg=scfg)
+print(res_zh.summary())
+inline_video(res_zh.video, width=speaker.camera.width)
 
 # %%
 if audio:   # your own speech: recognised word times (pocketsphinx) drive the key poses
     res2 = synthesize(speaker, str(out).replace(".mp4", "_audio.mp4"), audio=audio, cfg=scfg)
     print(res2.summary())
-    inline_video(res2.video, width=2 * size)
+    inline_video(res2.video, width=speaker.camera.width)
+
+# %% [markdown]
+# ## Training a speaker from scratch (optional: `train_from_scratch = True`)
+#
+# `prepare_speaker` records the studio speaker, builds her key-pose dictionary from her posing session, trains the
+# LSTM (which leaves the key words to the dictionary) and trains the GAN — each step skipped if already done, the
+# GAN resumed if interrupted. The `quickstart` preset is small (128², a few minutes of CPU) so the picture is
+# blurry; the shipped speaker is the `shipped` preset (`s2v speaker --preset shipped --run ada_shipped --export
+# data/speakers/ada`, about an hour on one CPU core), `SpeakerConfig.preset("paper")` the paper's sizes for a GPU.
+
+# %%
+if train_from_scratch:
+    cfg = SpeakerConfig.preset("quickstart", **{"pose.max_steps": lstm_steps, "gan.max_steps": gan_steps,
+                                                "gan.size": size})
+    print("speaker prepared:", prepare_speaker(run_name, cfg, runs_dir))
+    mine = Speaker.load(Run.open(run_name, runs_dir))
+    res_t = synthesize(mine, str(out).replace(".mp4", "_trained.mp4"), text=text, cfg=scfg)
+    print(res_t.summary())
+    inline_video(res_t.video, width=2 * size)
 
 # %% [markdown]
 # ## Your own speaker
@@ -112,14 +147,13 @@ if audio:   # your own speech: recognised word times (pocketsphinx) drive the ke
 
 # %%
 if your_run:
-    import copy
     from s2v.fitting.fit import check_fit
     from s2v.run import Run
     mine = Run.open(your_run, runs_dir)
     q = check_fit(mine).quality()
     print(f"{your_run}: {q['framing']} framing, {q['failed']} of {q['frames']} frames failed")
-    mcfg = copy.deepcopy(cfg)          # the same sizes, at its own GAN width
-    mcfg.gan.size = your_size
+    mcfg = SpeakerConfig.preset("quickstart", **{"pose.max_steps": lstm_steps, "gan.max_steps": gan_steps,
+                                                 "gan.size": your_size})   # the quickstart sizes, its own width
     print("speaker prepared:", prepare_speaker(mine, mcfg, runs_dir))
     me = Speaker.load(mine)
     res3 = synthesize(me, str(out).replace(".mp4", f"_{your_run}.mp4"), text=text, cfg=scfg)

@@ -65,3 +65,74 @@ def finish_executed(out: Path, source: Path) -> None:
         nb.metadata["kernelspec"] = spec
     NotebookNotary().sign(nb)
     nbformat.write(nb, out)
+
+
+def publish(executed: str | Path, out: str | Path, frames: int = 4, max_stream_chars: int = 4000) -> Path:
+    """An executed notebook made fit to publish (``docs/notebooks/``, read on a code host that shows a notebook's
+    images but neither its HTML5 videos nor its widgets): each embedded video becomes a PNG strip of ``frames``
+    frames with a caption of its length; widget outputs keep their text; progress-bar and log streams are cut to
+    their last ``max_stream_chars`` characters; papermill's per-cell metadata (timings) goes. Returns ``out``."""
+    import base64
+    import re
+
+    import nbformat
+
+    from s2v.io import atomic_path
+
+    nb = nbformat.read(executed, as_version=4)
+    root = str(NOTEBOOKS.parent) + os.sep
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        if cell.cell_type != "code":
+            continue
+        outs = []
+        for o in cell.get("outputs", []):
+            data = o.get("data", {})
+            html = "".join(data.get("text/html", ""))
+            m = re.search(r"data:video/mp4;base64,([A-Za-z0-9+/=\s]+)", html)
+            if m:
+                outs.append(_video_strip(base64.b64decode(m.group(1)), frames))
+                continue
+            if "application/vnd.jupyter.widget-view+json" in data:
+                continue    # a progress bar or a widget: its text stand-in shows its first state (0 %), not its last
+            if root:   # the machine's paths: relative to the checkout
+                for key in ("text/plain", "text/html"):
+                    if key in data:
+                        data[key] = "".join(data[key]).replace(root, "")
+            if o.get("output_type") == "stream":
+                text = "".join(o.get("text", ""))
+                text = text.replace("\r", "\n").replace(root, "") if root else text.replace("\r", "\n")
+                o["text"] = text if len(text) <= max_stream_chars else "…\n" + text[-max_stream_chars:]
+            outs.append(o)
+        cell.outputs = outs
+    nb.metadata.pop("papermill", None)
+    nb.metadata.pop("widgets", None)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out, ".ipynb") as tmp:
+        nbformat.write(nb, tmp)
+    return out
+
+
+def _video_strip(mp4: bytes, frames: int):
+    """A display_data output: ``frames`` frames of the MP4 ``mp4`` side by side, as a PNG."""
+    import base64
+
+    import cv2
+    import nbformat
+    import numpy as np
+
+    from s2v.video import read_video
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "v.mp4"
+        path.write_bytes(mp4)
+        video, fps = read_video(path)
+    idx = np.linspace(0, len(video) - 1, frames).round().astype(int)
+    strip = np.concatenate([video[i] for i in idx], 1)
+    ok, png = cv2.imencode(".png", cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
+    caption = (f"<video: {len(video)} frames, {len(video) / fps:.1f} s at {fps:g} fps, with sound; frames "
+               f"{', '.join(str(i) for i in idx)} shown — run the notebook to play it>")
+    return nbformat.v4.new_output("display_data", data={"image/png": base64.b64encode(png.tobytes()).decode(),
+                                                          "text/plain": caption})

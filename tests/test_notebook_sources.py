@@ -66,3 +66,36 @@ def test_executed_notebooks_are_trusted_and_keep_the_kit_kernel(tmp_path, monkey
     assert NotebookNotary().check_signature(done)
     done.cells[-1].outputs[0]["data"]["text/html"] = "<script>changed</script>"   # edited elsewhere: not trusted
     assert not NotebookNotary().check_signature(done)
+
+
+def test_publish_turns_videos_into_frame_strips(tmp_path):
+    """``s2v.notebooks.publish``: what a code host can show — an embedded MP4 becomes a PNG strip of its frames
+    with a caption, widget outputs go, a progress stream keeps its tail, the machine's paths become relative."""
+    import base64
+
+    import numpy as np
+
+    from s2v.notebooks import NOTEBOOKS as KIT, publish
+    from s2v.video import write_video
+
+    mp4 = write_video((np.full((32, 48, 3), 10 * i, np.uint8) for i in range(20)), tmp_path / "v.mp4", 10.0)
+    html = f'<video controls src="data:video/mp4;base64,{base64.b64encode(mp4.read_bytes()).decode()}">'
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("show()")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": html, "text/plain": "<Video>"}),
+                    nbformat.v4.new_output("display_data", data={
+                        "application/vnd.jupyter.widget-view+json": {"model_id": "x"}, "text/plain": "0%"}),
+                    nbformat.v4.new_output("stream", name="stderr", text="\r".join(f"{i}%" for i in range(2000))),
+                    nbformat.v4.new_output("stream", name="stdout", text=f"run in {KIT.parent}/runs/ada\n")]
+    nb.cells = [cell]
+    nbformat.write(nb, tmp_path / "x.ipynb")
+    out = nbformat.read(publish(tmp_path / "x.ipynb", tmp_path / "pub" / "x.ipynb", frames=3), as_version=4)
+    o = out.cells[0].outputs
+    assert len(o) == 3 and "image/png" in o[0]["data"] and "data:video" not in json.dumps(out)
+    assert "20 frames, 2.0 s at 10 fps" in o[0]["data"]["text/plain"]
+    import cv2
+
+    png = cv2.imdecode(np.frombuffer(base64.b64decode(o[0]["data"]["image/png"]), np.uint8), cv2.IMREAD_COLOR)
+    assert png.shape == (32, 3 * 48, 3) and png[:, :48].mean() < png[:, -48:].mean()   # first ... last frame
+    assert len(o[1]["text"]) < 4100 and o[1]["text"].rstrip().endswith("1999%")
+    assert o[2]["text"] == "run in runs/ada\n"
