@@ -20,6 +20,18 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def _first_frame(frames: Iterable[np.ndarray]):
+    """The frames' iterator, its first frame and (width, height); refuses no frames and odd sizes."""
+    it = iter(frames)
+    first = next(it, None)
+    if first is None:
+        raise ValueError("no frames to write")
+    h, w = first.shape[:2]
+    if h % 2 or w % 2:
+        raise ValueError(f"H.264 with yuv420p needs even sizes, got {w}x{h}")
+    return it, first, (w, h)
+
+
 def write_video(frames: Iterable[np.ndarray], path: str | Path, fps: float, audio: str | Path | None = None,
                 crf: int = 18, preset: str = "veryfast") -> Path:
     """Encode RGB uint8 frames (H, W, 3) as H.264 MP4 (yuv420p); mux ``audio`` (any ffmpeg-readable file).
@@ -28,13 +40,7 @@ def write_video(frames: Iterable[np.ndarray], path: str | Path, fps: float, audi
     import imageio_ffmpeg
 
     path = Path(path)
-    it = iter(frames)
-    first = next(it, None)
-    if first is None:
-        raise ValueError("no frames to write")
-    h, w = first.shape[:2]
-    if h % 2 or w % 2:
-        raise ValueError(f"H.264 with yuv420p needs even sizes, got {w}x{h}")
+    it, first, (w, h) = _first_frame(frames)
     with atomic_path(path, ".mp4") as tmp_video:
         writer = imageio_ffmpeg.write_frames(str(tmp_video), (w, h), fps=fps, codec="libx264", quality=None,
                                              pix_fmt_out="yuv420p",
@@ -67,13 +73,7 @@ def stream_video(frames: Iterable[np.ndarray], path: str | Path, fps: float, aud
     can start before the last frame exists. Not atomic, by design: an interrupted stream leaves the fragments
     written so far, which play."""
     path = Path(path)
-    it = iter(frames)
-    first = next(it, None)
-    if first is None:
-        raise ValueError("no frames to write")
-    h, w = first.shape[:2]
-    if h % 2 or w % 2:
-        raise ValueError(f"H.264 with yuv420p needs even sizes, got {w}x{h}")
+    it, first, (w, h) = _first_frame(frames)
     g = str(max(1, int(round(fps))))
     cmd = [ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
            "-r", f"{fps:g}", "-i", "-"]
