@@ -47,7 +47,9 @@ key_poses = True         # insert the dictionary's key poses (section 3.3)
 seed = 0
 train_from_scratch = False   # also train the quickstart speaker (minutes on a CPU) and speak with it
 run_name = "quickstart_ada"  # ... into this run
-size, lstm_steps, gan_steps = 128, 300, 600   # ... its GAN width, LSTM and GAN training steps
+size = 128               # ... its GAN width (px)
+lstm_steps = 300         # ... LSTM training steps
+gan_steps = 600          # ... GAN training steps
 your_run = None          # a run notebooks 01-02 captured and fitted (e.g. "studio_demo_seated"): made a speaker too
 your_size = 256          # its GAN width (px, multiple of 32); the height follows the recording's aspect
 

@@ -51,7 +51,7 @@ max_seconds = 6.0        # script length before the posing session (seconds)
 size = 256               # video size (pixels)
 fps = 30.0
 source = "studio"        # how the dictionary is built without the widget: studio | spans | suggested
-spans = []               # for source = spans: lists of word, start seconds and optional end seconds
+spans = []               # with source "spans": [word, start seconds, optional end seconds] per entry
 sample = "The whole market is huge, and the first step is tiny. Prices go high, then low. Me? I trust you."
 interp = "slerp"         # slerp | linear (the paper)
 seed = 0

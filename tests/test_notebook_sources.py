@@ -99,3 +99,20 @@ def test_publish_turns_videos_into_frame_strips(tmp_path):
     assert png.shape == (32, 3 * 48, 3) and png[:, :48].mean() < png[:, -48:].mean()   # first ... last frame
     assert len(o[1]["text"]) < 4100 and o[1]["text"].rstrip().endswith("1999%")
     assert o[2]["text"] == "run in runs/ada\n"
+
+
+def test_every_parameter_is_one_papermill_sees():
+    """A name the parameters cell assigns but papermill cannot read (``a, b = 1, 2``) cannot be set by a batch
+    config: ``s2v batch`` refuses it as unknown (the quickstart's ``size, lstm_steps, gan_steps`` once did)."""
+    import ast
+
+    from s2v.batch import declared_parameters
+
+    for ipynb in sorted(NOTEBOOKS.glob("*.ipynb")):
+        cell = next(c for c in nbformat.read(ipynb, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
+        assigned = set()
+        for node in ast.parse(cell.source).body:
+            for t in getattr(node, "targets", [getattr(node, "target", None)]):
+                assigned |= {n.id for n in ast.walk(t) if isinstance(n, ast.Name)} if t is not None else set()
+        seen = declared_parameters(ipynb)
+        assert assigned and assigned <= seen, f"{ipynb.name}: papermill does not see {sorted(assigned - seen)}"
