@@ -372,12 +372,11 @@ def _cmd_synthesize(a) -> int:
     cfg = SynthesisConfig(key_poses=not a.no_key_poses, seed=a.seed, size=a.size, side_by_side=a.side_by_side,
                           voice=a.voice, stream=a.stream)
     from s2v.run import Run
+    from s2v.synthesis.speaker import shipped_fallback
 
-    from s2v.synthesis.speaker import shipped_speaker
-
-    run = Run.open(a.run, a.runs_dir)
-    if not run.root.is_dir() and shipped_speaker(a.run):   # the speaker shipped with the kit (data/speakers/)
-        run = Run(shipped_speaker(a.run))
+    asked = Run.open(a.run, a.runs_dir)
+    run = shipped_fallback(asked)
+    if run is not asked:   # no run of that name: the speaker shipped with the kit (data/speakers/)
         print(f"speaker: the shipped {a.run!r} ({run.root})")
         out = Path(a.out or Path("outputs") / f"{a.run}.mp4")
     else:

@@ -96,13 +96,11 @@ def publish(executed: str | Path, out: str | Path, frames: int = 4, max_stream_c
                 continue
             if "application/vnd.jupyter.widget-view+json" in data:
                 continue    # a progress bar or a widget: its text stand-in shows its first state (0 %), not its last
-            if root:   # the machine's paths: relative to the checkout
-                for key in ("text/plain", "text/html"):
-                    if key in data:
-                        data[key] = "".join(data[key]).replace(root, "")
+            for key in ("text/plain", "text/html"):   # the machine's paths: relative to the checkout
+                if key in data:
+                    data[key] = "".join(data[key]).replace(root, "")
             if o.get("output_type") == "stream":
-                text = "".join(o.get("text", ""))
-                text = text.replace("\r", "\n").replace(root, "") if root else text.replace("\r", "\n")
+                text = "".join(o.get("text", "")).replace("\r", "\n").replace(root, "")
                 o["text"] = text if len(text) <= max_stream_chars else "…\n" + text[-max_stream_chars:]
             outs.append(o)
         cell.outputs = outs

@@ -180,9 +180,7 @@ def test_export_is_compact_checksummed_and_speaks_the_same(speaker, tmp_path):
     pa, _ = speech_to_poses(a, speech, SynthesisConfig())
     pb, _ = speech_to_poses(b, speech, SynthesisConfig())
     assert pa.shape == pb.shape and np.abs(pa - pb).max() < 1e-2
-    from s2v.gan.infer import FrameGenerator
-
-    from s2v.gan.infer import labels_from_keypoints
+    from s2v.gan.infer import FrameGenerator, labels_from_keypoints
     from s2v.synthesis.synthesize import poses_to_keypoints, speaker_params
 
     cam = a.camera    # a skeleton the speaker makes (random pixels were no label a generator ever saw)

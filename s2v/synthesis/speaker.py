@@ -78,7 +78,7 @@ def prepare_speaker(run: Run | str, cfg: SpeakerConfig | None = None, runs_dir: 
 
 
 #: The speaker shipped with the kit (``data/speakers/ada``), made by ``s2v speaker --preset shipped --run
-#: ada_shipped`` and ``s2v speaker export --run ada_shipped --name ada`` (see data/README.md).
+#: ada_shipped --export data/speakers/ada`` (see data/README.md).
 SHIPPED = "ada"
 
 
@@ -92,6 +92,12 @@ def shipped_speaker(name: str = SHIPPED) -> Path | None:
     """The folder of the speaker ``name`` shipped with the kit, or None."""
     p = shipped_speakers_dir() / name
     return p if (p / "manifest.json").exists() else None
+
+
+def shipped_fallback(run: Run) -> Run:
+    """``run``; when its folder does not exist, the speaker of the same name shipped with the kit, if there is one."""
+    shipped = None if run.root.is_dir() else shipped_speaker(run.root.name)
+    return Run(shipped) if shipped is not None else run
 
 
 def speaker_card(speaker) -> dict:

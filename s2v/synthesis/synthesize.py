@@ -91,14 +91,12 @@ class Speaker:
         from s2v.run import ARTIFACTS
 
         if not isinstance(run, Run):
-            from s2v.synthesis.speaker import shipped_speaker
+            from s2v.synthesis.speaker import shipped_fallback
 
             if (Path(run) / "manifest.json").exists():
                 run = Run(Path(run))
-            elif (Path(runs_dir) / str(run)).is_dir() or shipped_speaker(str(run)) is None:
-                run = Run(Path(runs_dir) / str(run))
-            else:   # no run of that name: the speaker shipped with the kit (data/speakers/<name>)
-                run = Run(shipped_speaker(str(run)))
+            else:   # a run of that name, else the speaker shipped with the kit (data/speakers/<name>)
+                run = shipped_fallback(Run(Path(runs_dir) / str(run)))
         if not run.root.is_dir():
             raise SynthesisError(f"no run folder {run.root}: train a speaker first (notebook 00_quickstart, or "
                                  "`s2v capture`, `s2v pose`, `s2v gan train`), or use the shipped speaker 'ada'")
