@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from s2v.dictionary.build import DictionaryBuilder, entries_from_spans, entries_from_studio, suggest
+from s2v.dictionary.build import (DictionaryBuilder, entries_from_spans, entries_from_studio, studio_vocabulary,
+                                suggest, with_translations)
 from s2v.dictionary.insertion import InsertionConfig, apply_dictionary, find_key_words
 from s2v.dictionary.store import DictionaryError, Entry, KeyPoseDictionary, from_rows, tokens
 from s2v.metrics import angular_speed, key_word_motion
@@ -468,3 +469,36 @@ def test_widget_sequences_that_failed_in_the_browser(tiny_recording, tmp_path):
     ui.add_button.click()                                           # ... until the next success
     assert "#c92a2a" not in ui.status.value and "added still pose" in ui.status.value
     assert len(ui.entries.options) == n and ui.entries.value is None
+
+
+def test_posed_gestures_carry_over_to_the_other_language():
+    """A speaker who posed "huge" and "me" in English gestures at 大 and 我 in Mandarin speech with the poses
+    they struck (the studio cast names the same gestures); no Mandarin word without a posed gesture, no English
+    synonym added (the recordings decide those), and Mandarin speech gets the key poses inserted."""
+    lay = ParamLayout()
+    huge, me = np.full((1, lay.frame_dim), 0.1, np.float32), np.full((1, lay.frame_dim), -0.2, np.float32)
+    d = KeyPoseDictionary(layout=lay)
+    d.add(Entry("huge", huge, 0.9))
+    d.add(Entry("me", me, 0.8))
+    t = with_translations(d)
+    assert t.words == ["huge", "me", "大", "我"]
+    e = {x.word: x for x in t.entries}
+    np.testing.assert_array_equal(e["大"].pose, huge)
+    np.testing.assert_array_equal(e["我"].pose, me)
+    assert e["大"].source["translated_from"] == "huge" and e["我"].probability == 0.4   # the cast's probability
+    assert with_translations(t).words == t.words                                        # idempotent
+    words = [{"word": "这", "start": 0.2, "end": 0.4}, {"word": "大", "start": 0.5, "end": 0.8}]
+    seq = np.zeros((60, lay.frame_dim), np.float32)
+    assert apply_dictionary(seq, words, d, 30.0)[0].any() == False                      # noqa: E712
+    out, recs = apply_dictionary(seq, words, t, 30.0, seed=0)
+    peak = out[np.abs(out).sum(1).argmax()]
+    body = lay.part_index("body")
+    assert [r.status for r in recs] == ["inserted"] and np.allclose(peak[body], huge[0, body], atol=1e-4)
+
+
+def test_studio_vocabulary_has_every_key_word_of_both_languages():
+    from s2v.studio.cast import KEYWORDS
+
+    v = studio_vocabulary("ada")
+    assert sorted(v.words) == sorted(KEYWORDS) and len(v) == len(KEYWORDS)
+    assert studio_vocabulary("ada", languages=("zh",)).words == sorted(w for w in KEYWORDS if not w.isascii())

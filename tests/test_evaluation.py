@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from s2v.evaluation.motion import (UPPER_BODY, baselines, beat_consistency, bone_variation, finger_length_error,
-                            frechet_distance, jerk, joints_3d, l1_diversity, motion_beats, pause_frames, table,
-                            velocity_error)
+                            frechet_distance, jerk, joints_3d, l1_diversity, motion_beats, motion_metrics,
+                            other_sentences_metrics, pause_frames, table, tile_to, velocity_error)
 
 
 def test_frechet_distance_known_values():
@@ -91,10 +91,28 @@ def test_joints_are_root_relative_metres(body_model):
     assert 0.5 < np.linalg.norm(w[1, 1] - w[0, 1]) < 1.0           # the lowered wrist travelled ~0.7 m
 
 
+def test_the_ceiling_over_every_other_sentence_is_their_mean(body_model):
+    """The other-sentence ceiling averaged over all other sentences: each scored as a prediction of the truth
+    (tiled to its length), the mean per metric; a sentence equal to the truth scores FD_g 0."""
+    rng = np.random.default_rng(0)
+    truth = (0.2 * rng.standard_normal((40, 106))).astype(np.float32)
+    others = {"same": truth[:25], "other": (0.3 * rng.standard_normal((30, 106))).astype(np.float32)}
+    audio = rng.standard_normal(16000).astype(np.float32) * 0.1
+    mean, rows = other_sentences_metrics(truth, others, 30.0, audio, 16000, body_model)
+    assert rows["same"]["FD_g"] > 0 and rows["other"]["FD_g"] > rows["same"]["FD_g"]     # tiled: 25 of 40 frames
+    assert tile_to(truth[:25], 40).shape == (40, 106) and (tile_to(truth[:25], 40)[25:] == truth[:15]).all()
+    one = motion_metrics(tile_to(others["other"], 40), truth, 30.0, audio, 16000, body_model)
+    assert rows["other"] == pytest.approx(one)
+    for k in one:
+        assert mean[k] == pytest.approx((rows["same"][k] + rows["other"][k]) / 2)
+    same, _ = other_sentences_metrics(truth, {"same": truth}, 30.0, audio, 16000, body_model)
+    assert same["FD_g"] == pytest.approx(0, abs=1e-3) and same["LVD (m/s)"] == pytest.approx(0, abs=1e-6)
+
+
 @pytest.mark.slow
 def test_experiments_at_tiny_size(tmp_path):
-    from s2v.evaluation.experiments import (EvaluationConfig, key_pose_study, studio_runs, table3, train_models,
-                                            tts_pause_noise)
+    from s2v.evaluation.experiments import (EvaluationConfig, key_pose_study, motion_quality, studio_runs, table3,
+                                            train_models, tts_pause_noise)
     from s2v.pose.lstm import PoseLSTMConfig
 
     cfg = EvaluationConfig(train_scripts=("economy", "sports"), sizes=(1, 2), max_seconds=4.0,
@@ -109,3 +127,7 @@ def test_experiments_at_tiny_size(tmp_path):
     assert len(noise) == 2 and all(r["mouth px at pauses"] > 0 for r in noise.values())
     kp = key_pose_study(cfg, runs, models, tmp_path)
     assert kp["with key poses"]["inserted"] >= 2
+    mq = motion_quality(cfg, runs, models)
+    ceiling = mq["other sentences (mean of 4)"]               # economy, sports, travel, city: all but the test
+    assert mq["truth"]["FD_g"] < 1e-3 < mq["other sentence (truth)"]["FD_g"] and ceiling["FD_g"] > 1e-3
+    assert set(ceiling) == set(mq["truth"])

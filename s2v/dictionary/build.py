@@ -184,6 +184,57 @@ def dictionary_from_studio(runs) -> KeyPoseDictionary:
     return d
 
 
+def studio_vocabulary(speaker: str, layout: ParamLayout | None = None,
+                      languages: tuple[str, ...] = ("en", "zh")) -> KeyPoseDictionary:
+    """Every key word a studio speaker gestures on (``s2v.studio.cast.KEYWORDS``, both languages), each with the
+    cast's key pose and probability: what a user has who curated their whole gesture vocabulary in notebook 03,
+    synonyms included ("whole" and "large" for the wide gesture), not only the words their recordings posed."""
+    from s2v.dictionary.store import language_of
+    from s2v.studio.cast import KEYWORD_PROBABILITY, KEYWORDS, SPEAKERS, key_pose
+
+    lay, sp = layout or ParamLayout(), SPEAKERS[speaker]
+    d = KeyPoseDictionary(layout=lay)
+    for w, pose in KEYWORDS.items():
+        if language_of(w) in languages:
+            d.add(Entry(w, key_pose(pose, lay, sp.right_handed)[None], KEYWORD_PROBABILITY.get(w, 0.9), 0.3,
+                        DEFAULT_PARTS, {"method": "studio cast"}))
+    return d
+
+
+def with_translations(d: KeyPoseDictionary, gestures: dict[str, str] | None = None,
+                      probabilities: dict[str, float] | None = None) -> KeyPoseDictionary:
+    """``d`` plus, for every word of *another language* that names the same gesture as one of its entries
+    (``gestures``: word -> gesture name; the studio cast's ``KEYWORDS`` by default, which maps "huge", "big" and
+    大 to "wide"), an entry with the *recorded* pose of that entry under the other word. A speaker who posed
+    "huge" in an English session then also gestures at 大 in Mandarin speech, with the pose they struck, not a
+    generic one. Words already in ``d`` keep their own entries, and synonyms in the same language are not added
+    (the speaker's recordings decide those, and the LSTM's key-word mask of its own language stays the same).
+    Entries carry ``source["translated_from"]``."""
+    from dataclasses import replace
+
+    from s2v.dictionary.store import language_of
+    from s2v.studio.cast import KEYWORD_PROBABILITY, KEYWORDS
+
+    gestures = KEYWORDS if gestures is None else gestures
+    probabilities = KEYWORD_PROBABILITY if probabilities is None else probabilities
+    out = KeyPoseDictionary(layout=d.layout, match_tones=d.match_tones)
+    have = set()
+    for e in d.entries:
+        out.add(e)
+        have.add(e.word)
+    for word, gesture in gestures.items():
+        if word in have:
+            continue
+        same = [e for e in d.entries if gestures.get(e.word) == gesture and "translated_from" not in e.source
+                and language_of(e.word) != language_of(word)]
+        if same:
+            e = same[0]
+            out.add(replace(e, word=word, probability=float(probabilities.get(word, 0.9)), pose=e.pose.copy(),
+                            source={**e.source, "translated_from": e.word}))
+            have.add(word)
+    return out
+
+
 def _same_entry(a: Entry, b: Entry) -> bool:
     return (a.word == b.word and a.kind == b.kind and a.probability == b.probability and a.hold == b.hold
             and tuple(a.parts or ()) == tuple(b.parts or ()) and a.pose.shape == b.pose.shape

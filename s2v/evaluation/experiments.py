@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from s2v.dictionary.insertion import apply_dictionary
-from s2v.evaluation.motion import VOICES, baselines, bone_variation, finger_length_error, motion_metrics, pause_frames
+from s2v.evaluation.motion import (VOICES, baselines, bone_variation, finger_length_error, motion_metrics,
+                                  other_sentences_metrics, pause_frames)
 from s2v.pose.lstm import PoseLSTMConfig, predict
 from s2v.pose.stage import run_audio, mouth_error_px, run_inputs, run_targets, train_pose
 from s2v.run import Run
@@ -169,7 +170,11 @@ def motion_quality(cfg: EvaluationConfig, runs: dict[str, Run], models: dict) ->
     preds["LSTM (audio) + key poses"] = apply_dictionary(preds["LSTM (audio)"], words, d, cfg.fps, seed=cfg.seed)[0]
     preds |= {"truth": y} | baselines(y, other, mean)
     body = _body()
-    return {k: motion_metrics(p, y, cfg.fps, audio, sr, body, truth.betas) for k, p in preds.items()}
+    rows = {k: motion_metrics(p, y, cfg.fps, audio, sr, body, truth.betas) for k, p in preds.items()}
+    others = {s: run_targets(r)[0] for s, r in runs.items() if s not in (cfg.test_script, "clean")}
+    rows[f"other sentences (mean of {len(others)})"] = other_sentences_metrics(y, others, cfg.fps, audio, sr, body,
+                                                                               truth.betas)[0]
+    return rows
 
 
 def tts_pause_noise(cfg: EvaluationConfig, runs: dict[str, Run], models: dict) -> dict[str, dict[str, float]]:

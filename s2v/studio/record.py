@@ -195,6 +195,34 @@ def studio_camera(model: BodyModel, betas, cfg: StudioConfig) -> Camera:
     return cam
 
 
+def _voiced(speaker, script: Script):
+    """The speaker with a Mandarin eSpeak voice for a Mandarin script."""
+    if script.language == "zh" and not speaker.voice.startswith("cmn"):
+        speaker = type(speaker)(**{**asdict(speaker), "voice": "cmn"})
+    return speaker
+
+
+def retakes(cfg: StudioConfig, seeds, frames: int | None = None) -> np.ndarray:
+    """(len(seeds), T, D): the script of ``cfg`` performed again by its speaker with other motion seeds — the
+    same speech (eSpeak is seeded, so the same audio, words and phonemes as ``record(cfg)``), other beats,
+    sways, face drift and key-pose draws. With ``seeds=[cfg.seed]`` it is ``record(cfg)``'s truth; with others,
+    what a perfect generative model of this speaker could produce for this speech (a reference for motion
+    metrics, ``benchmarks/bench_fd_ceiling.py``). ``frames`` cuts or pads to a recorded length."""
+    speaker = SPEAKERS[cfg.speaker] if isinstance(cfg.speaker, str) else cfg.speaker
+    script = Script("custom", cfg.language, cfg.text) if cfg.text is not None else \
+        Script.named(cfg.script, cfg.pose_session)
+    speaker = _voiced(speaker, script)
+    audio, words, phonemes, session = speak(script, speaker, cfg)
+    T = frames or int(np.floor(len(audio) / SAMPLE_RATE * cfg.fps))
+    layout = BodyModel(backend=cfg.backend, device="cpu").layout
+    out = []
+    for seed in seeds:
+        vec = perform(words, phonemes, audio, SAMPLE_RATE, T, cfg.fps, speaker, int(seed), layout, cfg.motion,
+                      session)[0]
+        out.append(seat(vec, layout) if cfg.framing == "seated" else vec)
+    return np.stack(out).astype(np.float32)
+
+
 def record(cfg: StudioConfig, run: Run | str | Path, progress: bool = True) -> Recording:
     """Generate a studio session into ``run`` (a :class:`Run` or a folder)."""
     from tqdm.auto import tqdm
@@ -209,8 +237,7 @@ def record(cfg: StudioConfig, run: Run | str | Path, progress: bool = True) -> R
         script = Script("custom", cfg.language, cfg.text)
     else:
         script = Script.named(cfg.script, cfg.pose_session)
-    if script.language == "zh" and not speaker.voice.startswith("cmn"):
-        speaker = type(speaker)(**{**asdict(speaker), "voice": "cmn"})
+    speaker = _voiced(speaker, script)
 
     audio, words, phonemes, session = speak(script, speaker, cfg)
     duration = len(audio) / SAMPLE_RATE

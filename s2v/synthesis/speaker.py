@@ -38,7 +38,7 @@ def prepare_speaker(run: Run | str, cfg: SpeakerConfig | None = None, runs_dir: 
                     progress: bool = True) -> dict[str, str]:
     """Make ``run`` a speaker: record the studio (if it has no recording), build the dictionary, train the LSTM,
     train the GAN — each only if its artifact is missing. Returns {stage: "done in N s" | "present"}."""
-    from s2v.dictionary.build import DictionaryBuilder
+    from s2v.dictionary.build import DictionaryBuilder, with_translations
     from s2v.gan.train import train_gan
     from s2v.pose.stage import train_pose
     from s2v.studio import record
@@ -63,6 +63,9 @@ def prepare_speaker(run: Run | str, cfg: SpeakerConfig | None = None, runs_dir: 
         b = DictionaryBuilder.from_run(run, load_existing=False)
         if cfg.dictionary == "studio" and run.has("truth_keyposes"):
             b.add_studio(json.loads(run.path("truth_keyposes").read_text()))
+            # the posed gestures also under the cast's words of the other language (大 for "huge"): an English
+            # recording's speaker then gestures at key words of Mandarin speech too
+            b.dictionary = with_translations(b.dictionary)
         else:
             for c in b.suggest():
                 b.add_candidate(c)
