@@ -1,6 +1,6 @@
 """End to end (issues 8 and 16): frames per second and seconds per 10 s of speech, each stage's share, peak
 memory, and the streaming latency (speech in -> first frame in the encoder), for the shipped speaker
-(``data/speakers/ada``: 256x288, a generator at half resolution behind a pixel shuffle) beside the old demo model,
+(``data/speakers/ada``: 320x384, a generator at half resolution behind a pixel shuffle) beside the old demo model,
 in one run. Issue 16's bar: >= 25 frames/s end to end (skeleton + GAN + encoding) at the shipped size.
 
 The demo model: the quickstart speaker's networks (LSTM 2 x 128; GAN ngf 16, 3 downsamplings, 3 residual
@@ -57,7 +57,8 @@ def main() -> None:
               f"({time.perf_counter() - t:.0f} s)")
         speakers["demo model (quickstart networks), 256²"] = Speaker.load(Path(a.runs_dir) / "demo256")
     if a.only in (None, "shipped"):
-        speakers["shipped speaker ada, 256x288"] = Speaker.load("ada", a.runs_dir)
+        sp = Speaker.load("ada", a.runs_dir)
+        speakers[f"shipped speaker ada, {sp.camera.width}x{sp.camera.height}"] = sp
     jfk = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech_en" / "jfk.flac"
     for name, sp in speakers.items():
         synthesize(sp, out / "warm.mp4", text="Hello.", progress=False)      # warm-up (librosa/numba, torch)

@@ -81,9 +81,11 @@ def main() -> None:
     from s2v.gan.data import boxes_of
 
     bv = [boxes_of(data.label(s, t)) for s, t in data.index[::10]]
+    heights = {}
     for i, part in enumerate(("face", "left hand", "right hand")):
         hs = [b[i, 3] - b[i, 1] for b, v in bv if v[i]]
-        print(f"    {part} box (drawn skeleton): {np.mean(hs) if hs else float('nan'):.0f} px tall on average, "
+        heights[part] = float(np.mean(hs)) if hs else float("nan")
+        print(f"    {part} box (drawn skeleton): {heights[part]:.1f} px tall on average, "
               f"in {len(hs)} of {len(bv)} sampled frames")
     keys = ["psnr", "ssim", "psnr_face", "ssim_face", "psnr_left_hand", "ssim_left_hand", "psnr_right_hand",
             "ssim_right_hand"]
@@ -92,7 +94,9 @@ def main() -> None:
           + " |")
     if a.write:
         name = f"held-out frames ({W}x{H}, {m['frames']} frames)"
-        q = {name: {k: round(m[k], 4) for k in keys}}
+        q = {name: {k: round(m[k], 4) for k in keys},
+             "crop heights in px (drawn skeleton, every 10th held-out frame)":
+                 {k: round(v, 1) for k, v in heights.items()}}
         (shipped / "quality.json").write_text(json.dumps(q, indent=1) + "\n")
         pic = sample_picture(G, data)
         cv2.imwrite(str(shipped / "samples.png"), cv2.cvtColor(pic, cv2.COLOR_RGB2BGR))

@@ -286,6 +286,10 @@ def _cmd_dictionary(a) -> int:
     if not len(b.dictionary):
         print("s2v: error: nothing to add: give --span, --from-studio or --suggested", file=sys.stderr)
         return 2
+    if a.translate:
+        from s2v.dictionary.build import with_translations
+
+        b.dictionary = with_translations(b.dictionary)
     path = b.save(run)
     print(f"{len(b.dictionary)} entries ({', '.join(b.dictionary.words)}) from {b.source} -> {path}")
     return 0
@@ -588,6 +592,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="WORD:START[-END][@PROB] in seconds; one time = still pose, two = motion (repeatable)")
     dc.add_argument("--from-studio", action="store_true", help="the words posed in a studio run (keyposes.json)")
     dc.add_argument("--suggested", action="store_true", help="take every automatic suggestion")
+    dc.add_argument("--translate", action="store_true",
+                    help="carry each posed gesture to the other language's words for it (huge -> 大, me -> 我)")
     dc.add_argument("--probability", type=float, default=1.0)
     dc.add_argument("--hold", type=float, default=0.3, help="seconds a still pose is held (section 3.3)")
     dc.add_argument("--replace", action="store_true", help="start a new dictionary instead of extending the run's")

@@ -392,6 +392,9 @@ def test_cli_builds_and_shows_a_dictionary(tiny_recording, tmp_path, capsys):
     assert main(["dictionary", "show", *args]) == 0
     out = capsys.readouterr().out
     assert "7 entries" in out and "kind=motion  frames=11  probability=0.5" in out
+    assert main(["dictionary", "build", *args, "--translate"]) == 0          # the posed gestures in Mandarin too
+    out = capsys.readouterr().out
+    assert "15 entries" in out and "上, 下, 低, 你, 大, 小, 我, 高)" in out          # 6 posed gestures, 8 words
     (tmp_path / "tiny" / "dictionary" / "dictionary.json").write_text("{")
     assert main(["dictionary", "show", *args]) == 2
     assert "not the file the 'dictionary' stage wrote" in capsys.readouterr().err   # the manifest's checksum
