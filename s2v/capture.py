@@ -250,19 +250,21 @@ def _finish(run: Run, cfg: dict, audio: np.ndarray, w: int, h: int, focal_px: fl
 
 
 def write_transcript(run: Run, audio: np.ndarray, transcript: str | None, recognize_speech: bool, cfg: dict) -> None:
-    """``capture/transcript.json``: the words of ``transcript`` aligned to the speech, or recognised in it
-    (pocketsphinx, English); nothing when neither is asked for."""
+    """``capture/transcript.json``: the words of ``transcript`` aligned to the speech (English or Mandarin), or
+    recognised in it (pocketsphinx, English); nothing when neither is asked for."""
     from s2v.io import save_json
 
     if transcript is None and not recognize_speech:
         return
     from s2v.speech import stt
 
-    if transcript is not None:
-        words, source = stt.align(audio, SAMPLE_RATE, transcript), "forced alignment (pocketsphinx)"
+    if transcript is not None:   # English: pocketsphinx; Mandarin: eSpeak NG + DTW (s2v.speech.align)
+        from s2v.speech.align import align_transcript
+
+        words, lang, source = align_transcript(audio, SAMPLE_RATE, transcript)
     else:
-        words, source = stt.recognize(audio, SAMPLE_RATE), "recognition (pocketsphinx, en-US)"
-    save_json(run.path("transcript"), {"text": transcript, "language": "en", "source": source,
+        words, lang, source = stt.recognize(audio, SAMPLE_RATE), "en", "recognition (pocketsphinx, en-US)"
+    save_json(run.path("transcript"), {"text": transcript, "language": lang, "source": source,
                                        "words": [wd.to_dict() for wd in words]})
     run.record("transcript", config=cfg)
 

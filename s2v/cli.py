@@ -385,8 +385,15 @@ def _cmd_synthesize(a) -> int:
         out = Path(a.out or Path("outputs") / f"{a.run}.mp4")
     else:
         out = Path(a.out or run.root / "videos" / "output.mp4")
+    transcript = None
+    if a.transcript:
+        try:
+            transcript = Path(a.transcript).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            print(f"s2v: error: --transcript {a.transcript}: not a readable UTF-8 text file ({e})", file=sys.stderr)
+            return 2
     res = synthesize(run, out, audio=a.audio, text=a.text, lang=a.lang, cfg=cfg, runs_dir=a.runs_dir,
-                     overwrite=a.force)
+                     overwrite=a.force, transcript=transcript)
     print(res.summary())
     return 0
 
@@ -641,6 +648,8 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--runs-dir", default=None, help=RUNS_HELP)
     sy.add_argument("--audio", default=None, help="speech file (wav/flac/mp3/mp4...; English for key words)")
     sy.add_argument("--text", default=None, help="text to speak with the studio voice")
+    sy.add_argument("--transcript", default=None, metavar="FILE",
+                    help="with --audio: what it says (UTF-8 text): key words aligned, not recognised (Mandarin too)")
     sy.add_argument("--lang", default=None, choices=("en", "zh"))
     sy.add_argument("--voice", default=None, help="studio voice for --text (ada, ben, chen)")
     sy.add_argument("--out", default=None, help="MP4 path (default: RUN/videos/output.mp4)")

@@ -1,4 +1,5 @@
 """Importing a real recording: normalised, checked, with clear errors for bad input."""
+import json
 import subprocess
 import sys
 
@@ -71,3 +72,18 @@ def test_cli_reports_errors_without_a_traceback(tmp_path):
     r = subprocess.run([sys.executable, "-m", "s2v", "capture", "--run", "r", "--runs-dir", str(tmp_path),
                         "--video", str(tmp_path / "bad.mp4")], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.startswith("s2v: error:") and "Traceback" not in r.stderr
+
+
+def test_a_mandarin_transcript_is_aligned_at_capture(tmp_path):
+    """``capture --transcript`` with Mandarin text: aligned through eSpeak NG + DTW (pocketsphinx is English),
+    recorded as Mandarin, words in order inside the audio."""
+    from s2v.capture import write_transcript
+    from s2v.synthesis.synthesize import speech_from_text
+
+    sp = speech_from_text("我每天早上坐地铁上班。", voice="chen", lang="zh")
+    run = Run.create("zh", tmp_path)
+    write_transcript(run, sp.audio, "我每天早上坐地铁上班。", False, {"fps": 25.0})
+    t = json.loads(run.path("transcript").read_text())
+    assert t["language"] == "zh" and "DTW" in t["source"]
+    assert [w["word"] for w in t["words"]] == [w["word"] for w in sp.words]
+    assert max(abs(a["start"] - b["start"]) for a, b in zip(t["words"], sp.words)) < 0.15

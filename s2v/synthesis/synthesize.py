@@ -267,8 +267,9 @@ def speech_from_text(text: str, voice: str = "ada", lang: str | None = None, lea
 
 def speech_input(audio: str | Path | np.ndarray | None = None, text: str | None = None, lang: str | None = None,
                  cfg: SynthesisConfig | None = None, voice: str = "ada", need_words: bool = True,
-                 progress: bool = False) -> Utterance:
-    """Speech with word times from an audio file/array (recognised; English) or from text (spoken by TTS)."""
+                 progress: bool = False, transcript: str | None = None) -> Utterance:
+    """Speech with word times from an audio file/array (recognised, English; or its ``transcript`` aligned,
+    English or Mandarin: :func:`s2v.speech.align.align_transcript`) or from text (spoken by TTS)."""
     cfg = cfg or SynthesisConfig()
     if (audio is None) == (text is None):
         raise SynthesisError("give either audio or text")
@@ -279,6 +280,13 @@ def speech_input(audio: str | Path | np.ndarray | None = None, text: str | None 
     name = str(audio) if not isinstance(audio, np.ndarray) else "the audio"
     y = np.asarray(audio, np.float32) if isinstance(audio, np.ndarray) else load_audio(audio, cfg.max_seconds)
     check_speech(y, name, cfg)
+    if transcript is not None and transcript.strip():
+        from s2v.speech.align import align_transcript
+        from s2v.speech.text import language_of
+
+        lang = lang or language_of(transcript)
+        words = align_transcript(y, SAMPLE_RATE, transcript, lang)[0] if need_words else []
+        return Utterance(y, [w.to_dict() for w in words], "audio", lang)
     lang = lang or "en"
     words = recognize_long(y, cfg, progress) if need_words and lang == "en" else []
     return Utterance(y, words, "audio", lang)
@@ -420,8 +428,10 @@ def output_paths(out: str | Path, overwrite: bool = True, sides: bool = True) ->
 
 def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path | np.ndarray | None = None,
                text: str | None = None, lang: str | None = None, cfg: SynthesisConfig | None = None,
-               runs_dir: str | Path = "runs", progress: bool = True, overwrite: bool = True) -> SynthesisResult:
-    """Speech (an audio file or array at 16 kHz) or text in, ``out`` (MP4 with the speech) out.
+               runs_dir: str | Path = "runs", progress: bool = True, overwrite: bool = True,
+               transcript: str | None = None) -> SynthesisResult:
+    """Speech (an audio file or array at 16 kHz) or text in, ``out`` (MP4 with the speech) out. With audio, a
+    ``transcript`` of it gives the key words' times by alignment instead of recognition (Mandarin too).
 
     Besides the video, ``<out>.json`` keeps the word times, the key-pose insertions and the stage timings,
     and ``<out>.poses.npz`` the SMPL-X parameters that drove it (all written atomically, the speech through
@@ -449,10 +459,10 @@ def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path 
     need_words = cfg.key_poses or sp.inputs == "text"
     # streaming recognised speech: the audio LSTM needs no words, so words are recognised piece by piece while
     # the frames whose key poses they can no longer change are generated (RecognitionStream)
-    live = (cfg.stream and audio is not None and need_words and sp.inputs == "audio"
+    live = (cfg.stream and audio is not None and need_words and sp.inputs == "audio" and transcript is None
             and (lang or "en") == "en" and cfg.key_poses and sp.dictionary is not None)
     speech = speech_input(audio, text, lang, cfg, cfg.voice or sp.voice, need_words=need_words and not live,
-                          progress=progress)
+                          progress=progress, transcript=transcript)
     timings["speech"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -1,0 +1,89 @@
+"""Word times of a known transcript in real speech, in any language eSpeak NG speaks: TTS, then DTW.
+
+Key poses go in at the time each key word is spoken (section 3.3). For real English speech pocketsphinx's
+forced alignment gives those times (:func:`s2v.speech.stt.align`); pocketsphinx ships an English model only, so
+real Mandarin speech had no word times and no key poses. Here the transcript is spoken by eSpeak NG, whose word
+times are exact, and dynamic time warping of the two MFCC sequences (``librosa.sequence.dtw``, cepstral mean and
+variance normalised per utterance, cosine distance) carries them onto the recording. Coarser than an acoustic
+model (the voices differ), but a key pose ramps in over 0.6 s (section 3.3), so tenths of a second are enough;
+the accuracy against pocketsphinx on real English and against exact times on studio Mandarin is measured in
+``tests/test_stt.py`` and ``benchmarks/RESULTS.md``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from s2v.speech.tts import ESpeak, Word, resample
+
+SAMPLE_RATE = 16000
+
+
+@dataclass(frozen=True)
+class AlignConfig:
+    hop: float = 0.01          # seconds between MFCC frames
+    n_mfcc: int = 20
+    top_db: float = 35.0       # leading/trailing silence trimmed (librosa.effects.trim) before warping
+    rate: int = 165            # eSpeak words per minute for the reference speech
+
+
+def _features(y: np.ndarray, cfg: AlignConfig) -> np.ndarray:
+    import librosa
+
+    hop = int(round(cfg.hop * SAMPLE_RATE))
+    m = librosa.feature.mfcc(y=y, sr=SAMPLE_RATE, n_mfcc=cfg.n_mfcc, hop_length=hop, n_fft=512)[1:]
+    return (m - m.mean(1, keepdims=True)) / (m.std(1, keepdims=True) + 1e-6)
+
+
+def align_by_tts(audio: np.ndarray, sr: int, text: str, lang: str = "en",
+                 cfg: AlignConfig | None = None) -> list[Word]:
+    """Each word of ``text`` (as eSpeak NG splits it: English words, Mandarin characters or words) with its
+    start and end seconds in ``audio``. Raises ValueError for an empty transcript or silent audio."""
+    import librosa
+
+    cfg = cfg or AlignConfig()
+    if not text.strip():
+        raise ValueError("empty transcript")
+    y = np.asarray(audio, np.float32)
+    y = y.mean(1) if y.ndim == 2 else y                              # (N, channels) as soundfile reads it
+    y = resample(y, sr, SAMPLE_RATE) if sr != SAMPLE_RATE else y
+    ref = ESpeak().synthesize(text, voice="cmn" if lang == "zh" else "en-us", rate=cfg.rate)
+    r = resample(ref.audio, ref.sample_rate, SAMPLE_RATE)
+    if not ref.words:
+        raise ValueError(f"eSpeak NG found no words in {text!r}")
+    if len(y) < 0.1 * SAMPLE_RATE or np.sqrt(np.mean(y.astype(np.float64) ** 2)) < 1e-4:     # below -80 dBFS
+        raise ValueError("the audio is silent: no speech to align the transcript to")
+    _, (a0, a1) = librosa.effects.trim(y, top_db=cfg.top_db)
+    _, (b0, b1) = librosa.effects.trim(r, top_db=cfg.top_db)
+    A, B = _features(y[a0:a1], cfg), _features(r[b0:b1], cfg)
+    _, wp = librosa.sequence.dtw(X=B, Y=A, metric="cosine")
+    wp = wp[::-1]                                                    # (reference frame, recording frame), ascending
+    ref_t = wp[:, 0] * cfg.hop + b0 / SAMPLE_RATE
+    rec_t = wp[:, 1] * cfg.hop + a0 / SAMPLE_RATE
+    # the warping path is a staircase: the mean recording time per reference frame, then a monotone map
+    uniq, inv = np.unique(ref_t, return_inverse=True)
+    mapped = np.bincount(inv, rec_t) / np.bincount(inv)
+    mapped = np.maximum.accumulate(mapped)
+
+    def warp(t: float) -> float:
+        return float(np.interp(t, uniq, mapped))
+
+    out = []
+    for w in ref.words:
+        s, e = warp(w.start), warp(w.end)
+        out.append(Word(w.text, s, max(e, s + cfg.hop)))
+    return out
+
+
+def align_transcript(audio: np.ndarray, sr: int, text: str, lang: str | None = None) -> tuple[list[Word], str, str]:
+    """The words of a known transcript with their times in ``audio``: pocketsphinx's forced alignment for
+    English, eSpeak NG + DTW (:func:`align_by_tts`) for Mandarin. Returns (words, language, how)."""
+    from s2v.speech.text import language_of
+
+    lang = lang or language_of(text)
+    if lang == "en":
+        from s2v.speech import stt
+
+        return stt.align(audio, sr, text), "en", "forced alignment (pocketsphinx)"
+    return align_by_tts(audio, sr, text, lang), lang, "eSpeak NG speech of the transcript, DTW to the recording"
