@@ -31,7 +31,7 @@
 #    vid2vid-style GAN with part-aware discriminators paints the speaker (section 3.5).
 #
 # **Here.** The kit ships one trained speaker, ada (`data/speakers/ada`, a few MB): her LSTM, her key-pose
-# dictionary and her GAN, trained by the kit itself on its studio recording of her, waist up at 256×288 so that
+# dictionary and her GAN, trained by the kit itself on its studio recording of her, waist up at 320×384 so that
 # face and hands are large enough to judge. The last section trains a speaker from scratch instead
 # (`train_from_scratch = True`: a few minutes at 128², blurry — the paper trained for a week on 8 GPUs).
 
@@ -40,7 +40,7 @@
 runs_dir = ""           # "": $S2V_RUNS, else runs/ of the kit's checkout (the CLI's too)
 speaker_name = "ada"    # a run in runs_dir, else the speaker shipped in data/speakers/
 text = "The economy is huge, and it matters to you and me. Prices went up, but the tiny shops are still open."
-text_zh = "经济很重要，价格上涨了，但是小商店还开着。"   # Mandarin (eSpeak NG's cmn voice; no key words)
+text_zh = "经济很重要，价格上涨了，但是小商店还开着。"   # Mandarin (eSpeak NG's cmn voice; key words 上, 小)
 audio = None             # or the path of a speech file (English, for key words)
 out = "outputs/demo.mp4"
 key_poses = True         # insert the dictionary's key poses (section 3.3)
@@ -100,7 +100,9 @@ for r in records:
 # ## The videos, with the speech
 #
 # The same speaker speaks Mandarin too: the LSTM hears the speech, whatever the language (the paper trains on
-# English and Chinese); the dictionary's key words are English, so the Mandarin sentence has no key poses.
+# English and Chinese). She posed her key words in English; the dictionary carries each gesture over to the
+# Mandarin words for the same thing (上 for "up", 小 for "small": `with_translations`), so the Mandarin sentence
+# gets key poses too, with the poses she struck.
 
 # %%
 res = synthesize(speaker, out, text=text, cfg=scfg)

@@ -33,12 +33,12 @@ _TINY_GAN = {"size": 64, "clip": 3, "generator": {"ngf": 8, "n_downsample": 3, "
              "part_crop": 16, "part_ndf": 8}
 _QUICKSTART_GAN = {"size": 128, "clip": 4, "generator": {"ngf": 16, "n_downsample": 3, "n_blocks": 3}, "ndf": 16,
                    "part_crop": 32, "part_ndf": 16, "max_steps": 600, "checkpoint_every": 100, "sample_every": 200}
-#: The speaker shipped with the kit (issue 16): waist up at 256x288 (head 48-56 px crown to chin, face crop 40 px),
-#: a generator that runs at 1/2 resolution behind a pixel shuffle with 3x3 stems (56 frames/s end to end on the
-#: 2-core CPU), trained on one CPU thread for SHIPPED_STEPS steps (51 min; 56 min with the recording and the LSTM):
+#: The speaker shipped with the kit (issue 16): waist up at 320x384 (face crop 50 px, hand crops 87-96 px), a
+#: generator that runs at 1/2 resolution behind a pixel shuffle with 3x3 stems (22-25 frames/s end to end on the
+#: 2-core CPU), trained on one CPU thread for SHIPPED_STEPS steps (89 min; 94 min with the recording and the LSTM):
 #: ``s2v speaker --preset shipped --run ada_shipped --export data/speakers/ada`` (benchmarks/RESULTS.md).
 SHIPPED_STEPS = 3000
-_SHIPPED_GAN = {"size": 256, "clip": 4, "generator": {"ngf": 16, "n_downsample": 3, "n_blocks": 6, "stem_kernel": 3,
+_SHIPPED_GAN = {"size": 320, "clip": 4, "generator": {"ngf": 16, "n_downsample": 3, "n_blocks": 6, "stem_kernel": 3,
                                                       "shuffle": 2},
                 "ndf": 32, "part_crop": 48, "part_ndf": 32, "max_steps": SHIPPED_STEPS, "checkpoint_every": 50,
                 "sample_every": 250, "seed": 0}
@@ -80,8 +80,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                        "pose": _QUICKSTART_POSE, "gan": _QUICKSTART_GAN},
         "paper": {"studio": {"width": 512, "height": 512, "max_seconds": None, "script": "ALL_ENGLISH"},
                   "gan": {"size": 512}},
-        "shipped": {"studio": {"speaker": "ada", "script": "ALL_ENGLISH", "framing": "waist", "width": 256,
-                               "height": 288, "fps": 25.0, "seed": 0},
+        "shipped": {"studio": {"speaker": "ada", "script": "ALL_ENGLISH", "framing": "waist", "width": 320,
+                               "height": 384, "fps": 25.0, "seed": 0},
                     "pose": {"batch_size": 32, "max_steps": 300, "eval_every": 25, "checkpoint_every": 25},
                     "gan": _SHIPPED_GAN},
     },

@@ -206,7 +206,7 @@ def test_quickstart_notebook_ends_in_a_talking_video(chain):
     assert "shipped with the kit" in text and "key poses inserted" in text
     assert re.search(r"at +[0-9.]+ s: inserted", text)
     assert re.search(r"held-out.*psnr_face [0-9.]+", text)              # the shipped speaker's quality
-    for name, shape in (("demo", (288, 256, 3)), ("demo_zh", (288, 256, 3)), ("demo_trained", (64, 64, 3))):
+    for name, shape in (("demo", (384, 320, 3)), ("demo_zh", (384, 320, 3)), ("demo_trained", (64, 64, 3))):
         frames, _ = read_video(chain[0] / f"{name}.mp4")              # shipped: English, Mandarin; trained here
         n = int(re.search(name + r"\.mp4: (\d+) frames", text).group(1))
         assert len(frames) == n > 50 and frames.shape[1:] == shape, name

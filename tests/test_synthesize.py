@@ -151,6 +151,29 @@ def test_cli_synthesize(speaker, tmp_path):
 
 
 
+def test_mandarin_audio_with_its_transcript_gets_key_poses(speaker, tmp_path):
+    """Mandarin speech cannot be recognised (pocketsphinx is English): with its transcript the words are aligned
+    (eSpeak NG + DTW) and the key words get their poses; the CLI reads the transcript from a UTF-8 file."""
+    from s2v.cli import main
+
+    truth = speech_from_text("这座城市很大。", voice="chen", lang="zh")
+    sf.write(tmp_path / "zh.wav", truth.audio, SAMPLE_RATE)
+    res = synthesize(speaker, tmp_path / "zh_audio.mp4", audio=tmp_path / "zh.wav", transcript="这座城市很大。",
+                     progress=False)
+    meta = json.loads((tmp_path / "zh_audio.json").read_text())
+    assert meta["language"] == "zh" and [w["word"] for w in res.words] == [w["word"] for w in truth.words]
+    err = [abs(a["start"] - b["start"]) for a, b in zip(res.words, truth.words)]
+    assert max(err) < 0.15, err
+    assert "大" in {r["word"] for r in meta["insertions"]}
+    (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\x00bad")
+    args = ["synthesize", "--run", speaker.name, "--runs-dir", str(speaker.root.parent), "--audio",
+            str(tmp_path / "zh.wav"), "--out", str(tmp_path / "cli.mp4")]
+    assert main([*args, "--transcript", str(tmp_path / "bad.txt")]) == 2
+    (tmp_path / "zh.txt").write_text("这座城市很大。", encoding="utf-8")
+    assert main([*args, "--transcript", str(tmp_path / "zh.txt")]) == 0
+    assert "大" in {r["word"] for r in json.loads((tmp_path / "cli.json").read_text())["insertions"]}
+
+
 def test_mandarin_text_in(speaker, tmp_path):
     """A Mandarin sentence (eSpeak NG's cmn voice, word times per character/word) drives the video."""
     res = synthesize(speaker, tmp_path / "zh.mp4", text="今天的市场很大。", lang="zh", progress=False)
@@ -198,8 +221,9 @@ def test_export_is_compact_checksummed_and_speaks_the_same(speaker, tmp_path):
 
 
 def test_shipped_speaker_speaks_english_and_mandarin(tmp_path):
-    """The speaker in data/speakers/ada: waist up at 256x288 with a face >= 48 px tall (crown to chin), small,
-    loaded by name when no run of that name exists, and speaking both languages."""
+    """The speaker in data/speakers/ada: waist up at 320x384 with a face >= 48 px tall (the face the part
+    discriminator crops, found by colour in the drawn skeletons, as in training), small, loaded by name when no
+    run of that name exists, and speaking both languages (with key poses in Mandarin too)."""
     import torch
 
     from s2v.synthesis.speaker import shipped_speaker, speaker_card
@@ -208,12 +232,16 @@ def test_shipped_speaker_speaks_english_and_mandarin(tmp_path):
     assert root is not None
     assert sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) < 20e6
     sp = Speaker.load("ada", tmp_path / "no_runs")
-    assert sp.run.root == root and sp.backend == "free" and (sp.camera.width, sp.camera.height) == (256, 288)
+    assert sp.run.root == root and sp.backend == "free" and (sp.camera.width, sp.camera.height) == (320, 384)
     card = speaker_card(sp)
     assert "shipped with the kit" in card["summary"]
     from s2v.body import BodyModel
     from s2v.keypoints import project_model
     from s2v.params import SMPLXParams
+
+    from s2v.gan.data import boxes_of
+    from s2v.gan.infer import labels_from_keypoints
+    from s2v.synthesis.synthesize import poses_to_keypoints
 
     model = BodyModel(backend="free", device="cpu")
     p = SMPLXParams.load(sp.run.require("truth_params"))
@@ -221,12 +249,21 @@ def test_shipped_speaker_speaks_english_and_mandarin(tmp_path):
         v, j = model(p).vertices[0].numpy(), model.keypoints(p)[0].numpy()
     crown = sp.camera.project(v[v[:, 1] > j[12, 1]])[:, 1].min()
     chin = project_model(model, p, sp.camera)[0, 25 + 42:, 1].max()
-    assert chin - crown >= 48
+    assert chin - crown >= 56                                           # the head, crown to chin
+    W, H = sp.camera.width, sp.camera.height
+    pts = poses_to_keypoints(sp, p, W, H)                              # the shipped first frame
+    faces = [b[0, 3] - b[0, 1] for b, ok in map(boxes_of, labels_from_keypoints(pts, (W, H), (W, H))) if ok[0]]
+    assert len(faces) == len(p) >= 1 and min(faces) >= 48               # the face crop the discriminator sees
+    quality = json.loads((root / "quality.json").read_text())      # bench_shipped.py, on 591 held-out frames
+    crops = next(v for k, v in quality.items() if k.startswith("crop heights"))
+    assert crops["face"] >= 48 and min(crops["left hand"], crops["right hand"]) >= 64
     en = synthesize(sp, tmp_path / "en.mp4", text="The economy is huge.", progress=False)
-    zh = synthesize(sp, tmp_path / "zh.mp4", text="经济很重要。", lang="zh", progress=False)
+    zh = synthesize(sp, tmp_path / "zh.mp4", text="经济很大，我很高兴。", lang="zh", progress=False)
+    zh_meta = json.loads((tmp_path / "zh.json").read_text())
+    assert any(r["status"] == "inserted" for r in zh_meta["insertions"])     # 大, 我, 高: her English gestures
     for res in (en, zh):
         frames, _ = read_video(res.video)
-        assert frames.shape[1:] == (288, 256, 3) and len(frames) == res.frames > 25
+        assert frames.shape[1:] == (384, 320, 3) and len(frames) == res.frames > 25
         assert abs(_audio_seconds(res.video) - res.duration) < 0.1
 
 
