@@ -15,9 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from s2v.speech.features import SAMPLE_RATE
 from s2v.speech.tts import ESpeak, Word, resample
-
-SAMPLE_RATE = 16000
 
 
 @dataclass(frozen=True)
