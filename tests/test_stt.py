@@ -48,12 +48,11 @@ def test_mandarin_transcript_is_aligned_through_tts():
     recording (s2v.speech.align). On studio Mandarin (ada's pitch and rate, 0.3 s lead, room noise; the
     reference is eSpeak's default) the word starts land within a few hundredths of a second of the truth."""
     from s2v.speech.align import align_by_tts, align_transcript
-    from s2v.studio import SPEAKERS, StudioConfig
-    from s2v.studio.cast import Script
-    from s2v.studio.record import SAMPLE_RATE, _voiced, speak
+    from s2v.studio import StudioConfig
+    from s2v.studio.record import SAMPLE_RATE, _cast, speak
 
-    script = Script.named("city", False)
-    audio, words, _, _ = speak(script, _voiced(SPEAKERS["ada"], script), StudioConfig())
+    script, voiced = _cast(StudioConfig(speaker="ada", script="city", pose_session=False))
+    audio, words, _, _ = speak(script, voiced, StudioConfig())
     text = script.text
     got = align_by_tts(audio, SAMPLE_RATE, text, "zh")
     assert [w.text for w in got] == [w.text for w in words]

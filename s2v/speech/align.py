@@ -47,12 +47,12 @@ def align_by_tts(audio: np.ndarray, sr: int, text: str, lang: str = "en",
     y = np.asarray(audio, np.float32)
     y = y.mean(1) if y.ndim == 2 else y                              # (N, channels) as soundfile reads it
     y = resample(y, sr, SAMPLE_RATE) if sr != SAMPLE_RATE else y
-    ref = ESpeak().synthesize(text, voice="cmn" if lang == "zh" else "en-us", rate=cfg.rate)
-    r = resample(ref.audio, ref.sample_rate, SAMPLE_RATE)
-    if not ref.words:
-        raise ValueError(f"eSpeak NG found no words in {text!r}")
     if len(y) < 0.1 * SAMPLE_RATE or np.sqrt(np.mean(y.astype(np.float64) ** 2)) < 1e-4:     # below -80 dBFS
         raise ValueError("the audio is silent: no speech to align the transcript to")
+    ref = ESpeak().synthesize(text, voice="cmn" if lang == "zh" else "en-us", rate=cfg.rate)
+    if not ref.words:
+        raise ValueError(f"eSpeak NG found no words in {text!r}")
+    r = resample(ref.audio, ref.sample_rate, SAMPLE_RATE)
     _, (a0, a1) = librosa.effects.trim(y, top_db=cfg.top_db)
     _, (b0, b1) = librosa.effects.trim(r, top_db=cfg.top_db)
     A, B = _features(y[a0:a1], cfg), _features(r[b0:b1], cfg)

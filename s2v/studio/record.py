@@ -195,11 +195,14 @@ def studio_camera(model: BodyModel, betas, cfg: StudioConfig) -> Camera:
     return cam
 
 
-def _voiced(speaker, script: Script):
-    """The speaker with a Mandarin eSpeak voice for a Mandarin script."""
+def _cast(cfg: StudioConfig):
+    """The script ``cfg`` asks for, and its speaker with a Mandarin eSpeak voice for a Mandarin script."""
+    speaker = SPEAKERS[cfg.speaker] if isinstance(cfg.speaker, str) else cfg.speaker
+    script = Script("custom", cfg.language, cfg.text) if cfg.text is not None else \
+        Script.named(cfg.script, cfg.pose_session)
     if script.language == "zh" and not speaker.voice.startswith("cmn"):
         speaker = type(speaker)(**{**asdict(speaker), "voice": "cmn"})
-    return speaker
+    return script, speaker
 
 
 def retakes(cfg: StudioConfig, seeds, frames: int | None = None) -> np.ndarray:
@@ -208,10 +211,7 @@ def retakes(cfg: StudioConfig, seeds, frames: int | None = None) -> np.ndarray:
     sways, face drift and key-pose draws. With ``seeds=[cfg.seed]`` it is ``record(cfg)``'s truth; with others,
     what a perfect generative model of this speaker could produce for this speech (a reference for motion
     metrics, ``benchmarks/bench_fd_ceiling.py``). ``frames`` cuts or pads to a recorded length."""
-    speaker = SPEAKERS[cfg.speaker] if isinstance(cfg.speaker, str) else cfg.speaker
-    script = Script("custom", cfg.language, cfg.text) if cfg.text is not None else \
-        Script.named(cfg.script, cfg.pose_session)
-    speaker = _voiced(speaker, script)
+    script, speaker = _cast(cfg)
     audio, words, phonemes, session = speak(script, speaker, cfg)
     T = frames or int(np.floor(len(audio) / SAMPLE_RATE * cfg.fps))
     layout = BodyModel(backend=cfg.backend, device="cpu").layout
@@ -232,12 +232,7 @@ def record(cfg: StudioConfig, run: Run | str | Path, progress: bool = True) -> R
     from s2v.video import write_video
 
     run = run if isinstance(run, Run) else Run.create(Path(run).name, Path(run).parent)
-    speaker = SPEAKERS[cfg.speaker] if isinstance(cfg.speaker, str) else cfg.speaker
-    if cfg.text is not None:
-        script = Script("custom", cfg.language, cfg.text)
-    else:
-        script = Script.named(cfg.script, cfg.pose_session)
-    speaker = _voiced(speaker, script)
+    script, speaker = _cast(cfg)
 
     audio, words, phonemes, session = speak(script, speaker, cfg)
     duration = len(audio) / SAMPLE_RATE
