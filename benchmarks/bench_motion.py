@@ -28,7 +28,6 @@ import torch
 from s2v.body import BodyModel
 from s2v.dictionary.build import dictionary_from_studio, studio_vocabulary
 from s2v.dictionary.insertion import apply_dictionary
-from s2v.dictionary.store import KeyPoseDictionary
 from s2v.evaluation.motion import baselines, frechet_distance, motion_metrics, other_sentences_metrics
 from s2v.evaluation.experiments import EvaluationConfig, studio_runs
 from s2v.params import ParamLayout, SMPLXParams
@@ -74,12 +73,6 @@ VARIANTS = {
 }
 
 
-def vocabulary_dictionary(speaker: str) -> KeyPoseDictionary:
-    """Every key word of the studio speaker's gestures, both languages (:func:`s2v.dictionary.build.studio_vocabulary`):
-    what a user has who curated a dictionary of their whole gesture vocabulary in notebook 03."""
-    return studio_vocabulary(speaker)
-
-
 def other_takes(run, ecfg, seed: int, n: int = 1) -> np.ndarray:
     """(n, T, D): the held-out script performed again by the same studio speaker with other seeds (same words,
     phonemes and speech; other beats, sways, drifts and key-pose draws): :func:`s2v.studio.record.retakes`."""
@@ -108,7 +101,7 @@ def main():
     runs = studio_runs(ecfg, a.runs_dir)
     print(f"studio scripts ready in {time.perf_counter() - t0:.0f} s")
     every = {"training scripts": lambda: dictionary_from_studio([runs[s] for s in ecfg.train_scripts]),
-             "vocabulary": lambda: vocabulary_dictionary(ecfg.speaker)}
+             "vocabulary": lambda: studio_vocabulary(ecfg.speaker)}
     dicts = {k: every[k]() for k in a.dictionaries.split(",")}
     for k, d in dicts.items():
         print(f"dictionary ({k}):", ", ".join(d.words))
