@@ -9,6 +9,9 @@ speaks it and gives the word times. Audio input: the real JFK clip (11 s, when .
 pocketsphinx recognition for the key words. ``--long M``: M minutes of speech (key poses off, so no
 recognition) to show that memory stays bounded.
 
+The generator runs in the precision synthesis picks (``auto``: bfloat16 on a CPU with bfloat16 in hardware, else
+float32; printed); the text path is measured in float32 too, for comparison.
+
 python benchmarks/bench_e2e.py [--runs-dir /tmp/bench_e2e] [--long 10] [--only shipped]
 """
 from __future__ import annotations
@@ -45,7 +48,10 @@ def main() -> None:
     ap.add_argument("--long", type=float, default=0.0, help="also M minutes of speech")
     ap.add_argument("--only", default=None, choices=("shipped", "demo"), help="one of the two models")
     a = ap.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cuda: {torch.cuda.is_available()}")
+    from s2v.gan.infer import inference_dtype
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cuda: {torch.cuda.is_available()}; "
+          f"generator precision auto = {inference_dtype('cuda' if torch.cuda.is_available() else 'cpu')}")
     out = Path(a.runs_dir) / "out"
     speakers = {}
     if a.only in (None, "demo"):
@@ -65,6 +71,9 @@ def main() -> None:
         t = time.perf_counter()
         res = synthesize(sp, out / "text.mp4", text=TEXT, progress=False)
         report(f"{name}: text", res, time.perf_counter() - t)
+        t = time.perf_counter()
+        res = synthesize(sp, out / "text32.mp4", text=TEXT, cfg=SynthesisConfig(precision="fp32"), progress=False)
+        report(f"{name}: text, float32", res, time.perf_counter() - t)
         t = time.perf_counter()
         res = synthesize(sp, out / "stream.mp4", text=TEXT, cfg=SynthesisConfig(stream=True), progress=False)
         report(f"{name}: text, --stream", res, time.perf_counter() - t)

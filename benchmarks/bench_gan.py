@@ -30,9 +30,9 @@ from s2v.studio import StudioConfig, record
 SMALL = GeneratorConfig(ngf=32, n_downsample=4, n_blocks=4)
 
 
-def speed(cfg: GeneratorConfig, size: int, frames: int = 6) -> float:
+def speed(cfg: GeneratorConfig, size: int, frames: int = 6, precision: str = "auto") -> float:
     G = Generator(cfg).eval()
-    fg = FrameGenerator(G)
+    fg = FrameGenerator(G, precision)
     lab = np.zeros((size, size, 3), np.uint8)
     fg(lab)  # warm-up
     t = time.perf_counter()
@@ -46,13 +46,15 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--runs-dir", default="runs")
     ap.add_argument("--speed-only", action="store_true")
+    ap.add_argument("--precision", default="auto", help="of the speed figures: auto, fp32, bf16, fp16 (CUDA)")
     ap.add_argument("--hands", action="store_true", help="instead: the hand-skeleton ablation (section 4.2)")
     a = ap.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cuda: {torch.cuda.is_available()}")
     for name, cfg in (("pix2pixHD-size (ngf 64, 9 blocks)", GeneratorConfig()), ("small (ngf 32, 4 blocks)", SMALL)):
         n = sum(p.numel() for p in Generator(cfg).parameters()) / 1e6
         for size in (256, 512):
-            print(f"inference {name:<34} {n:5.1f} M params  {size}^2: {speed(cfg, size):6.2f} frames/s")
+            print(f"inference {name:<34} {n:5.1f} M params  {size}^2: {speed(cfg, size, precision=a.precision):6.2f} "
+                  f"frames/s ({a.precision})")
     if a.speed_only:
         return
 

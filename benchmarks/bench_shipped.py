@@ -6,6 +6,9 @@ The held-out frames are the last 15 % of the recording the speaker was trained o
 never trained on). That recording is not shipped (it is tens of MB); when the run is missing it is recorded
 again from the shipped preset's studio settings, which are deterministic (same seed, same frames).
 
+The figures are taken in float32 (the same on every machine) and, where this CPU has bfloat16 in hardware, also in
+the bfloat16 synthesis uses there (``precision="auto"``, :func:`~s2v.gan.infer.inference_dtype`).
+
 ``--generator PATH`` evaluates another generator of the same speaker (e.g. one retrained with
 ``s2v speaker --preset shipped --run ada_retrain``) on the same frames: the reproducibility check.
 
@@ -75,9 +78,13 @@ def main() -> None:
         print(f"recorded {run.root} in {time.perf_counter() - t:.0f} s")
     data = ClipDataset([run], gcfg["size"], gcfg["clip"], "test")
     W, H = data.size
-    t = time.perf_counter()
-    m = evaluate(G, data, a.max_frames, progress=True)
-    print(f"{path}: {m['frames']} held-out frames at {W}x{H} in {time.perf_counter() - t:.0f} s")
+    from s2v.gan.infer import inference_dtype
+
+    results = {}
+    for precision in ("fp32", "auto") if inference_dtype("cpu") != torch.float32 else ("fp32",):
+        t = time.perf_counter()
+        results[precision] = m = evaluate(G, data, a.max_frames, progress=True, precision=precision)
+        print(f"{path} ({precision}): {m['frames']} held-out frames at {W}x{H} in {time.perf_counter() - t:.0f} s")
     from s2v.gan.data import boxes_of
 
     bv = [boxes_of(data.label(s, t)) for s, t in data.index[::10]]
@@ -89,14 +96,18 @@ def main() -> None:
               f"in {len(hs)} of {len(bv)} sampled frames")
     keys = ["psnr", "ssim", "psnr_face", "ssim_face", "psnr_left_hand", "ssim_left_hand", "psnr_right_hand",
             "ssim_right_hand"]
-    print("| generator | frames | " + " | ".join(keys) + " |")
-    print(f"| {path} | {m['frames']} | " + " | ".join(f"{m[k]:.3f}" if "ssim" in k else f"{m[k]:.2f}" for k in keys)
-          + " |")
+    print("| generator | precision | frames | " + " | ".join(keys) + " |")
+    for precision, m in results.items():
+        print(f"| {path} | {'fp32' if precision == 'fp32' else 'bf16 (auto)'} | {m['frames']} | "
+              + " | ".join(f"{m[k]:.3f}" if "ssim" in k else f"{m[k]:.2f}" for k in keys) + " |")
     if a.write:
-        name = f"held-out frames ({W}x{H}, {m['frames']} frames)"
-        q = {name: {k: round(m[k], 4) for k in keys},
-             "crop heights in px (drawn skeleton, every 10th held-out frame)":
-                 {k: round(v, 1) for k, v in heights.items()}}
+        m = results["fp32"]
+        q = {f"held-out frames ({W}x{H}, {m['frames']} frames)": {k: round(m[k], 4) for k in keys}}
+        if "auto" in results:   # what synthesis makes on this CPU
+            q[f"held-out frames ({W}x{H}, {m['frames']} frames), bfloat16"] = {k: round(results["auto"][k], 4)
+                                                                               for k in keys}
+        q["crop heights in px (drawn skeleton, every 10th held-out frame)"] = {k: round(v, 1)
+                                                                             for k, v in heights.items()}
         (shipped / "quality.json").write_text(json.dumps(q, indent=1) + "\n")
         pic = sample_picture(G, data)
         cv2.imwrite(str(shipped / "samples.png"), cv2.cvtColor(pic, cv2.COLOR_RGB2BGR))

@@ -325,7 +325,7 @@ def _cmd_gan(a) -> int:
         from s2v.gan.data import ClipDataset
 
         data = ClipDataset([src], cfg["size"], cfg["clip"], "test", hands=cfg["hands"])
-        m = evaluate(G, data, a.max_frames, progress=True)
+        m = evaluate(G, data, a.max_frames, progress=True, precision=a.precision or "fp32")
         print(json.dumps({k: round(v, 3) for k, v in m.items()}))
         return 0
     from s2v.camera import Camera
@@ -342,7 +342,8 @@ def _cmd_gan(a) -> int:
     from s2v.synthesis.synthesize import output_paths
 
     output_paths(out, overwrite=a.force or a.out is None, sides=False)
-    render_video(G, pts, (W, H), out, fps, audio=audio, size=(W, H), side_by_side=a.side_by_side)
+    render_video(G, pts, (W, H), out, fps, audio=audio, size=(W, H), side_by_side=a.side_by_side,
+                 precision=a.precision or "auto")
     print(f"{len(pts)} frames -> {out}")
     return 0
 
@@ -374,7 +375,7 @@ def _cmd_synthesize(a) -> int:
         print("s2v: error: give --audio FILE or --text TEXT", file=sys.stderr)
         return 2
     cfg = SynthesisConfig(key_poses=not a.no_key_poses, seed=a.seed, size=a.size, side_by_side=a.side_by_side,
-                          voice=a.voice, stream=a.stream)
+                          voice=a.voice, stream=a.stream, precision=a.precision)
     from s2v.run import Run
     from s2v.synthesis.speaker import shipped_fallback
 
@@ -479,6 +480,8 @@ def _show(cfg) -> int:
     return 0
 
 
+PRECISION_HELP = ("generator arithmetic: auto (CUDA: float16; a CPU with bfloat16 in hardware: bfloat16, twice as "
+                  "fast; else float32), fp32, bf16, fp16 (CUDA)")
 RUNS_HELP = "folder of the runs (default: $S2V_RUNS, else runs/ of the kit's checkout, as the notebooks use)"
 
 
@@ -621,6 +624,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", default=None)
     g.add_argument("--side-by-side", action="store_true")
     g.add_argument("--device", default=None)
+    g.add_argument("--precision", default=None, choices=("auto", "fp32", "bf16", "fp16"),
+                   help="render: " + PRECISION_HELP + "; evaluate: default fp32 (the same figures everywhere)")
     g.add_argument("--fresh", action="store_true",
                    help="train: start again, moving the checkpoint of an earlier training aside instead of resuming")
     g.add_argument("--force", action="store_true", help="render: replace the output video")
@@ -658,6 +663,7 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--seed", type=int, default=0, help="seed of the key-pose draws")
     sy.add_argument("--no-key-poses", action="store_true")
     sy.add_argument("--side-by-side", action="store_true", help="skeleton | generated")
+    sy.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"), help=PRECISION_HELP)
     sy.add_argument("--stream", action="store_true",
                     help="write a fragmented MP4 that plays while it is being made (latency: 'first frame' in the "
                          "summary)")

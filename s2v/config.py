@@ -34,9 +34,9 @@ _TINY_GAN = {"size": 64, "clip": 3, "generator": {"ngf": 8, "n_downsample": 3, "
 _QUICKSTART_GAN = {"size": 128, "clip": 4, "generator": {"ngf": 16, "n_downsample": 3, "n_blocks": 3}, "ndf": 16,
                    "part_crop": 32, "part_ndf": 16, "max_steps": 600, "checkpoint_every": 100, "sample_every": 200}
 #: The speaker shipped with the kit (issue 16): waist up at 320x384 (face crop 50 px, hand crops 87-96 px), a
-#: generator that runs at 1/2 resolution behind a pixel shuffle with 3x3 stems (22-25 frames/s end to end on the
-#: 2-core CPU), trained on one CPU thread for SHIPPED_STEPS steps (89 min; 94 min with the recording and the LSTM):
-#: ``s2v speaker --preset shipped --run ada_shipped --export data/speakers/ada`` (benchmarks/RESULTS.md).
+#: generator that runs at 1/2 resolution behind a pixel shuffle with 3x3 stems (46 frames/s end to end on the 2-core
+#: CPU in bfloat16, 29 in float32), trained on one CPU thread for SHIPPED_STEPS steps (89 min; 94 min with the
+#: recording and the LSTM): ``s2v speaker --preset shipped --run ada_shipped --export data/speakers/ada`` (benchmarks/RESULTS.md).
 SHIPPED_STEPS = 3000
 _SHIPPED_GAN = {"size": 320, "clip": 4, "generator": {"ngf": 16, "n_downsample": 3, "n_blocks": 6, "stem_kernel": 3,
                                                       "shuffle": 2},

@@ -225,3 +225,43 @@ def test_inference_streams_a_video_with_audio_and_evaluates(tiny_recording, tmp_
     assert same["ssim"] == pytest.approx(1.0) and same["psnr"] == np.inf
     noisy = np.clip(a + np.random.default_rng(1).normal(0, 20, a.shape), 0, 255).astype(np.uint8)
     assert 15 < image_metrics(noisy, a)["psnr"] < 30
+
+
+def test_inference_precision_is_chosen_by_the_hardware():
+    from s2v.gan.infer import inference_dtype
+
+    assert inference_dtype("cpu", "auto", {"avx2", "amx_bf16"}) == torch.bfloat16       # Sapphire Rapids
+    assert inference_dtype("cpu", "auto", {"avx512f", "avx512_bf16"}) == torch.bfloat16  # Cooper Lake, Zen 4
+    assert inference_dtype("cpu", "auto", {"avx2", "avx512f"}) == torch.float32          # emulated: slower
+    assert inference_dtype("cpu", "auto", set()) == torch.float32                        # no /proc/cpuinfo
+    assert inference_dtype("cuda", "auto", set()) == torch.float16
+    assert inference_dtype("cpu", "bf16", set()) == torch.bfloat16
+    assert inference_dtype("cpu", "fp32", {"amx_bf16"}) == torch.float32
+    with pytest.raises(ValueError, match="CUDA"):
+        inference_dtype("cpu", "fp16")
+    with pytest.raises(ValueError, match="one of auto"):
+        inference_dtype("cpu", "int8")
+
+
+def test_bfloat16_frames_match_float32_and_leave_the_generator_alone():
+    """The shipped generator (320x384) on a drawn skeleton, 6 frames in sequence (each feeding the next):
+    bfloat16 frames stay within 1/255-level differences of float32 ones; the caller's generator stays float32."""
+    from s2v.gan.infer import FrameGenerator, labels_from_keypoints
+    from s2v.params import SMPLXParams
+    from s2v.synthesis.synthesize import Speaker, poses_to_keypoints
+
+    sp = Speaker.load("ada", Path("/nonexistent/runs"), device="cpu")
+    G = sp.generator
+    W, H = sp.camera.width, sp.camera.height
+    pts = poses_to_keypoints(sp, SMPLXParams.load(sp.run.require("truth_params")).frames(slice(0, 1)), W, H)
+    moving = np.concatenate([pts + [3.0 * i, -2.0 * i, 0] for i in range(6)])     # the body drifts a few px a frame
+    labels = list(labels_from_keypoints(moving, (W, H), (W, H)))
+    full, half = FrameGenerator(G, "fp32"), FrameGenerator(G, "bf16")
+    assert half.net is not G and next(half.net.parameters()).dtype == torch.bfloat16
+    for lab in labels:
+        a, b = full(lab).astype(float), half(lab).astype(float)
+        assert a.shape == (H, W, 3)
+        psnr = 10 * np.log10(255 ** 2 / np.mean((a - b) ** 2))
+        assert psnr > 45 and np.abs(a - b).max() <= 16, psnr
+    assert all(p.dtype == torch.float32 for p in G.parameters())
+    assert np.array_equal(FrameGenerator(G, "fp32")(labels[0]), FrameGenerator(G, "fp32")(labels[0]))

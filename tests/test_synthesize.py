@@ -1,5 +1,6 @@
 """End to end: a tiny prepared speaker, text and audio in, a video with the speech out; bad input refused."""
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -127,6 +128,11 @@ def test_bad_input_is_refused_with_a_reason(speaker, tmp_path):
         synthesize(speaker, tmp_path / "a.mp4", audio=tmp_path / "none.wav", progress=False)
     with pytest.raises(SynthesisError, match="multiple of 32"):
         synthesize(speaker, tmp_path / "a.mp4", text="hello", cfg=SynthesisConfig(size=100), progress=False)
+    with pytest.raises(SynthesisError, match="precision 'half': one of auto, fp32, bf16, fp16"):
+        synthesize(speaker, tmp_path / "a.mp4", text="hello", cfg=SynthesisConfig(precision="half"), progress=False)
+    with pytest.raises(SynthesisError, match="fp16 needs a CUDA device; on a CPU use bf16"):
+        synthesize(speaker, tmp_path / "a.mp4", text="hello", cfg=SynthesisConfig(precision="fp16", device="cpu"),
+                   progress=False)
     with pytest.raises(SynthesisError, match="empty"):
         synthesize(speaker, tmp_path / "a.mp4", text="  ", progress=False)
     assert not (tmp_path / "a.mp4").exists()
@@ -260,6 +266,12 @@ def test_shipped_speaker_speaks_english_and_mandarin(tmp_path):
     en = synthesize(sp, tmp_path / "en.mp4", text="The economy is huge.", progress=False)
     zh = synthesize(sp, tmp_path / "zh.mp4", text="经济很大，我很高兴。", lang="zh", progress=False)
     zh_meta = json.loads((tmp_path / "zh.json").read_text())
+    from s2v.gan.infer import inference_dtype
+
+    auto = str(inference_dtype("cpu")).removeprefix("torch.")          # bfloat16 where the CPU has it, else float32
+    assert zh_meta["precision"] == en.precision == auto and f"generated in {auto}" in en.summary()
+    rate = float(re.search(r"\(([0-9.]+) frames/s drawn", en.summary()).group(1))
+    assert rate == pytest.approx(en.frames / en.timings["video"], abs=0.5)
     assert any(r["status"] == "inserted" for r in zh_meta["insertions"])     # 大, 我, 高: her English gestures
     for res in (en, zh):
         frames, _ = read_video(res.video)
@@ -281,6 +293,8 @@ def test_stream_writes_a_playable_video_as_it_goes(speaker, tmp_path):
     raw = res.video.read_bytes()
     assert raw.count(b"moof") >= 2                                      # fragments, one a second
     assert 0 < res.timings["first frame"] < res.timings["video"]
+    sp = Speaker.load(speaker)
+    assert sp.body_model() is sp.body_model()                           # built once, not for every second streamed
     ref = synthesize(speaker, tmp_path / "r.mp4", audio=speech.audio, cfg=SynthesisConfig(key_poses=False),
                      progress=False)
     a, b = read_video(ref.video)[0].astype(float), frames.astype(float)

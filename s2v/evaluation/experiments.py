@@ -239,7 +239,7 @@ def hands_ablation(run: Run, gan_cfg, out_dir: str | Path, progress: bool = Fals
         test = ClipDataset([run], cfg.size, cfg.clip, "test", hands=hands)
         tr = GANTrainer(cfg, train, Path(out_dir) / f"gan_hands_{'on' if hands else 'off'}", test)
         tr.train(progress)
-        fg = FrameGenerator(tr.G.eval())
+        fg = FrameGenerator(tr.G.eval(), "fp32")   # figures the same on every machine
         s, t0 = test.index[0]
         t1 = test.index[-1][1] + test.clip
         ms = [image_metrics(fg(test.label(s, t)), np.asarray(test.sources[s].frames[t]), ref.label(s, t))
