@@ -36,7 +36,8 @@ _QUICKSTART_GAN = {"size": 128, "clip": 4, "generator": {"ngf": 16, "n_downsampl
 #: The speaker shipped with the kit (issue 16): waist up at 320x384 (face crop 50 px, hand crops 87-96 px), a
 #: generator that runs at 1/2 resolution behind a pixel shuffle with 3x3 stems (46 frames/s end to end on the 2-core
 #: CPU in bfloat16, 29 in float32), trained on one CPU thread for SHIPPED_STEPS steps (89 min; 94 min with the
-#: recording and the LSTM): ``s2v speaker --preset shipped --run ada_shipped --export data/speakers/ada`` (benchmarks/RESULTS.md).
+#: recording and the LSTM): ``s2v speaker --preset shipped --run ada_shipped --export data/speakers/ada``
+#: (benchmarks/RESULTS.md).
 SHIPPED_STEPS = 3000
 _SHIPPED_GAN = {"size": 320, "clip": 4, "generator": {"ngf": 16, "n_downsample": 3, "n_blocks": 6, "stem_kernel": 3,
                                                       "shuffle": 2},
