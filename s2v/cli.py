@@ -480,6 +480,7 @@ def _show(cfg) -> int:
     return 0
 
 
+PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")   # s2v.gan.infer.PRECISIONS (no torch import for --help)
 PRECISION_HELP = ("generator arithmetic: auto (CUDA: float16; a CPU with bfloat16 in hardware: bfloat16, twice as "
                   "fast; else float32), fp32, bf16, fp16 (CUDA)")
 RUNS_HELP = "folder of the runs (default: $S2V_RUNS, else runs/ of the kit's checkout, as the notebooks use)"
@@ -624,7 +625,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", default=None)
     g.add_argument("--side-by-side", action="store_true")
     g.add_argument("--device", default=None)
-    g.add_argument("--precision", default=None, choices=("auto", "fp32", "bf16", "fp16"),
+    g.add_argument("--precision", default=None, choices=PRECISION_CHOICES,
                    help="render: " + PRECISION_HELP + "; evaluate: default fp32 (the same figures everywhere)")
     g.add_argument("--fresh", action="store_true",
                    help="train: start again, moving the checkpoint of an earlier training aside instead of resuming")
@@ -663,7 +664,7 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--seed", type=int, default=0, help="seed of the key-pose draws")
     sy.add_argument("--no-key-poses", action="store_true")
     sy.add_argument("--side-by-side", action="store_true", help="skeleton | generated")
-    sy.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"), help=PRECISION_HELP)
+    sy.add_argument("--precision", default="auto", choices=PRECISION_CHOICES, help=PRECISION_HELP)
     sy.add_argument("--stream", action="store_true",
                     help="write a fragmented MP4 that plays while it is being made (latency: 'first frame' in the "
                          "summary)")

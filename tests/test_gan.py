@@ -228,8 +228,10 @@ def test_inference_streams_a_video_with_audio_and_evaluates(tiny_recording, tmp_
 
 
 def test_inference_precision_is_chosen_by_the_hardware():
-    from s2v.gan.infer import inference_dtype
+    from s2v.cli import PRECISION_CHOICES
+    from s2v.gan.infer import PRECISIONS, inference_dtype
 
+    assert PRECISION_CHOICES == PRECISIONS                                             # the CLI offers them all
     assert inference_dtype("cpu", "auto", {"avx2", "amx_bf16"}) == torch.bfloat16       # Sapphire Rapids
     assert inference_dtype("cpu", "auto", {"avx512f", "avx512_bf16"}) == torch.bfloat16  # Cooper Lake, Zen 4
     assert inference_dtype("cpu", "auto", {"avx2", "avx512f"}) == torch.float32          # emulated: slower
