@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -51,6 +51,9 @@ parts = True             # part-aware discriminators (section 3.5)
 video_frames = 60        # held-out frames rendered into the video
 framing = "full"         # the studio speaker: full | upper | head_shoulders | seated (half-body speakers)
 seed = 0
+portrait_steps = 30      # the portrait renderer's face network (the CPU recipe: 25 minutes)
+portrait_run = ""        # a real speaker's run with portrait/ trained (python -m s2v portrait train)
+portrait_source = ""     # ... and a held-out sentence of it (a run), judged frame by frame
 
 # %%
 from s2v.run import runs_root
@@ -64,6 +67,7 @@ from s2v.config import make
 from s2v.gan.train import train_gan
 from s2v.gan.infer import FrameGenerator, evaluate, load_generator, render_run
 from s2v.plots import gan_losses, part_crops, inline_video
+from s2v.portrait.render import PortraitRenderer
 
 run = Run.create(run_name, runs_dir)
 if not run.has("recording"):
@@ -130,3 +134,40 @@ plt.title("face, left hand, right hand: label | real | generated"); plt.show()
 first = test.index[0][1]
 video = render_run(G, run, run.root / "gan" / "heldout.mp4", first, first + video_frames, size=size)
 inline_video(video, width=3 * max(size, 128))
+
+# %% [markdown]
+# ## A real person, sharp: the portrait renderer
+#
+# The GAN above paints the whole frame at its training width, so a real speaker's face gets a few dozen
+# pixels and comes out as a blur. For a real person the face and mouth are the product, and for a few minutes
+# of one person the best prior for what the person looks like is the recording itself. `s2v.portrait` works
+# as the talking-face methods do (Wav2Lip and MuseTalk condition on a *reference frame* of the same video,
+# Everybody Dance Now adds a face network on top of the body GAN, vid2vid warps what it can and hallucinates
+# the rest): the face is cut from the recording **at its own resolution**, a reference face is retrieved
+# (the recording's frame whose head pose is nearest), warped onto the target pose by the keypoints, and a
+# small network corrects the warp and paints what the reference lacks (another mouth). Flow and mask are
+# applied at the source's resolution, so the skin keeps the recording's sharpness; the room comes from
+# reference frames, never from a generator. `benchmarks/bench_portrait.py` measures it on a real held-out
+# sentence (`benchmarks/RESULTS.md`); here, truth | output | difference ×4 on held-out frames — the studio
+# run's last 15 % by default (its face is a few pixels: a demonstration of the calls), or `portrait_run`'s
+# model on `portrait_source`.
+
+# %%
+from s2v.portrait.data import PortraitConfig, held_out_start
+from s2v.video import count_frames
+from s2v.portrait.evaluate import strip
+from s2v.portrait.stage import evaluate_heldout, frame_config, train_portrait
+if portrait_run:
+    folder = Run.open(portrait_run, runs_dir).require("portrait").parent
+    held, start = Run.open(portrait_source, runs_dir), 0
+else:
+    face = PortraitConfig(size=64, steps=portrait_steps, max_minutes=None, anchors=8, seed=seed)
+    folder, held = run.root / "portrait", run
+    train_portrait([run], folder, face, frame_config(face, size=64), hold_out=0.15, progress=False)
+    start = held_out_start(count_frames(run.require("recording")), 0.15)
+res, out_frames, true_frames, pts = evaluate_heldout(folder, held, start=start, background="recording",
+                                                     lips=bool(portrait_run), identity=bool(portrait_run))
+print({k: round(v, 3) if isinstance(v, float) else v for k, v in res.items()})
+side = PortraitRenderer.load(folder, "cpu").face.side
+plt.figure(figsize=(6, 8)); plt.imshow(strip(out_frames, true_frames, pts, side)); plt.axis("off")
+plt.title("held out: truth | output | difference x4"); plt.show()

@@ -212,6 +212,10 @@ def _cmd_fit(a) -> int:
     print(f"fitted {len(res.params)} frames ({q['framing']} framing, person {q['person_px']:.0f} px tall): median "
           f"residual {np.median(res.residual_px):.2f} px ({parts}), {q['failed']} failed, {q['missing']} without "
           f"a person -> {run.path('params')}")
+    from s2v.fitting.fit import framing_advice
+
+    if cfg.framing == "auto" and (note := framing_advice(q["framing"], res.seen)):
+        print(f"note: {note}")
     if a.overlay:
         from s2v.fitting.fit import fit_overlay_video
 
@@ -273,8 +277,12 @@ def _cmd_dictionary(a) -> int:
         return 0
     b = DictionaryBuilder.from_run(run, load_existing=not a.replace)
     if a.action == "suggest":
-        for c in b.suggest():
+        found = b.suggest()
+        for c in found:
             print(json.dumps(c.to_dict(), ensure_ascii=False))
+        if not found:
+            print(f"s2v: no suggestion: {b.why_no_suggestion()}", file=sys.stderr)
+            return 1
         return 0
     if a.from_studio:
         b.add_studio(json.loads(run.require("truth_keyposes").read_text()))
@@ -324,7 +332,10 @@ def _cmd_gan(a) -> int:
     if a.action == "evaluate":
         from s2v.gan.data import ClipDataset
 
-        data = ClipDataset([src], cfg["size"], cfg["clip"], "test", hands=cfg["hands"])
+        # the GAN's own run: its held-out last 15 %; another run (a held-out sentence): every frame of it
+        part = "test" if src.root.resolve() == run.root.resolve() else "all"
+        data = ClipDataset([src], cfg["size"], cfg["clip"], part, hands=cfg["hands"])
+        print(f"scoring {'the held-out last 15 % of' if part == 'test' else 'every frame of'} run '{src.name}'")
         m = evaluate(G, data, a.max_frames, progress=True, precision=a.precision or "fp32")
         print(json.dumps({k: round(v, 3) for k, v in m.items()}))
         return 0
@@ -348,8 +359,96 @@ def _cmd_gan(a) -> int:
     return 0
 
 
+def _cmd_portrait(a) -> int:
+    import json
+
+    from s2v.config import ConfigError
+    from s2v.run import Run
+
+    if a.action == "train":
+        from s2v.portrait.data import PortraitConfig
+        from s2v.portrait.stage import frame_config, train_portrait
+
+        try:
+            face = PortraitConfig(labels=a.labels, max_minutes=a.minutes, steps=a.steps, size=a.size or 128)
+            frame = frame_config(face, **({"steps": a.steps, "max_minutes": a.frame_minutes}
+                                          if a.frame_minutes else {}))
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"portrait: {e}") from None
+        run = Run.create(a.run, a.runs_dir)
+        train = [Run.open(n, a.runs_dir) for n in (a.train or [a.run])]
+        if a.fresh:
+            for name in ("face.ckpt", "frame.ckpt"):
+                if old := run.set_aside(f"portrait/{name}"):
+                    print(f"earlier checkpoint moved aside: {old}")
+        print(f"portrait: face at {face.size} px from {len(train)} recording(s), at most {face.max_minutes:g} min "
+              f"(resumes a checkpoint); labels: {face.labels}")
+        try:
+            report = train_portrait(train, run.root / "portrait", face, frame, device=a.device)
+        except ValueError as e:
+            raise ConfigError(f"portrait: {e}") from None
+        run.record("portrait", config=report["face"] | {"runs": [r.name for r in train]})
+        run.record("portrait_frame", config=report["frame"])
+        for region, r in report.items():
+            print(f"{region}: {r['steps']} steps in {r['minutes']:.1f} min")
+        print(f"-> {run.root / 'portrait'}; judge it on a held-out sentence: python -m s2v portrait evaluate "
+              f"--run {a.run} --source HELD_OUT_RUN")
+        return 0
+    run = Run.open(a.run, a.runs_dir)
+    folder = run.require("portrait").parent
+    run.require("portrait_frame")
+    src = Run.open(a.source or a.run, a.runs_dir)
+    if a.action == "evaluate":
+        import cv2
+        import torch
+
+        from s2v.portrait.evaluate import strip
+        from s2v.portrait.stage import evaluate_heldout
+
+        res, output, truth, pts = evaluate_heldout(folder, src, background=a.background, max_frames=a.max_frames)
+        side = torch.load(run.path("portrait"), weights_only=True)["side"]
+        out = Path(a.out or run.root / "portrait" / f"heldout_{src.name}.png")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(out), strip(output, truth, pts, side)[..., ::-1])
+        print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in res.items()}))
+        print(f"truth | output | difference x4 -> {out}")
+        return 0
+    from s2v.portrait.data import region_points
+    from s2v.portrait.render import PortraitRenderer
+    from s2v.synthesis.synthesize import output_paths
+    from s2v.video import write_video
+
+    r = PortraitRenderer.load(folder, a.device)
+    pts, _, fps, _ = region_points(src, r.face.cfg.labels)
+    out = Path(a.out or src.root / "videos" / "portrait.mp4")
+    output_paths(out, overwrite=a.force or a.out is None, sides=False)
+    write_video(r.frames(pts), out, fps, audio=src.require("audio") if src.has("audio") else None)
+    print(f"{len(pts)} frames at {r.size[0]}x{r.size[1]} -> {out}")
+    return 0
+
+
 def _cmd_speaker(a) -> int:
     from s2v.synthesis.speaker import prepare_speaker
+
+    if a.video:
+        from s2v.synthesis.recorded import prepare_recorded_speaker
+
+        try:
+            rep = prepare_recorded_speaker(a.run, a.video, a.transcript or None, a.runs_dir,
+                                           portrait_minutes=a.portrait_minutes, portrait_steps=a.portrait_steps,
+                                           pose_steps=a.pose_steps, framing=a.framing,
+                                           allow_several_people=a.allow_several_people)
+        except (FileNotFoundError, ValueError) as e:   # no such video, too few clips, a failed capture
+            print(f"s2v: error: {e}", file=sys.stderr)
+            return 2
+        f = rep["held_out_figures"]
+        print(f"held out ({rep['held_out']}, {f['frames']} frames, {f['face_px']} px face box): "
+              + ", ".join(f"{k} {f[k]:.3f}" for k in ("psnr_face", "ssim_face", "identity", "lip_corr",
+                                                       "sharpness_ratio", "change_ratio") if k in f))
+        print(f"pose: {rep['pose']}")
+        print(f"truth | output | difference: {rep['strip']}; the whole report: "
+              f"{Path(a.runs_dir) / a.run / 'report.json'} ({rep['minutes']} min)")
+        return 0
 
     cfg = _config("speaker", a, inputs=a.inputs)
     if a.show_config:
@@ -639,6 +738,32 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--runs-dir", default=None, help=RUNS_HELP)
     r.set_defaults(func=_cmd_run)
 
+    pt = sub.add_parser("portrait", help="a real speaker at the recording's own resolution: the face by its own "
+                                         "network on reference faces, the frame from reference frames")
+    pt.add_argument("action", choices=("train", "evaluate", "render"))
+    pt.add_argument("--run", required=True, help="run holding (or receiving) portrait/face.pt and frame.pt")
+    pt.add_argument("--runs-dir", default=None, help=RUNS_HELP)
+    pt.add_argument("--train", nargs="*", default=None, help="the speaker's recordings (runs; default: --run)")
+    pt.add_argument("--source", default=None, help="evaluate/render: the run whose keypoints drive it (a held-out "
+                    "sentence; default --run)")
+    pt.add_argument("--labels", default="auto", choices=("auto", "fit", "keypoints"),
+                    help="what the sketches are drawn from: the fitted body model (what synthesis has) or the "
+                         "detected keypoints")
+    pt.add_argument("--minutes", type=float, default=25.0, help="face training budget (the CPU recipe: 25)")
+    pt.add_argument("--frame-minutes", type=float, default=0.0,
+                    help="also train the frame region this long (default: reference frames as they are)")
+    pt.add_argument("--steps", type=int, default=100000)
+    pt.add_argument("--size", type=int, default=None, help="face network side (default 128)")
+    pt.add_argument("--background", default="recording", choices=("recording", "frame"),
+                    help="evaluate: paste the face into the held-out recording (the face judged alone), or "
+                         "render the frame from reference frames too")
+    pt.add_argument("--max-frames", type=int, default=None)
+    pt.add_argument("--out", default=None)
+    pt.add_argument("--force", action="store_true", help="render: replace the output video")
+    pt.add_argument("--fresh", action="store_true", help="train: set earlier checkpoints aside")
+    pt.add_argument("--device", default=None)
+    pt.set_defaults(func=_cmd_portrait)
+
     sp = sub.add_parser("speaker", help="prepare a speaker end to end: studio recording, LSTM, dictionary, GAN "
                                         "(skips what exists, resumes the GAN)")
     sp.add_argument("--run", required=True)
@@ -646,6 +771,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--inputs", default=None, choices=("audio", "text"))
     sp.add_argument("--export", default=None, metavar="DIR",
                     help="then write a compact copy to DIR (fp16 weights, no recording), e.g. data/speakers/ada")
+    sp.add_argument("--video", action="append", default=[], metavar="FILE_OR_FOLDER",
+                    help="your own recording instead of the studio: several clips of one sitting (repeat "
+                         "--video, or give a folder); the last is held out to judge the result")
+    sp.add_argument("--transcript", action="append", default=[], metavar="FILE",
+                    help="with --video: one transcript per clip, in the same order")
+    sp.add_argument("--framing", default=None, choices=("auto", "full", "half", "head_shoulders", "seated"),
+                    help="with --video: the body fit's framing (default: found)")
+    sp.add_argument("--portrait-minutes", type=float, default=25.0,
+                    help="with --video: the face network's training budget (the CPU recipe: 25)")
+    sp.add_argument("--portrait-steps", type=int, default=100000)
+    sp.add_argument("--pose-steps", type=int, default=None)
+    sp.add_argument("--allow-several-people", action="store_true")
     _config_args(sp, "speaker", "quickstart")
     sp.set_defaults(func=_cmd_speaker)
 
@@ -712,6 +849,7 @@ def main(argv: list[str] | None = None) -> int:
     from s2v.capture import CaptureError
     from s2v.config import ConfigError
     from s2v.dictionary.store import DictionaryError
+    from s2v.fitting.detect import KeypointImportError
     from s2v.fitting.fit import FitQualityError
     from s2v.io import ArtifactError
     from s2v.mocap import MocapError
@@ -725,8 +863,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(a.func(a) or 0)
     except (ArtifactError, BodyModelNotFound, CaptureError, ConfigError, DictionaryError, FitQualityError,
-            MissingArtifactError, MocapError, ParamsError, RunBusyError, RunNameError, SpanError,
-            SynthesisError) as err:
+            KeypointImportError, MissingArtifactError, MocapError, ParamsError, RunBusyError, RunNameError,
+            SpanError, SynthesisError) as err:
         print(f"s2v: error: {err}", file=sys.stderr)
         return 2
 

@@ -47,11 +47,15 @@ ARTIFACTS: dict[str, ArtifactSpec] = {
     "pose_model": ArtifactSpec("pose/model.pt", "pose", 1, "trained speech-to-pose LSTM"),
     "dictionary": ArtifactSpec("dictionary/dictionary.json", "dictionary", 1, "word -> key pose dictionary"),
     "gan": ArtifactSpec("gan/generator.pt", "gan", 1, "trained skeleton-to-video generator"),
+    "portrait": ArtifactSpec("portrait/face.pt", "portrait", 1,
+                             "face at the source's resolution: network and reference faces (s2v.portrait)"),
+    "portrait_frame": ArtifactSpec("portrait/frame.pt", "portrait", 1,
+                                   "frame at the source's resolution: reference frames (and network)"),
     "video": ArtifactSpec("videos/output.mp4", "synthesize", 1, "synthesised talking video"),
 }
 
 #: artifacts only some runs have (besides the studio's ``truth_*``)
-OPTIONAL = ("mocap",)
+OPTIONAL = ("mocap", "portrait", "portrait_frame")
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 MANIFEST = "manifest.json"

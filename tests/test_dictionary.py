@@ -273,6 +273,19 @@ def test_suggestions_find_the_posed_key_words():
     assert "table" in {c.word for c in suggest(seq, 30.0, words, keywords=None)}   # every word a candidate
 
 
+def test_no_suggestion_says_why():
+    """A real run where nothing is suggested said nothing (issue 27): the builder tells which case it is."""
+    from s2v.dictionary.build import DictionaryBuilder
+
+    still = rest_seq(300)
+    words = [W("the", 0.5), W("huge", 1.5), W("table", 8.0)]
+    b = DictionaryBuilder(still, 30.0, words)
+    why = b.why_no_suggestion()
+    assert b.suggest() == [] and "never leave the rest pose" in why and "huge" in why
+    assert "none of the 2 words" in DictionaryBuilder(still, 30.0, [W("the", 0.5), W("table", 8.0)]).why_no_suggestion()
+    assert "no word times" in DictionaryBuilder(still, 30.0, []).why_no_suggestion()
+
+
 def test_entries_from_spans_make_still_poses_and_motions():
     seq, _ = _posed_recording()
     es = entries_from_spans(seq, 30.0, [("huge", 1.6), {"word": "me", "start": 4.0, "end": 4.5, "probability": 0.5}],

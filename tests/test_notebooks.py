@@ -163,8 +163,12 @@ def test_gan_notebook_trains_evaluates_and_renders(chain):
         v = float(re.search(rf"\b{part}: ([0-9.]+)", text).group(1))
         assert (10 < v < 60) if part.startswith("psnr") else (0 < v <= 1)
     images = [o for o in _outputs(nb) if "image/png" in o.get("data", {})]
-    assert len(images) >= 4          # pairs with boxes, losses, sample grid, part crops
+    assert len(images) >= 5          # pairs with boxes, losses, sample grid, part crops, portrait strip
     assert any("video" in "".join(o.get("data", {}).get("text/html", "")) for o in _outputs(nb)), "inline video"
+    # the portrait section: trained on the run but its last 15 %, judged on those at the source's size
+    face = re.search(r"'psnr_face': ([0-9.]+), 'ssim_face': ([0-9.]+)", text)
+    assert face and 15 < float(face.group(1)) < 60 and 0 < float(face.group(2)) <= 1
+    assert (runs / "studio_gan" / "portrait" / "face.pt").exists()
     gan = runs / "studio_gan" / "gan"
     assert (gan / "generator.pt").exists() and (gan / "heldout.mp4").stat().st_size > 5000
     assert sorted(gan.glob("samples/step_*.png"))

@@ -55,7 +55,8 @@ def test_no_official_model_files_are_tracked():
 STAGES = {"s2v.body": 0, "s2v.params": 0, "s2v.camera": 0, "s2v.render": 0, "s2v.io": 0, "s2v.run": 0,
           "s2v.video": 0, "s2v.keypoints": 0, "s2v.speech": 0, "s2v.metrics": 0,
           "s2v.capture": 1, "s2v.studio": 1, "s2v.mocap": 1,
-          "s2v.fitting": 2, "s2v.dictionary": 3, "s2v.pose": 4, "s2v.gan": 5, "s2v.synthesis": 6, "s2v.evaluation": 7}
+          "s2v.fitting": 2, "s2v.dictionary": 3, "s2v.pose": 4, "s2v.gan": 5, "s2v.portrait": 5, "s2v.synthesis": 6,
+          "s2v.evaluation": 7}
 ORCHESTRATORS = {"s2v", "s2v.__main__", "s2v.cli", "s2v.batch", "s2v.config", "s2v.notebooks", "s2v.plots"}
 
 
@@ -74,7 +75,7 @@ def _stage(module: str):
 
 
 def test_each_stage_with_several_modules_is_a_package():
-    for pkg in ("fitting", "pose", "synthesis", "evaluation", "dictionary", "gan", "studio", "body"):
+    for pkg in ("fitting", "pose", "synthesis", "evaluation", "dictionary", "gan", "portrait", "studio", "body"):
         assert (ROOT / "s2v" / pkg / "__init__.py").is_file(), pkg
     flat = {p.stem for p in (ROOT / "s2v").glob("*.py")}
     assert not flat & {"pose_lstm", "pose_stage", "fit", "detect", "evaluation", "experiments", "speaker",

@@ -132,6 +132,12 @@ def test_openpose_folder_becomes_the_runs_keypoints(truth, tmp_path):
     (tmp_path / "json" / "extra_keypoints.json").write_text('{"people": []}')   # a file too many
     with pytest.raises(ValueError, match="keypoint files for the"):
         detect_run(r, openpose=str(tmp_path / "json"), source="openpose", progress=False)
+    import subprocess
+    import sys
+
+    cli = subprocess.run([sys.executable, "-m", "s2v", "detect", "--run", "op", "--runs-dir", str(tmp_path),
+                          "--openpose", str(tmp_path / "json")], capture_output=True, text=True)
+    assert cli.returncode == 2 and "keypoint files for the" in cli.stderr and "Traceback" not in cli.stderr
 
 
 @pytest.mark.parametrize("fps,sample_every", [(25.0, 1), (60.0, 5)])
@@ -274,3 +280,16 @@ def test_shown_joint_error_counts_only_what_the_recording_showed(truth, body_mod
     lean.body_pose[:, 11 * 3: 12 * 3] += 0.3                         # joint 12: the neck, the head moves
     e = joint_errors_mm(lean, t, body_model, seen)
     assert e["shown_mm"] > 5.0, e
+
+
+def test_framing_advice_for_a_desk_shot_without_hips():
+    """A head-and-shoulders guess with elbows and hands in view is how a seated desk shot looks (issue 27):
+    the fit says so instead of "ok"; a webcam view (no elbows) and a half view get no note."""
+    from s2v.fitting.fit import framing_advice
+
+    seen = np.zeros(137, bool)
+    seen[[0, 1, 2, 5]] = True                       # nose, neck, shoulders
+    assert framing_advice("head_shoulders", seen) is None
+    seen[[3, 4, 6, 7]] = True                       # elbows and wrists too
+    assert "--framing seated" in framing_advice("head_shoulders", seen)
+    assert framing_advice("half", seen) is None

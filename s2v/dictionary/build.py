@@ -310,6 +310,22 @@ class DictionaryBuilder:
     def suggest(self, keywords=DEFAULT_KEYWORDS, cfg: SuggestConfig | None = None) -> list[Candidate]:
         return suggest(self.seq, self.fps, self.words, keywords, self.layout, self.rest, cfg)
 
+    def why_no_suggestion(self, keywords=DEFAULT_KEYWORDS, cfg: SuggestConfig | None = None) -> str:
+        """One sentence saying why :meth:`suggest` found nothing, and what to do instead."""
+        cfg = cfg or SuggestConfig()
+        words = _words(self.words)
+        if not words:
+            return ("the run has no word times (capture/transcript.json is missing or empty): capture it again "
+                    "with --transcript, or give key poses by time with 'dictionary build --span WORD:SECONDS'")
+        hits = find_key_words(words, {tokens(k) for k in keywords})
+        if not hits:
+            return (f"none of the {len(words)} words spoken is a key word ({', '.join(keywords[:8])}, ...): give "
+                    "key poses by time with 'dictionary build --span WORD:SECONDS[-END]'")
+        dist = distance_from(self.seq, self.rest, self.layout)
+        return (f"{len(hits)} key word(s) spoken ({', '.join(sorted({h.text for h in hits}))}), but the arms never "
+                f"leave the rest pose by {cfg.min_distance:g} rad near them (at most {float(dist.max()):.2f} in the "
+                "whole run): no gesture to suggest; give one by time with 'dictionary build --span WORD:SECONDS'")
+
     # ------------------------------------------------------------------ changes (each one tells the listeners)
     def on_change(self, fn) -> None:
         """Call ``fn()`` after every change of the dictionary (the widget refreshes its list of entries)."""

@@ -31,6 +31,10 @@ MP_FACE_TO_68 = np.array([
 MP_IRIS = (468, 473)
 
 
+class KeypointImportError(ValueError):
+    """The user's own keypoints (an OpenPose folder) do not fit the run's recording."""
+
+
 class DetectorUnavailable(ImportError):
     """MediaPipe is not installed."""
 
@@ -142,12 +146,16 @@ def detect_run(run, config: DetectorConfig | None = None, source: str = "video",
         from s2v.video import probe_size
 
         if not openpose:
-            raise ValueError("source='openpose' needs the folder of OpenPose JSON files")
+            raise KeypointImportError("source='openpose' needs the folder of OpenPose JSON files")
         video = run.require("recording")
         n = count_frames(video)
-        track = load_openpose_json(openpose, *probe_size(video), fps=probe_fps(video), pattern=pattern)
+        try:
+            track = load_openpose_json(openpose, *probe_size(video), fps=probe_fps(video), pattern=pattern)
+        except (OSError, ValueError) as e:   # a missing folder, unreadable JSON, several people
+            raise KeypointImportError(f"{openpose}: {e}") from None
         if len(track) != n:
-            raise ValueError(f"{openpose}: {len(track)} keypoint files for the {n} frames of {video}; a folder "
+            raise KeypointImportError(f"{openpose}: {len(track)} keypoint files for the {n} frames of {video}; a "
+                                      "folder "
                              "holding several recordings needs --pattern (e.g. 'sent01_*_keypoints.json'), and "
                              "the files must come from the same frames as the capture (same fps, no trim)")
     else:

@@ -211,6 +211,17 @@ def detect_framing(seen: np.ndarray, min_fraction: float = 0.5) -> str:
     return "head_shoulders"
 
 
+def framing_advice(framing: str, seen: np.ndarray) -> str | None:
+    """A note when a found framing may be the wrong guess: ``head_shoulders`` (no hips) with the elbows and
+    wrists in view is how a seated desk shot looks too (a real talk-show host: 5 failed frames and hands 3x
+    worse than with ``seated``). ``seen``: the (137,) keypoints the recording showed."""
+    body = np.asarray(seen)[SLICES["body"]]
+    if framing == "head_shoulders" and body[[3, 6]].any() and body[[4, 7]].any():
+        return ("elbows and hands are in view but no hips: if the speaker sits behind a desk, fit again with "
+                "--framing seated (head_shoulders holds the unseen arms hanging)")
+    return None
+
+
 def _weights(track: KeypointTrack, seen: np.ndarray, cfg: FitConfig, device) -> torch.Tensor:
     w = np.where(seen, track.points[..., 2], 0.0).astype(np.float32)
     for part, sl in SLICES.items():

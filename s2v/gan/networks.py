@@ -92,15 +92,15 @@ def _decoder(c: int, ngf: int, n_up: int, cap: int) -> tuple[nn.Sequential, int]
     return nn.Sequential(*layers), c
 
 
-def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    """Backward-warp ``image`` (B, C, H, W) by ``flow`` (B, 2, H, W) in pixels."""
+def warp(image: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+    """Backward-warp ``image`` (B, C, H, W) by ``flow`` (B, 2, H, W) in pixels (``mode``: bilinear, or
+    bicubic where detail matters more than speed)."""
     B, _, H, W = image.shape
     ys, xs = torch.meshgrid(torch.arange(H, device=image.device, dtype=image.dtype),
                             torch.arange(W, device=image.device, dtype=image.dtype), indexing="ij")
     gx = (xs + flow[:, 0]) * (2.0 / max(W - 1, 1)) - 1.0
     gy = (ys + flow[:, 1]) * (2.0 / max(H - 1, 1)) - 1.0
-    return F.grid_sample(image, torch.stack([gx, gy], -1), mode="bilinear", padding_mode="border",
-                         align_corners=True)
+    return F.grid_sample(image, torch.stack([gx, gy], -1), mode=mode, padding_mode="border", align_corners=True)
 
 
 class _Core(nn.Module):

@@ -43,7 +43,7 @@ def _pcm(audio: np.ndarray, sr: int) -> bytes:
 
 def _words(decoder) -> list[Word]:
     out = []
-    for seg in decoder.seg():
+    for seg in decoder.seg() or ():   # None when the search found no path (e.g. a transcript never spoken)
         w = re.sub(r"\(\d+\)$", "", seg.word)
         if w.startswith("<") or w.startswith("[") or w in ("sil", "<sil>"):
             continue

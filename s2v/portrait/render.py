@@ -1,0 +1,149 @@
+"""Frames at the recording's own resolution: the frame from the recording's reference frames, the face from
+its own network, put together without a seam.
+
+:class:`PortraitRenderer` takes a pose sequence as (T, 137, 3) source-pixel keypoints (a predicted pose
+projected by the speaker's camera, or a held-out recording's own) and yields full-size RGB frames:
+
+1. **frame** — the reference frame of the recording whose upper body is nearest (hysteresis: it changes only
+   when another is clearly nearer), moved onto the pose by the keypoints (the landmark flow of
+   :func:`s2v.portrait.network.landmark_flow`, with the image border pinned so the room stays put) and
+   retouched by the ``frame`` network when one was trained (``steps > 0``). Either way the room behind the
+   speaker is the recording's pixels: nothing of the background is invented, at any resolution.
+2. **face** — the face box cut at the source's resolution: the keypoints' flow and the ``face`` network's
+   correction warp the reference face at full resolution; what the reference cannot show is added by the
+   network's residual (:func:`s2v.portrait.network.compose`).
+3. the face is pasted with a feathered ellipse (:func:`s2v.portrait.regions.face_mask`) whose edge lies on
+   the cheeks and forehead, where frame and face show the same skin.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from s2v.portrait.data import PortraitConfig, draw_label, features, nearest_anchor, net_shape, to_net_fn
+from s2v.gan.networks import warp
+from s2v.portrait.network import RefWarpNet, compose
+from s2v.portrait.regions import face_boxes, face_mask, paste
+from s2v.portrait.train import PORTRAIT_FORMAT, image_batch, pair_flow
+
+
+@dataclass
+class Region:
+    cfg: PortraitConfig
+    net: RefWarpNet | None
+    anchor_labels: np.ndarray
+    anchor_images: np.ndarray
+    anchor_feats: np.ndarray
+    anchor_points: np.ndarray
+    anchor_full: list
+    look: np.ndarray
+    side: float
+    source_size: tuple[int, int]
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | torch.device = "cpu") -> "Region":
+        st = torch.load(path, map_location="cpu", weights_only=True)
+        if st.get("format") != PORTRAIT_FORMAT:
+            raise ValueError(f"{path}: portrait model format {st.get('format')}, this kit reads {PORTRAIT_FORMAT}; "
+                             "train it again with 'python -m s2v portrait train'")
+        cfg = PortraitConfig(**st["config"])
+        net = None
+        if st["net"] is not None:
+            net = RefWarpNet(cfg.net)
+            net.load_state_dict(st["net"])
+            net.to(device).eval()
+        return cls(cfg, net, st["anchor_labels"].numpy(), st["anchor_images"].numpy(), st["anchor_feats"].numpy(),
+                   st["anchor_points"].numpy(), [decode_png(a) for a in st["anchor_full"]], decode_png(st["look"]),
+                   float(st["side"]), tuple(st["source_size"]))
+
+    def choose(self, points: np.ndarray) -> np.ndarray:
+        """(T,) reference per frame (nearest anchor with hysteresis)."""
+        boxes = face_boxes(points, self.side) if self.cfg.region == "face" else None
+        feat = features(points, self.cfg, boxes, self.source_size[0])
+        return nearest_anchor(feat, self.anchor_feats, self.cfg.switch_margin)
+
+    @torch.no_grad()
+    def apply(self, kp: np.ndarray, box, ref: int, use_net: bool = True) -> np.ndarray:
+        """The region at the source's resolution for one frame's keypoints (uint8 RGB)."""
+        full = self.anchor_full[ref]
+        if not use_net or (self.net is None and self.cfg.region == "face"):
+            return full
+        W, H = self.source_size
+        w, h = net_shape(self.cfg, W, H)
+        to_net = to_net_fn(self.cfg, box, W, H)
+        label = draw_label(kp, (w, h), to_net)
+        pts = np.array(kp, np.float32)[None]
+        pts[..., :2] = to_net(pts[..., :2])
+        rp = self.anchor_points[ref][None]
+        dev = next(self.net.parameters()).device if self.net is not None else torch.device("cpu")
+        base_full = pair_flow(pts, rp, full.shape[:2], self.cfg, scale=full.shape[1] / w).to(dev)
+        if self.net is None:   # reference frames only: moved onto the pose by the keypoints, the room pinned
+            out = warp(image_batch(full[None]).to(dev), base_full)
+            return out[0].permute(1, 2, 0).add(1).mul(127.5).clamp(0, 255).round().byte().cpu().numpy()
+        base = pair_flow(pts, rp, (h, w), self.cfg).to(dev)
+        corr, mask, gen = self.net.heads(image_batch(label[None]).to(dev),
+                                         image_batch(self.anchor_labels[ref][None]).to(dev),
+                                         image_batch(self.anchor_images[ref][None]).to(dev), base)
+        out = compose(corr, mask, gen, image_batch(full[None]).to(dev), base_full)
+        return out[0].permute(1, 2, 0).add(1).mul(127.5).clamp(0, 255).round().byte().cpu().numpy()
+
+
+class PortraitRenderer:
+    """Full-resolution frames from keypoints with a speaker's ``face`` region and, optionally, ``frame``."""
+
+    def __init__(self, face: Region, frame: Region, feather: float = 0.12):
+        if face.source_size != frame.source_size:
+            raise ValueError(f"face and frame regions of different recordings: {face.source_size} and "
+                             f"{frame.source_size}")
+        self.face, self.frame = face, frame
+        self.size = face.source_size
+        self.mask = face_mask(int(round(face.side)), feather)
+
+    @classmethod
+    def load(cls, folder: str | Path, device: str | None = None) -> "PortraitRenderer":
+        folder = Path(folder)
+        dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        face = Region.load(folder / "face.pt", dev)
+        return cls(face, Region.load(folder / "frame.pt", dev))
+
+    def frames(self, points: np.ndarray, background=None, use_net: bool = True) -> Iterator[np.ndarray]:
+        """Yield (H, W, 3) uint8 frames for (T, 137, 3) source-pixel keypoints. ``background``: a per-frame
+        iterable of full frames to paste the face on instead of the ``frame`` region (e.g. the recording
+        itself, to judge the face alone); ``use_net=False`` pastes the retrieved reference face unchanged
+        (the baseline the network must beat)."""
+        points = np.asarray(points, np.float32)
+        boxes = face_boxes(points, self.face.side)
+        face_refs = self.face.choose(points)
+        frame_refs = self.frame.choose(points)
+        bg = iter(background) if background is not None else None
+        for t in range(len(points)):
+            if bg is not None:
+                base = np.asarray(next(bg))
+            else:
+                base = self.frame.apply(points[t], None, int(frame_refs[t]), use_net)
+            patch = self.face.apply(points[t], boxes[t], int(face_refs[t]), use_net)
+            yield paste(base, patch, boxes[t], self.mask)
+
+
+
+def encode_png(image: np.ndarray) -> torch.Tensor:
+    """Lossless PNG bytes of an RGB image as a uint8 tensor (a 720p reference frame: ~1.3 MB, not 2.8)."""
+    import cv2
+
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(image[..., ::-1]))
+    if not ok:
+        raise ValueError("could not encode a reference frame")
+    return torch.from_numpy(buf.reshape(-1).copy())
+
+
+def decode_png(t: torch.Tensor) -> np.ndarray:
+    import cv2
+
+    img = cv2.imdecode(t.numpy(), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError("a reference frame of the portrait model is damaged")
+    return np.ascontiguousarray(img[..., ::-1])
