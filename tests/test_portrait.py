@@ -246,6 +246,23 @@ def test_training_learns_the_mouth_the_references_lack(drawn_portrait):
     assert 0.5 < res[True]["change_ratio"] < 1.5, res
 
 
+def test_training_resumes_with_another_budget(tmp_path):
+    """An interrupted training goes on from its checkpoint when called again with more steps or minutes
+    (the budget is not what is learnt); another network or size starts afresh."""
+    clips = [("a", *drawn_speaker(30, 1)[:2])]
+    cfg = PortraitConfig(size=48, net=TINY, anchors=4, steps=6, max_minutes=None, batch_size=2,
+                         exclude_seconds=0.1, checkpoint_every=3)
+    data = gather_clips(clips, (W, H), FPS, cfg, progress=False)
+    PortraitTrainer(cfg, data, tmp_path / "face.pt", device="cpu").train(progress=False)
+    more = PortraitTrainer(PortraitConfig(**{**cfg.__dict__, "steps": 9, "max_minutes": 5.0}), data,
+                           tmp_path / "face.pt", device="cpu")
+    assert more.step == 6 and len(more.history) == 6
+    more.train(progress=False)
+    assert more.step == 9
+    other = PortraitTrainer(PortraitConfig(**{**cfg.__dict__, "lr": 1e-3}), data, tmp_path / "face.pt", device="cpu")
+    assert other.step == 0
+
+
 def test_export_round_trips_and_frames_come_from_the_recording(drawn_portrait):
     out, _ = drawn_portrait
     face = Region.load(out / "face.pt")

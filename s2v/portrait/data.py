@@ -24,7 +24,7 @@ import numpy as np
 from s2v.keypoints import SLICES
 from s2v.portrait.look import apply_curves, face_curves, median_image
 from s2v.portrait.network import RefWarpConfig
-from s2v.portrait.regions import RIGID_FACE, Box, crop, face_boxes, face_extent
+from s2v.portrait.regions import RIGID_FACE, Box, crop, face_boxes, face_extent, cut_box
 from s2v.render.skeleton import SkeletonStyle, draw_skeleton
 
 PORTRAIT_REGIONS = ("face", "frame")
@@ -152,11 +152,7 @@ def net_image(frame: np.ndarray, cfg: PortraitConfig, box: Box | None) -> np.nda
 
 def full_image(frame: np.ndarray, cfg: PortraitConfig, box: Box | None) -> np.ndarray:
     """The region at the source's resolution (the face box at its own side in pixels, or the frame)."""
-    if cfg.region == "face":
-        n = int(round(box.side))
-        return cv2.warpAffine(frame, Box(box.cx, box.cy, n).affine(n), (n, n), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REPLICATE)
-    return frame
+    return cut_box(frame, box) if cfg.region == "face" else frame
 
 
 def mouth_box(label_points: np.ndarray) -> tuple[int, int, int, int] | None:

@@ -23,13 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from s2v.portrait.regions import Box, face_boxes, lip_opening
-
-
-def face_crop(frame: np.ndarray, box: Box) -> np.ndarray:
-    n = int(round(box.side))
-    return cv2.warpAffine(frame, Box(box.cx, box.cy, n).affine(n), (n, n), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
+from s2v.portrait.regions import face_boxes, lip_opening, cut_box
 
 
 def sharpness(image: np.ndarray) -> float:
@@ -107,8 +101,8 @@ def compare(output: list[np.ndarray], truth: list[np.ndarray], points: np.ndarra
     if len(output) != len(truth) or not len(output):
         raise ValueError(f"{len(output)} output frames against {len(truth)} true ones")
     boxes = face_boxes(points[:len(truth)], side)
-    fo = [face_crop(o, b) for o, b in zip(output, boxes)]
-    ft = [face_crop(t, b) for t, b in zip(truth, boxes)]
+    fo = [cut_box(o, b) for o, b in zip(output, boxes)]
+    ft = [cut_box(t, b) for t, b in zip(truth, boxes)]
     m = (face_mask(fo[0].shape[0]) >= 0.5).astype(np.float64)
     ys, xs = np.nonzero(m)
     inner = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))   # the ellipse's box, for sharpness
@@ -145,7 +139,7 @@ def strip(output: list[np.ndarray], truth: list[np.ndarray], points: np.ndarray,
     boxes = face_boxes(points[:len(truth)], side)
     rows = []
     for t in np.linspace(0, len(output) - 1, picks).round().astype(int):
-        a, b = face_crop(truth[t], boxes[t]), face_crop(output[t], boxes[t])
+        a, b = cut_box(truth[t], boxes[t]), cut_box(output[t], boxes[t])
         d = np.clip(np.abs(a.astype(np.int16) - b).astype(np.float32) * 4, 0, 255).astype(np.uint8)
         rows.append(np.concatenate([cv2.resize(x, (height, height), interpolation=cv2.INTER_AREA)
                                     for x in (a, b, d)], 1))

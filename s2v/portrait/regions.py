@@ -92,6 +92,14 @@ def crop(image: np.ndarray, box: Box, out: int, interpolation: int = cv2.INTER_A
                           borderMode=cv2.BORDER_REPLICATE)
 
 
+def cut_box(image: np.ndarray, box: Box) -> np.ndarray:
+    """The box at the source's resolution (side rounded to whole pixels): a plain copy for the whole-pixel
+    boxes of :func:`face_boxes`."""
+    n = int(round(box.side))
+    return cv2.warpAffine(image, Box(box.cx, box.cy, n).affine(n), (n, n), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
 def face_mask(size: int, feather: float = 0.12) -> np.ndarray:
     """(size, size) float32 blend weights for pasting a face crop back: 1 in an ellipse that covers the face
     (forehead to chin, ear to ear, as :func:`face_boxes` frames it), falling to 0 over ``feather`` of the side

@@ -68,7 +68,7 @@ class PortraitTrainer:
         self.ckpt = self.out.with_suffix(".ckpt")
         if self.ckpt.exists():
             st = torch.load(self.ckpt, map_location=self.device, weights_only=True)
-            if st.get("config") == _cfg_dict(cfg):
+            if _identity(st.get("config") or {}) == _identity(_cfg_dict(cfg)):
                 self.net.load_state_dict(st["net"])
                 self.opt.load_state_dict(st["opt"])
                 self.step = int(st["step"])
@@ -161,6 +161,14 @@ def pair_flow(target: np.ndarray, ref: np.ndarray, size: tuple[int, int], cfg: P
         t, r = torch.cat([t, border], 1), torch.cat([r, border], 1)
         valid = torch.cat([valid, torch.ones(len(valid), border.shape[1], dtype=torch.bool)], 1)
     return landmark_flow(t, r, valid, size, cfg.net.sigma * size[1])
+
+
+#: settings that bound a training, not what it learns: a resume with another budget continues the checkpoint
+_BUDGET = ("steps", "max_minutes", "checkpoint_every")
+
+
+def _identity(cfg: dict) -> dict:
+    return {k: v for k, v in cfg.items() if k not in _BUDGET}
 
 
 def _cfg_dict(cfg: PortraitConfig) -> dict:
