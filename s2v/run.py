@@ -312,7 +312,7 @@ class Run:
 
     def missing(self) -> list[str]:
         """Artifacts not written yet, in pipeline order (studio ground truth exists for studio runs only, motion
-        capture for mocap runs only)."""
+        capture for mocap runs only, the portrait for speakers that have one)."""
         return [a for a in ARTIFACTS if a not in OPTIONAL and not a.startswith("truth_") and not self.has(a)]
 
     def __repr__(self) -> str:

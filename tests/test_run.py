@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from s2v.io import atomic_path, save_npz
-from s2v.run import ARTIFACTS, MissingArtifactError, Run
+from s2v.run import ARTIFACTS, OPTIONAL, MissingArtifactError, Run
 
 
 def test_run_folder_manifest_and_checksums(tmp_path):
     run = Run.create("demo", tmp_path)
-    assert run.missing() == [a for a in ARTIFACTS if not a.startswith("truth_") and a != "mocap"]
+    assert run.missing() == [a for a in ARTIFACTS if not a.startswith("truth_") and a not in OPTIONAL]
     with pytest.raises(MissingArtifactError, match=r"run the 'fit' stage first"):
         run.require("params")
     save_npz(run.path("params"), body_pose=np.zeros((2, 63)))
