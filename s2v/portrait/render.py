@@ -25,10 +25,11 @@ import numpy as np
 import torch
 
 from s2v.portrait.data import PortraitConfig, draw_label, features, nearest_anchor, net_shape, to_net_fn
+from s2v.gan.data import to_tensor, to_uint8
 from s2v.gan.networks import warp
 from s2v.portrait.network import RefWarpNet, compose
 from s2v.portrait.regions import face_boxes, face_mask, paste
-from s2v.portrait.train import PORTRAIT_FORMAT, image_batch, pair_flow
+from s2v.portrait.train import PORTRAIT_FORMAT, pair_flow
 
 
 @dataclass
@@ -82,14 +83,14 @@ class Region:
         dev = next(self.net.parameters()).device if self.net is not None else torch.device("cpu")
         base_full = pair_flow(pts, rp, full.shape[:2], self.cfg, scale=full.shape[1] / w).to(dev)
         if self.net is None:   # reference frames only: moved onto the pose by the keypoints, the room pinned
-            out = warp(image_batch(full[None]).to(dev), base_full)
-            return out[0].permute(1, 2, 0).add(1).mul(127.5).clamp(0, 255).round().byte().cpu().numpy()
+            out = warp(to_tensor(full[None]).to(dev), base_full)
+            return to_uint8(out[0])
         base = pair_flow(pts, rp, (h, w), self.cfg).to(dev)
-        corr, mask, gen = self.net.heads(image_batch(label[None]).to(dev),
-                                         image_batch(self.anchor_labels[ref][None]).to(dev),
-                                         image_batch(self.anchor_images[ref][None]).to(dev), base)
-        out = compose(corr, mask, gen, image_batch(full[None]).to(dev), base_full)
-        return out[0].permute(1, 2, 0).add(1).mul(127.5).clamp(0, 255).round().byte().cpu().numpy()
+        corr, mask, gen = self.net.heads(to_tensor(label[None]).to(dev),
+                                         to_tensor(self.anchor_labels[ref][None]).to(dev),
+                                         to_tensor(self.anchor_images[ref][None]).to(dev), base)
+        out = compose(corr, mask, gen, to_tensor(full[None]).to(dev), base_full)
+        return to_uint8(out[0])
 
 
 class PortraitRenderer:

@@ -16,15 +16,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from s2v.gan.data import to_tensor
 from s2v.portrait.data import PortraitConfig, RegionData, gather, training_references
 from s2v.portrait.network import RefWarpNet, landmark_flow
 
 PORTRAIT_FORMAT = 1
-
-
-def image_batch(images: np.ndarray) -> torch.Tensor:
-    """uint8 images (N, H, W, 3) -> float (N, 3, H, W) in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
 
 
 def ssim_map(a: torch.Tensor, b: torch.Tensor, k: int = 7) -> torch.Tensor:
@@ -80,9 +76,9 @@ class PortraitTrainer:
         ref = d.anchors[self.refs[idx]]
         dev = self.device
         base = pair_flow(d.points[idx], d.points[ref], d.images.shape[1:3], self.cfg).to(dev)
-        return (image_batch(d.labels[idx]).to(dev), image_batch(d.labels[ref]).to(dev),
-                image_batch(d.images[ref]).to(dev),
-                image_batch(d.images[idx]).to(dev), weight_maps(d, idx, self.cfg).to(dev), base)
+        return (to_tensor(d.labels[idx]).to(dev), to_tensor(d.labels[ref]).to(dev),
+                to_tensor(d.images[ref]).to(dev),
+                to_tensor(d.images[idx]).to(dev), weight_maps(d, idx, self.cfg).to(dev), base)
 
     def train(self, progress: bool = True) -> list[dict]:
         from tqdm.auto import tqdm
