@@ -448,6 +448,8 @@ def _cmd_speaker(a) -> int:
         print(f"pose: {rep['pose']}")
         print(f"truth | output | difference: {rep['strip']}; the whole report: "
               f"{Path(a.runs_dir) / a.run / 'report.json'} ({rep['minutes']} min)")
+        if "synthesize" in rep:
+            print(f"speak with it: {rep['synthesize']}")
         return 0
 
     cfg = _config("speaker", a, inputs=a.inputs)
@@ -474,7 +476,7 @@ def _cmd_synthesize(a) -> int:
         print("s2v: error: give --audio FILE or --text TEXT", file=sys.stderr)
         return 2
     cfg = SynthesisConfig(key_poses=not a.no_key_poses, seed=a.seed, size=a.size, side_by_side=a.side_by_side,
-                          voice=a.voice, stream=a.stream, precision=a.precision)
+                          voice=a.voice, stream=a.stream, precision=a.precision, renderer=a.renderer)
     from s2v.run import Run
     from s2v.synthesis.speaker import shipped_fallback
 
@@ -787,7 +789,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=_cmd_speaker)
 
     sy = sub.add_parser("synthesize", help="speech or text in, talking video of a prepared speaker out")
-    sy.add_argument("--run", required=True, help="the speaker's run (pose/model.pt, gan/generator.pt, dictionary)")
+    sy.add_argument("--run", required=True, help="the speaker's run (pose/model.pt, gan/generator.pt or portrait/, "
+                                                 "dictionary)")
     sy.add_argument("--runs-dir", default=None, help=RUNS_HELP)
     sy.add_argument("--audio", default=None, help="speech file (wav/flac/mp3/mp4...; English for key words)")
     sy.add_argument("--text", default=None, help="text to speak with the studio voice")
@@ -802,6 +805,9 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--no-key-poses", action="store_true")
     sy.add_argument("--side-by-side", action="store_true", help="skeleton | generated")
     sy.add_argument("--precision", default="auto", choices=PRECISION_CHOICES, help=PRECISION_HELP)
+    sy.add_argument("--renderer", default="auto", choices=("auto", "gan", "portrait"),
+                    help="auto: the portrait at the recording's own resolution when the speaker has one (a speaker "
+                         "made by `s2v speaker --video`), else the GAN")
     sy.add_argument("--stream", action="store_true",
                     help="write a fragmented MP4 that plays while it is being made (latency: 'first frame' in the "
                          "summary)")

@@ -352,6 +352,24 @@ def test_speaker_from_own_clips_in_one_command(tiny_recording, tmp_path):
     f = rep["held_out_figures"]
     assert f["frames"] == rep["clips"][1]["frames"] and np.isfinite(f["psnr_face"])   # all held-out frames
     assert (tmp_path / "runs" / "me" / "portrait" / "heldout_me.clip02.png").is_file()
+    # speech in, the recorded speaker out: the LSTM's poses drive the portrait at the recording's own size
+    assert "s2v synthesize --run me" in r.stdout
+    out = tmp_path / "said.mp4"
+    said = subprocess.run([sys.executable, "-m", "s2v", "synthesize", "--run", "me", "--runs-dir",
+                           str(tmp_path / "runs"), "--text", "The economy grew this year.", "--out", str(out)],
+                          capture_output=True, text=True)
+    assert said.returncode == 0, said.stderr[-2000:]
+    from s2v.video import probe_size, read_video
+
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert side["renderer"] == "portrait" and probe_size(out) == (cfg.width, cfg.height)
+    video, fps = read_video(out)
+    assert len(video) == side["frames"] and abs(fps - cfg.fps) < 0.01
+    # every frame is the speaker's own recording moved by the poses (not a generated blur): within 12 grey levels
+    # of its nearest recorded frame
+    rec_frames, _ = read_video(src)
+    near = [np.abs(rec_frames.astype(np.float32) - f.astype(np.float32)).mean((1, 2, 3)).min() for f in video[::5]]
+    assert max(near) < 12, near
     again = subprocess.run(args, capture_output=True, text=True)
     assert again.returncode == 0 and "[capture" not in again.stdout and "[portrait]" not in again.stdout
     bad = subprocess.run(args[:8] + ["--video", str(tmp_path / "nope.mp4")], capture_output=True, text=True)

@@ -86,6 +86,36 @@ def test_real_dwpose_half_body_track_fits(shared_data, body_model):
     assert not res.seen[[9, 10, 11, 12, 13, 14]].any()          # DWPose hips lie below the 768 canvas
 
 
+def test_step_size_is_capped_for_close_ups_only():
+    """Adam's step in stage 1 moves a close-up's face by at most max_step image heights per metre of lever."""
+    from s2v.fitting.fit import step_size
+
+    cfg = FitConfig()
+    studio = Camera.default_for(256, 256)                       # a standing speaker ~4 m away
+    assert step_size(studio, np.array([0.0, 0.0, 4.0]), cfg) == cfg.lr
+    close = Camera(1108.5, 1108.5, 640, 360, 1280, 720)         # a 720p talking head 0.8 m away: zoom 1.92
+    lr = step_size(close, np.array([0.0, 0.9, 0.8]), cfg)
+    assert lr == pytest.approx(cfg.max_step / (1108.5 / 0.8 / 720), rel=1e-6) and lr < 0.3 * cfg.lr
+
+
+def test_real_talking_head_fits(shared_data, body_model):
+    """Issue 27: the real 720p talking head (head and shoulders, face 240 px wide) fits. Before the capped first
+    steps and the unfitted jaw line, stage 1 fled into the robust loss's flat part: residual 80 px, every frame
+    of this clip failed."""
+    from s2v.fitting.detect import detect_frames
+    from s2v.video import iter_frames
+
+    frames = [f for _, f in zip(range(30), iter_frames(shared_data / "real_video_obama" / "clip02.mp4"))]
+    track = detect_frames(frames, progress=False)
+    cfg = FitConfig(init_steps=150, steps=150)
+    res = fit_sequence(track, Camera.default_for(1280, 720), body_model, cfg, progress=False)
+    q = res.quality()
+    assert q["framing"] == "head_shoulders" and q["failed"] <= 3, q
+    assert q["median_face_px"] < 10 and q["median_body_px"] < 25, q
+    data = res.loss_terms["data"][cfg.init_steps // 3:cfg.init_steps]     # stage 1 with every point
+    assert data.max() < 0.7 * cfg.robust_sigma ** 2 and data[-1] < 0.2 * data[0]   # (fled: 0.998 sigma^2, flat)
+
+
 def test_a_too_small_person_is_refused(truth, body_model):
     _, track, cam = truth
     small = track.points[:5].copy()

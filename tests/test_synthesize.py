@@ -329,3 +329,25 @@ def replace_words(speech, words):
     from dataclasses import replace
 
     return replace(speech, words=words)
+
+
+def test_renderer_choice():
+    """auto takes the portrait of a recorded speaker, else the GAN; asking for one the speaker lacks says how to
+    make it."""
+    from types import SimpleNamespace
+
+    from s2v.synthesis.synthesize import choose_renderer
+
+    run = SimpleNamespace(name="me")
+    gan_only = SimpleNamespace(run=run, portrait=None, generator=object())
+    both = SimpleNamespace(run=run, portrait=object(), generator=object())
+    portrait_only = SimpleNamespace(run=run, portrait=object(), generator=None)
+    assert choose_renderer(gan_only, SynthesisConfig()) == "gan"
+    assert choose_renderer(both, SynthesisConfig()) == "portrait"
+    assert choose_renderer(both, SynthesisConfig(renderer="gan")) == "gan"
+    with pytest.raises(SynthesisError, match="s2v speaker --video"):
+        choose_renderer(gan_only, SynthesisConfig(renderer="portrait"))
+    with pytest.raises(SynthesisError, match="gan train"):
+        choose_renderer(portrait_only, SynthesisConfig(renderer="gan"))
+    with pytest.raises(SynthesisError, match="choose auto"):
+        choose_renderer(both, SynthesisConfig(renderer="vid2vid"))

@@ -36,6 +36,18 @@ stands at a lectern or talks into a webcam. What the fitter does about it:
   dropped (``benchmarks/RESULTS.md``, issue 12): annealing the scale from a plain L2 down (SMPLify's
   coarse-to-fine) sends studio arms into wrong depths (+30-60 mm); residuals in person heights or averaged
   per part weaken the priors the same way.
+* **Close-ups take smaller first steps** (``FitConfig.max_step``). Adam's first steps move every variable by
+  about ``lr`` whatever its gradient; a turn of 0.04 rad about the pelvis moves the face of a real 720p
+  head-and-shoulders speaker (zoom = fx / depth = 2 image heights per metre) by 32 px, about the robust scale:
+  stage 1 fled into the flat part of the loss and every frame failed (residual 80 px, four real clips 57-100 %
+  failed). Stage 1 (shape, orientation, placement) now takes ``min(lr, max_step / zoom)``; the studio's
+  standing speaker (zoom 0.5) keeps ``lr``; stage 2 (the per-frame poses, shorter levers) keeps ``lr`` too
+  (capped there as well, the real DWPose track's body residual rose 14.6 -> 19.2 px).
+* **The jaw line is not fitted** (``part_weights["contour"] = 0``, SMPLify-X's default): a detector's contour is
+  the face's silhouette, the body model's is fixed vertices (MediaPipe's is 1.5x as wide as the free model's on
+  the studio's own renders). Fitted, it pulled a real close-up's face 41 px off and shrank the head; without it
+  the four real clips fit with 0-4 failed frames (face 5.6-6.1 px) and the DWPose track's face 8.5 -> 3.1 px, at
+  2-3 mm more studio MPJPE for the full and knees-up views (``benchmarks/RESULTS.md``, issue 27).
 * **Flags mean something.** A frame *fails* when its mean residual exceeds ``fail_frac`` of the person's height
   in the image (the median box of the seen keypoints), so a small or off-centre person is judged like a large
   centred one — but never below ``fail_min_px``: on a small person the detector's own error is larger than 4 %
@@ -66,11 +78,20 @@ class FitConfig:
     init_steps: int = 200
     steps: int = 250                # Adam steps on all frames together
     lr: float = 0.04
+    # Adam's first steps are ``lr`` in every coordinate whatever the gradient: a turn of the whole body about
+    # the pelvis by 0.04 rad moves a close-up face by 0.04 * 0.7 m * zoom (zoom = fx / depth in image heights
+    # per metre), 32 px at 720p for a real head-and-shoulders speaker: past the robust scale, and the fit fled
+    # into the loss's flat part (100 % failed frames). The step is capped at ``max_step`` image heights per
+    # metre of lever (module docstring); a full-body studio view (zoom 0.5) keeps ``lr``.
+    max_step: float = 0.02
     conf_threshold: float = 0.2     # detections below this confidence are ignored
     robust_sigma: float = 0.05      # Geman-McClure scale, in image heights (see module docstring)
     framing: str = "auto"           # "auto", "full", "half", "head_shoulders" or "seated" (module docstring)
     unseen_prior: float = 1e3       # w_pose multiplier that holds body joints with no seen keypoint at rest
-    part_weights: dict = field(default_factory=lambda: {"body": 1.0, "hands": 1.0, "face": 1.0})
+    # the jaw line (contour) is left out as SMPLify-X does by default: a detector's contour is the face's
+    # silhouette, the model's is fixed vertices, 0.63x as wide for MediaPipe's on the studio's own model (module
+    # docstring); fitted, it pulled the face 8.8 px (studio) and 41 px (real 720p close-up) off and failed frames
+    part_weights: dict = field(default_factory=lambda: {"body": 1.0, "hands": 1.0, "face": 1.0, "contour": 0.0})
     w_pose: float = 2e-5            # body pose towards a relaxed standing pose (weak: gestures are large)
     # per-joint multipliers of w_pose: a speaker stands still (section 3.2), so legs and spine move little;
     # without this, keypoint-convention offsets of a detector (e.g. ankles a few px off) become leg tilts in depth
@@ -101,6 +122,8 @@ class FitConfig:
 
 #: What the camera shows (module docstring); ``auto`` picks one of the first three.
 FRAMINGS = ("full", "half", "head_shoulders", "seated")
+#: The face's 17 jaw-line points (iBUG 0-16) in the 137-point layout.
+CONTOUR = slice(SLICES["face"].start, SLICES["face"].start + 17)
 RESIDUAL_PARTS = ("body", "left_hand", "right_hand", "face")
 _LEG_JOINTS = ("left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_foot",
                "right_foot")
@@ -227,6 +250,7 @@ def _weights(track: KeypointTrack, seen: np.ndarray, cfg: FitConfig, device) -> 
     for part, sl in SLICES.items():
         key = "hands" if part.endswith("hand") else part
         w[:, sl] *= cfg.part_weights.get(key, 1.0)
+    w[:, CONTOUR] *= cfg.part_weights.get("contour", 1.0)
     return torch.as_tensor(w, device=device)
 
 
@@ -283,6 +307,15 @@ def _initial_translation(model, camera: Camera, track: KeypointTrack, frames: np
     sh_mid = (rest[16] + rest[17]) / 2                        # model frame
     R = Rotation.from_rotvec(go).as_matrix()
     return (target - R @ sh_mid).astype(np.float32)
+
+
+def step_size(camera: Camera, transl: np.ndarray, cfg: FitConfig) -> float:
+    """Adam's learning rate for a person at ``transl`` (the initial guess): ``cfg.lr``, capped so one step of a
+    rotation moves the image by at most ``cfg.max_step`` image heights per metre of lever (see ``FitConfig.lr``).
+    The zoom is ``fx / depth / height``: 0.5 for the studio's standing speaker, 2 for a real close-up."""
+    depth = float((camera.R @ np.asarray(transl, np.float64) + camera.t)[2])
+    zoom = camera.fy / max(depth, 1e-3) / camera.height
+    return float(min(cfg.lr, cfg.max_step / zoom))
 
 
 def _joint_prior_weights(cfg: FitConfig, device, unseen: tuple[str, ...] = ()) -> torch.Tensor:
@@ -384,6 +417,7 @@ def fit_sequence(track: KeypointTrack, camera: Camera, model, cfg: FitConfig | N
     go0 = facing_camera(camera)
     first = np.nonzero(visible.cpu().numpy())[0][:cfg.init_frames]
     tr0 = _initial_translation(model, camera, track, first, pb.seen, cfg, go0)
+    lr = step_size(camera, tr0, cfg)
 
     # --- stage 1: shape, global orientation, translation (+ poses) on the first frames
     betas = torch.zeros(1, lay.num_betas, device=dev, requires_grad=True)
@@ -404,7 +438,7 @@ def fit_sequence(track: KeypointTrack, camera: Camera, model, cfg: FitConfig | N
     bar = tqdm(total=cfg.init_steps + cfg.steps, desc="fitting", unit="step", disable=not progress)
     for phase, (vars_, steps) in enumerate((([go, tr], cfg.init_steps // 3),
                                              ([go, tr, betas, v1], cfg.init_steps - cfg.init_steps // 3))):
-        opt = torch.optim.Adam(vars_, lr=cfg.lr)
+        opt = torch.optim.Adam(vars_, lr=lr)
         wt = w1.clone()
         if phase == 0:  # torso only first (SMPLify's camera/orientation initialisation)
             torso = torch.zeros_like(wt)

@@ -8,6 +8,8 @@ body fit allows it), the portrait renderer (``portrait/``) and ``report.json``:
 * the fit quality per clip (median residual, failed frames, framing) — a failed fit is reported with what
   to try, not hidden: the portrait then learns from the detected keypoints instead;
 * the key-pose suggestions of the training clips, or why there are none;
+* the speaker's camera and fitted body (from the first training clip), so that ``s2v synthesize --run NAME``
+  drives the portrait with the LSTM's poses (:mod:`s2v.synthesis.synthesize`);
 * the held-out clip judged on *all* its frames at the source's resolution (:mod:`s2v.portrait.evaluate`:
   face PSNR/SSIM, identity, mouth, sharpness, steadiness) and a strip of truth | output | difference.
 
@@ -116,7 +118,15 @@ def prepare_recorded_speaker(name: str, videos, transcripts=None, runs_dir: str 
             report.setdefault("no_suggestion", {})[run.name] = b.why_no_suggestion()
     report["suggestions"] = suggestions if fits_ok else "skipped: the body fit failed (see clips)"
 
-    # the LSTM learns the fitted poses: only from fits that worked
+    # the speaker's camera and fitted body (shape, orientation, placement: section 3.2) come from the first
+    # training clip, so that `s2v synthesize --run NAME` can project predicted poses for the portrait
+    if fits_ok:
+        import shutil
+
+        for art in ("camera", "params"):
+            if not speaker.has(art):
+                shutil.copyfile(train[0].require(art), speaker.path(art))
+                speaker.record(art, config={"from": train[0].name})
     if fits_ok and not speaker.has("pose_model"):
         from s2v.pose.lstm import PoseLSTMConfig
         from s2v.pose.stage import train_pose
@@ -154,6 +164,8 @@ def prepare_recorded_speaker(name: str, videos, transcripts=None, runs_dir: str 
     res, strip_path = stage("held-out figures", judge)
     report["held_out_figures"] = res
     report["strip"] = str(strip_path)
+    if fits_ok and speaker.has("pose_model"):
+        report["synthesize"] = f"python -m s2v synthesize --run {name} --text '...' (or --audio speech.wav)"
     report["minutes"] = round((time.perf_counter() - t_all) / 60, 1)
     (speaker.root / "report.json").write_text(json.dumps(report, indent=2, default=str, ensure_ascii=False))
     return report

@@ -117,9 +117,11 @@ def speaker_card(speaker) -> dict:
     quality = json.loads((root / "quality.json").read_text()) if (root / "quality.json").exists() else {}
     g = speaker.gan_config
     words = ", ".join(speaker.dictionary.words) if speaker.dictionary else "none"
+    renderers = ([f"GAN {g['size']} px wide, trained {g.get('max_steps')} steps"] if g else []) + (
+        [f"portrait at {speaker.portrait.size[0]}x{speaker.portrait.size[1]}"] if speaker.portrait is not None else [])
     summary = (f"{speaker.run.name}: {'shipped with the kit' if exported else 'a run'} ({root}); "
                f"{speaker.camera.width}x{speaker.camera.height} at {speaker.fps:g} fps; LSTM input {speaker.inputs}; "
-               f"GAN {g['size']} px wide, trained {g.get('max_steps')} steps; key words: {words}")
+               f"{'; '.join(renderers)}; key words: {words}")
     return {"summary": summary, "samples": samples, "quality": quality}
 
 

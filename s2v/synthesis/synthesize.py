@@ -9,6 +9,12 @@ A *speaker* is a run folder holding the trained stages of one person: ``pose/mod
 SMPL-X parameters, from which the fixed shape, global orientation and placement are taken (the paper fixes
 them after the first frames, section 3.2).
 
+A *recorded* speaker (``s2v speaker --video``: one's own clips) has the portrait renderer (``portrait/``,
+:mod:`s2v.portrait`) in place of, or beside, the GAN: the predicted poses are projected by the recording's camera
+and the renderer draws the person at the recording's own resolution, the face from real reference faces moved
+by the keypoints (``SynthesisConfig.renderer``). It needs a portrait that learned from the *fitted* body
+(``labels`` fit), since a predicted pose is a body-model pose.
+
 The model's input kind decides the path: an audio model hears the given speech, or the TTS voice for text
 input (with the paper's noise in pauses, section 4.2); a text model reads the text, or the words that
 speech recognition hears in the given audio. Memory is bounded for any length: recognition runs on pieces
@@ -51,6 +57,7 @@ class SynthesisConfig:
     device: str | None = None         # default: CUDA when available
     stream: bool = False              # a fragmented MP4 that plays while it is written; keypoints a second at a time
     stream_piece: float = 5.0         # streamed audio: recognised in pieces of at most this many seconds
+    renderer: str = "auto"            # auto (the portrait when the speaker has one, else the GAN) | gan | portrait
     precision: str = "auto"           # generator arithmetic: auto (CUDA float16; bfloat16 on a CPU that has it in
                                       # hardware: 2x the frames/s, 51 dB from float32), fp32, bf16, fp16 (CUDA)
 
@@ -74,6 +81,7 @@ class Speaker:
     seen: np.ndarray = field(default_factory=lambda: np.ones(137, bool))  # keypoints the recording showed
     hand_basis: dict | None = None    # the speaker's own hand PCA (fit --hands speaker), else the model's
     backend: str = "auto"             # body model: a shipped speaker keeps the one it was trained with
+    portrait: object | None = None    # s2v.portrait.render.PortraitRenderer of a recorded speaker (else None)
     _body: object = field(default=None, init=False, repr=False, compare=False)
 
     def body_model(self):
@@ -112,9 +120,12 @@ class Speaker:
         if not run.root.is_dir():
             raise SynthesisError(f"no run folder {run.root}: train a speaker first (notebook 00_quickstart, or "
                                  "`s2v capture`, `s2v pose`, `s2v gan train`), or use the shipped speaker 'ada'")
+        portrait = run.has("portrait") and run.has("portrait_frame")
         needs = [("pose_model", "the speech-to-pose LSTM", f"s2v pose --train {run.name} --out {run.name}"),
-                 ("gan", "the skeleton-to-video GAN", f"s2v gan train --run {run.name}"),
                  ("camera", "the recording's camera", f"s2v capture --run {run.name} ...")]
+        if not portrait:
+            needs.insert(1, ("gan", "the skeleton-to-video GAN (or a portrait renderer)",
+                             f"s2v gan train --run {run.name}"))
         for art, what, cmd in needs:
             if not run.has(art):
                 raise SynthesisError(f"run {run.name!r} lacks {what} ({run.root / ARTIFACTS[art].relpath}); "
@@ -127,7 +138,20 @@ class Speaker:
         if ck.get("target", "smplx") != "smplx":
             raise SynthesisError(f"{run.path('pose_model')} predicts {ck.get('target')!r}, not SMPL-X parameters: "
                                  "only a 3D model can drive the skeleton images")
-        G, gcfg = load_generator(run.require("gan"), device)
+        G, gcfg = load_generator(run.require("gan"), device) if run.has("gan") else (None, {})
+        renderer = None
+        if portrait:
+            from s2v.portrait.render import PortraitRenderer
+
+            labels = (run.manifest["artifacts"].get("portrait", {}).get("config") or {}).get("labels")
+            renderer = PortraitRenderer.load(run.require("portrait").parent, device)
+            if (labels or renderer.face.cfg.labels) == "keypoints":
+                if G is None:
+                    raise SynthesisError(
+                        f"run {run.name!r}: its portrait learned from the detected keypoints (the body fit had "
+                        "failed), and a predicted pose is a body-model pose: fit the clips again (s2v fit --run CLIP "
+                        "--framing ...), then train the portrait with --labels fit")
+                renderer = None
         dictionary = None
         if run.has("dictionary"):
             from s2v.dictionary.store import KeyPoseDictionary
@@ -154,7 +178,8 @@ class Speaker:
         basis = load_hand_basis(run.path(source))   # the speaker's own hand PCA, if the fit made one
         backend = man.get("exported", {}).get("body_model", "auto")   # a shipped speaker's own body model
         return cls(run, model, ck, G, gcfg, dictionary, Camera.load(run.require("camera")), np.asarray(p.betas),
-                   np.median(p.global_orient[:n], 0), np.median(p.transl[:n], 0), voice, seen, basis, backend)
+                   np.median(p.global_orient[:n], 0), np.median(p.transl[:n], 0), voice, seen, basis, backend,
+                   renderer)
 
 
 # ---------------------------------------------------------------------------------------------- speech in
@@ -440,6 +465,46 @@ def output_paths(out: str | Path, overwrite: bool = True, sides: bool = True) ->
     return paths
 
 
+def choose_renderer(sp: Speaker, cfg: SynthesisConfig) -> str:
+    """``gan`` or ``portrait`` for ``cfg.renderer`` (auto: the portrait when the speaker has one)."""
+    if cfg.renderer not in ("auto", "gan", "portrait"):
+        raise SynthesisError(f"renderer {cfg.renderer!r}: choose auto, gan or portrait")
+    if cfg.renderer == "portrait" and sp.portrait is None:
+        raise SynthesisError(f"speaker {sp.run.name!r} has no portrait renderer that poses can drive (portrait/ "
+                             "trained with labels fit): make one with `s2v speaker --video ...` or "
+                             "`s2v portrait train`")
+    if cfg.renderer == "gan" and sp.generator is None:
+        raise SynthesisError(f"speaker {sp.run.name!r} has no GAN (gan/generator.pt): train one with "
+                             f"`s2v gan train --run {sp.run.name}`, or use --renderer portrait")
+    if cfg.renderer == "auto":
+        return "portrait" if sp.portrait is not None else "gan"
+    return cfg.renderer
+
+
+def render_portrait(renderer, points, out: Path, fps: float, audio=None, side_by_side: bool = False,
+                    progress: bool = True, stream: bool = False, on_frame=None) -> Path:
+    """Source-pixel keypoints (an array, or an iterable of chunks) -> MP4 by a
+    :class:`~s2v.portrait.render.PortraitRenderer`. The renderer chooses its reference frames with hysteresis
+    over the whole sequence, so chunks are gathered first (keypoints are ~2 KB a frame); frames are then made
+    and encoded one at a time. ``side_by_side``: the skeleton drawn at the source's size | the frame."""
+    from tqdm.auto import tqdm
+
+    from s2v.render.skeleton import render_skeleton
+    from s2v.video import stream_video, write_video
+
+    pts = points if isinstance(points, np.ndarray) else np.concatenate(list(points), 0)
+
+    def frames():
+        W, H = renderer.size
+        for i, f in enumerate(tqdm(renderer.frames(pts), total=len(pts), desc="portrait", unit="frame",
+                                   disable=not progress)):
+            yield np.concatenate([render_skeleton(pts[i], W, H), f], 1) if side_by_side else f
+            if on_frame is not None:
+                on_frame(i)
+
+    return (stream_video if stream else write_video)(frames(), out, fps, audio=audio)
+
+
 def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path | np.ndarray | None = None,
                text: str | None = None, lang: str | None = None, cfg: SynthesisConfig | None = None,
                runs_dir: str | Path = "runs", progress: bool = True, overwrite: bool = True,
@@ -466,8 +531,10 @@ def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path 
         raise SynthesisError(f"size {cfg.size} must be a positive multiple of 32")
     t = time.perf_counter()
     sp = speaker if isinstance(speaker, Speaker) else Speaker.load(speaker, runs_dir, cfg.device)
+    portrait = choose_renderer(sp, cfg) == "portrait"
     try:
-        dtype = str(inference_dtype(next(sp.generator.parameters()).device, cfg.precision)).removeprefix("torch.")
+        dtype = "float32" if portrait else str(
+            inference_dtype(next(sp.generator.parameters()).device, cfg.precision)).removeprefix("torch.")
     except ValueError as e:   # an unknown precision, or fp16 on a CPU
         raise SynthesisError(str(e)) from None
     timings["load"] = time.perf_counter() - t
@@ -488,7 +555,10 @@ def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path 
     timings["poses"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    W, H = frame_size(sp.camera.width, sp.camera.height, cfg.size or int(sp.gan_config["size"]))
+    if portrait:   # the recording's own resolution
+        W, H = sp.portrait.size
+    else:
+        W, H = frame_size(sp.camera.width, sp.camera.height, cfg.size or int(sp.gan_config["size"]))
     if live:
         stream = RecognitionStream(sp, speech, poses, cfg)
         points = (poses_to_keypoints(sp, speaker_params(sp, chunk), W, H) for chunk in stream)
@@ -510,9 +580,13 @@ def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path 
         sf.write(wav, speech.audio, SAMPLE_RATE)
         with folder_lock(out.parent):   # another synthesis into the same folder writes its three files after ours
             output_paths(out, overwrite)  # ... and, without overwrite, one that finished meanwhile is not replaced
-            render_video(sp.generator, points, (W, H), out, sp.fps, audio=wav, size=(W, H),
-                         side_by_side=cfg.side_by_side, progress=progress, stream=cfg.stream, on_frame=first_frame,
-                         precision=cfg.precision)
+            if portrait:
+                render_portrait(sp.portrait, points, out, sp.fps, audio=wav, side_by_side=cfg.side_by_side,
+                                progress=progress, stream=cfg.stream, on_frame=first_frame)
+            else:
+                render_video(sp.generator, points, (W, H), out, sp.fps, audio=wav, size=(W, H),
+                             side_by_side=cfg.side_by_side, progress=progress, stream=cfg.stream,
+                             on_frame=first_frame, precision=cfg.precision)
             timings["video"] = time.perf_counter() - t
             if live:   # what the stream recognised and inserted, for the side files
                 poses, records, speech = stream.poses, stream.records, replace(speech, words=stream.words)
@@ -521,6 +595,7 @@ def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path 
             save_json(side_json, {
                 "speaker": sp.run.name, "source": speech.source, "language": speech.language, "fps": sp.fps,
                 "frames": len(poses), "words": speech.words, "timings": timings, "precision": dtype,
+                "renderer": "portrait" if portrait else "gan",
                 "insertions": [asdict(r) for r in records], "config": asdict(cfg)})
     res = SynthesisResult(out, len(poses), sp.fps, speech.duration, speech.words, records, timings, dtype)
     return res
