@@ -246,18 +246,43 @@ def _finish(run: Run, cfg: dict, audio: np.ndarray, w: int, h: int, focal_px: fl
     cam.save(run.path("camera"))
     for a in ("audio", "recording", "camera"):
         run.record(a, config=cfg, fps=cfg["fps"])
-    write_transcript(run, audio, transcript, recognize_speech, cfg)
+    write_transcript(run, audio, transcript, recognize_speech, cfg, offset=float(cfg.get("start") or 0.0))
 
 
-def write_transcript(run: Run, audio: np.ndarray, transcript: str | None, recognize_speech: bool, cfg: dict) -> None:
+def write_transcript(run: Run, audio: np.ndarray, transcript: str | None, recognize_speech: bool, cfg: dict,
+                     offset: float = 0.0) -> None:
     """``capture/transcript.json``: the words of ``transcript`` aligned to the speech (English or Mandarin), or
-    recognised in it (pocketsphinx, English); nothing when neither is asked for."""
+    recognised in it (pocketsphinx, English); nothing when neither is asked for. A Praat TextGrid's word times
+    are kept as given (no re-alignment: they are the best the user has), moved by ``offset`` seconds (the start
+    of the part of the take kept) and cut to the speech."""
     from s2v.io import save_json
 
     if transcript is None and not recognize_speech:
         return
     from s2v.speech import stt
+    from s2v.speech.align import is_textgrid, read_textgrid
 
+    if transcript is not None and is_textgrid(transcript):
+        import tempfile
+
+        from s2v.speech.tts import Word
+
+        with tempfile.TemporaryDirectory() as tmp:   # praatio reads files
+            p = Path(tmp) / "words.TextGrid"
+            p.write_text(transcript, encoding="utf-8")
+            try:
+                given = read_textgrid(p)
+            except ValueError as e:
+                raise CaptureError(f"--transcript: {str(e).replace(str(p), 'the TextGrid')}") from None
+        end = len(audio) / SAMPLE_RATE
+        words = [Word(w.text, w.start - offset, w.end - offset) for w in given
+                 if w.start - offset >= -1e-6 and w.end - offset <= end + 1e-6]
+        save_json(run.path("transcript"), {"text": " ".join(w.text for w in words), "language": None,
+                                           "source": f"Praat TextGrid (word times as given, {len(given)} words; "
+                                                     f"{len(words)} in the speech kept)",
+                                           "words": [wd.to_dict() for wd in words]})
+        run.record("transcript", config=cfg)
+        return
     if transcript is not None:   # English: pocketsphinx; Mandarin: eSpeak NG + DTW (s2v.speech.align)
         from s2v.speech.align import align_transcript
 

@@ -150,7 +150,7 @@ def _capture(a, run) -> int:
             raise CaptureError("--mocap needs the speech that goes with the motion: --audio FILE")
         rep = import_mocap(a.mocap, run, a.audio, MocapConfig(fps=a.fps or 30.0, source_fps=a.mocap_fps,
                                                                hand_mean=a.hand_mean, up=a.up, root=a.root),
-                           transcript=text, recognize_speech=not a.no_stt)
+                           transcript=text, recognize_speech=not a.no_stt, start=a.start, end=a.end)
         print(f"imported {a.mocap}: {rep.source_frames} frames at {rep.source_fps:g} Hz -> {rep.frames} at "
               f"{rep.fps:g} fps ({rep.frames / rep.fps:.1f} s), fingers {rep.hand_mean}, up {rep.up}, root "
               f"{rep.root} -> {run.root}")
@@ -636,7 +636,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--fps", type=float, default=None, help="frame rate of --frames (--mocap: the run's, default 30)")
     c.add_argument("--mocap", default=None, help="an SMPL-X motion file (AMASS/BEAT2 .npz: poses, trans, betas, "
                    "expressions, frame rate) with its speech in --audio")
-    c.add_argument("--mocap-fps", type=float, default=None, help="the motion file's frame rate if it names none")
+    c.add_argument("--mocap-fps", type=float, default=None,
+                   help="the motion file's frame rate if it names none (one that contradicts the file's is refused)")
     c.add_argument("--hand-mean", default="auto", choices=("auto", "absolute", "relative"),
                    help="finger rotations of --mocap: absolute (MoSh++: AMASS, BEAT2) or relative to the hand mean")
     c.add_argument("--up", default="auto", choices=("auto", "y", "z"), help="up axis of --mocap (AMASS: z)")

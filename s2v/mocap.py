@@ -10,8 +10,12 @@ differ from the kit's and are converted here, each reported:
   30 fps would otherwise drift against the audio 2-4x).
 * **Fingers.** MoSh++ (AMASS, BEAT2) stores *absolute* finger rotations (``flat_hand_mean=True``); the kit adds
   the model's hand mean (``flat_hand_mean=False``, as ``smplx`` does by default), so the mean is subtracted —
-  else every hand becomes a claw. ``hand_mean="auto"`` tells the two apart by which is nearer the data's
-  average hand: the model's relaxed hand (absolute) or zero (relative).
+  else every hand becomes a claw. ``hand_mean="auto"`` reads the file's own ``flat_hand_mean`` when it has one
+  (the kit's export writes it); else a MoSh++ file (AMASS's ``mocap_framerate``, BEAT2's ``mocap_frame_rate``) is
+  absolute, as MoSh++ writes them; else the nearer of the model's relaxed hand (absolute) and zero (relative) to
+  the data's average hand decides — and a close call (under ``hand_margin`` apart) is refused with both
+  distances, not guessed: a real BEAT2 take was 2.315 vs 2.185 apart, and the guess made every hand a fist. The
+  choice and its reason are always in the report's notes.
 * **Up axis.** AMASS is z-up, BEAT2 and ``smplx`` y-up (the kit: y up, facing +z); ``up="auto"`` reads it
   from where the body's own up points. The rotation is applied about the pelvis (``transl`` follows).
 
@@ -22,7 +26,17 @@ pelvis) — the report gives how far they turned and walked, so a user sees what
 ``root="keep"`` keeps the per-frame orientation and translation in the run's parameters (for rendering the
 capture itself); the LSTM never predicts them (the 106 numbers exclude them).
 
-Shape and expression beyond the kit's 10 coefficients are cut, and the report says how much was cut.
+**Shape and expression** coefficients are only kept in the space they were made for: a file of the body model
+in use (the kit's own export names it under ``body_model``; an SMPL-X file when the official model is in use).
+SMPL-X ``betas`` (300) and FLAME ``expressions`` (100) are *not* the free model's bases: poured in, a male
+speaker rendered with a female build. With the free model, such a file gets the neutral shape and no
+expression (the jaw, a joint rotation, is kept), said in the notes. Beyond the kit's 10, coefficients are cut,
+and the report says how much was cut.
+
+**Speech and motion of one take** rarely last exactly as long (BEAT2: 63.53 s of motion, 64.10 s of speech):
+within ``max_gap_s`` both are cut to their common span from the start, and the cut is reported; a larger gap is
+refused with both durations (another take, or a wrong frame rate). A ``--mocap-fps`` that contradicts the rate
+the file names is refused.
 """
 from __future__ import annotations
 
@@ -48,6 +62,8 @@ class MocapConfig:
     hand_mean: str = "auto"          # absolute (MoSh++: AMASS, BEAT2) | relative (smplx default) | auto
     up: str = "auto"                 # the file's up axis: y | z | auto
     root: str = "fixed"              # fixed (the paper: orientation and translation of the first frame) | keep
+    hand_margin: float = 0.15        # auto fingers: the two readings' distances must differ by this fraction
+    max_gap_s: float = 3.0           # motion and speech lasting up to this much apart are cut to their common span
 
     def __post_init__(self) -> None:
         for name, allowed in (("hand_mean", ("auto", "absolute", "relative")), ("up", ("auto", "y", "z")),
@@ -97,11 +113,17 @@ def read_mocap(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def mocap_fps(d: dict, given: float | None = None) -> float:
+    """The motion's frame rate: the file's own, or ``given`` when it names none. A ``given`` rate that contradicts
+    the file's is refused (the motion would stretch against its speech without a word)."""
+    named = next((float(np.asarray(d[k]).reshape(-1)[0]) for k in FPS_KEYS if k in d), None)
+    if given and named and abs(given - named) > 1e-3 * named:
+        raise MocapError(f"--mocap-fps {given:g} contradicts the file's own frame rate ({named:g} Hz): the motion "
+                         f"would stretch {100 * abs(named / given - 1):.1f} % against its speech. Leave --mocap-fps "
+                         "out")
     if given:
         return float(given)
-    for k in FPS_KEYS:
-        if k in d:
-            return float(np.asarray(d[k]).reshape(-1)[0])
+    if named:
+        return named
     raise MocapError(f"the file names no frame rate (none of {', '.join(FPS_KEYS)}); give it (--mocap-fps)")
 
 
@@ -204,6 +226,34 @@ def hand_convention(hands: np.ndarray, mean: np.ndarray) -> str:
     return "absolute" if np.linalg.norm(avg - mean) < np.linalg.norm(avg) else "relative"
 
 
+def read_hand_convention(d: dict, hands: np.ndarray, mean: np.ndarray, margin: float = 0.15) -> tuple[str, str]:
+    """(convention, why) for ``hand_mean="auto"``: the file's ``flat_hand_mean``; else MoSh++'s (absolute) for a
+    file with MoSh++'s frame-rate key; else the nearer reading of the data, refused when the two are within
+    ``margin`` of each other (module docstring)."""
+    if "flat_hand_mean" in d:
+        flat = bool(np.asarray(d["flat_hand_mean"]).reshape(-1)[0])
+        return ("absolute" if flat else "relative"), f"the file says flat_hand_mean={flat}"
+    key = next((k for k in ("mocap_frame_rate", "mocap_framerate") if k in d), None)
+    if key:
+        return "absolute", f"a MoSh++ file (AMASS/BEAT2: '{key}'), which stores absolute fingers"
+    avg = hands.mean(0)
+    d_abs, d_rel = float(np.linalg.norm(avg - mean)), float(np.linalg.norm(avg))
+    if abs(d_abs - d_rel) < margin * max(d_abs, d_rel):
+        raise MocapError(f"cannot tell the finger convention: the data's average hand is {d_abs:.3f} from the "
+                         f"model's relaxed hand (absolute) and {d_rel:.3f} from the flat hand (relative), too close "
+                         "to call; say it: --hand-mean absolute (MoSh++: AMASS, BEAT2) or relative (smplx default)")
+    conv = "absolute" if d_abs < d_rel else "relative"
+    return conv, (f"the data's average hand is {min(d_abs, d_rel):.3f} from the {conv} reading, "
+                  f"{max(d_abs, d_rel):.3f} from the other")
+
+
+def same_space(d: dict, model) -> bool:
+    """Whether the file's shape/expression coefficients are in ``model``'s bases: the kit's own export names its
+    body model (``body_model``); any other SMPL-X file is in the official model's."""
+    named = str(np.asarray(d["body_model"]).reshape(-1)[0]) if "body_model" in d else "smplx"
+    return named == getattr(model, "backend", "free")
+
+
 # ---------------------------------------------------------------------------------------------- conversion
 def to_kit(d: dict, model, cfg: MocapConfig | None = None) -> tuple[SMPLXParams, MocapReport]:
     """A motion file's arrays -> the kit's parameters (12 hand PCA components, 10 betas/expressions, at
@@ -225,10 +275,18 @@ def to_kit(d: dict, model, cfg: MocapConfig | None = None) -> tuple[SMPLXParams,
 
     betas_all = np.asarray(d.get("betas", np.zeros(10)), np.float32)
     betas_all = betas_all.reshape(-1, betas_all.shape[-1])[0] if betas_all.ndim > 1 else betas_all.reshape(-1)
+    ek = next((k for k in ("expressions", "expression", "exp") if k in d), None)
+    space = same_space(d, model)
+    if not space and (np.abs(betas_all).max(initial=0) > 0 or ek is not None):
+        notes.append(f"shape and expression: the file's {len(betas_all)} shape and "
+                     f"{0 if ek is None else np.asarray(d[ek]).reshape(T0, -1).shape[1]} expression coefficients are "
+                     f"SMPL-X/FLAME's, not the free body model's bases: the neutral shape and no expression are used "
+                     "(the jaw is kept); put the official SMPL-X model in place to keep them")
+        betas_all = np.zeros(len(betas_all), np.float32)
+        ek = None
     betas = np.zeros(lay.num_betas, np.float32)
     betas[:min(len(betas_all), lay.num_betas)] = betas_all[:lay.num_betas]
     cut_b = float(np.linalg.norm(betas_all[lay.num_betas:]))
-    ek = next((k for k in ("expressions", "expression", "exp") if k in d), None)
     expr_all = np.zeros((T0, 10), np.float32) if ek is None else np.asarray(d[ek], np.float32).reshape(T0, -1)
     expr = np.zeros((T, lay.num_expression), np.float32)
     nx = min(expr_all.shape[1], lay.num_expression)
@@ -240,10 +298,15 @@ def to_kit(d: dict, model, cfg: MocapConfig | None = None) -> tuple[SMPLXParams,
 
     mean = model_hand_mean(model)
     hands = poses[:, 75:165]
-    conv = hand_convention(hands, mean) if cfg.hand_mean == "auto" else cfg.hand_mean
+    if cfg.hand_mean == "auto":
+        conv, why = read_hand_convention(d, hands, mean, cfg.hand_margin)
+    else:
+        conv, why = cfg.hand_mean, "as given"
     if conv == "absolute":
         hands = hands - mean
-        notes.append("fingers: absolute (MoSh++, flat_hand_mean=True): the model's hand mean subtracted")
+        notes.append(f"fingers: absolute (flat_hand_mean=True; {why}): the model's hand mean subtracted")
+    else:
+        notes.append(f"fingers: relative to the model's hand mean (smplx's default; {why})")
 
     up = up_axis(poses[:, :3]) if cfg.up == "auto" else cfg.up
     pelvis = model.rest_joints(betas)[0].astype(np.float64)
@@ -317,16 +380,20 @@ def to_mocap(params: SMPLXParams, model, fps: float, out_fps: float | None = Non
         fps = out_fps
     return {"poses": poses.astype(np.float32), "trans": trans, "betas": params.betas.copy(),
             "expressions": expr.astype(np.float32), "mocap_frame_rate": np.array(fps),
-            "gender": np.array("neutral"), "model": np.array("smplx")}
+            "gender": np.array("neutral"), "model": np.array("smplx"),
+            "flat_hand_mean": np.array(hand_mean == "absolute"), "body_model": np.array(model.backend)}
 
 
 # ---------------------------------------------------------------------------------------------- the run
 def import_mocap(path: str | Path, run, audio_file: str | Path, cfg: MocapConfig | None = None, model=None,
                  transcript: str | None = None, recognize_speech: bool = True, silence_db: float = -50.0,
-                 tolerance_s: float = 0.5) -> MocapReport:
+                 start: float | None = None, end: float | None = None) -> MocapReport:
     """A motion file + its speech -> a run: ``capture/mocap.npz`` (the kit's layout at ``cfg.fps``, fps in
     the file), ``capture/audio.wav`` (16 kHz mono) and the transcript (forced alignment of ``transcript``, or
-    recognition). Motion and speech must last the same (within ``tolerance_s``): else they would not match."""
+    recognition). Motion and speech lasting up to ``cfg.max_gap_s`` apart are cut to their common span (said in
+    the notes); a larger gap is refused. ``start``/``end`` (seconds) then keep that part of the take, both."""
+    import soundfile as sf
+
     from s2v.capture import _extract_audio, write_transcript
     from s2v.speech.features import SAMPLE_RATE
 
@@ -338,14 +405,38 @@ def import_mocap(path: str | Path, run, audio_file: str | Path, cfg: MocapConfig
     params, rep = to_kit(read_mocap(path), model, cfg)
     audio, level = _extract_audio(run, ["-i", str(audio_file)], audio_file, silence_db)
     seconds, speech = len(params) / cfg.fps, len(audio) / SAMPLE_RATE
-    if abs(seconds - speech) > tolerance_s:
+    if abs(seconds - speech) > cfg.max_gap_s:
         run.path("audio").unlink(missing_ok=True)
-        raise MocapError(f"{path}: the motion lasts {seconds:.2f} s but the speech {speech:.2f} s; they would not "
-                         "match (another take, or a wrong frame rate: give --mocap-fps)")
+        raise MocapError(f"{path}: the motion lasts {seconds:.2f} s but the speech {speech:.2f} s, "
+                         f"{abs(seconds - speech):.2f} s apart (at most {cfg.max_gap_s:g} s are cut to the common "
+                         "span): another take, or a wrong frame rate (--mocap-fps for a file that names none)")
+    if seconds > speech + 0.5 / cfg.fps:      # cut the motion to the speech
+        n = max(2, int(np.floor(speech * cfg.fps + 1e-6)))
+        params = params.frames(slice(0, n))
+        rep.notes.append(f"span: the motion lasts {seconds:.2f} s, the speech {speech:.2f} s: the motion's last "
+                         f"{seconds - n / cfg.fps:.2f} s cut")
+    elif speech > seconds + 0.5 / cfg.fps:    # cut the speech to the motion
+        audio = audio[:int(round(seconds * SAMPLE_RATE))]
+        sf.write(run.path("audio"), audio, SAMPLE_RATE, subtype="PCM_16")
+        rep.notes.append(f"span: the speech lasts {speech:.2f} s, the motion {seconds:.2f} s: the speech's last "
+                         f"{speech - seconds:.2f} s cut")
+    offset = 0.0
+    if start is not None or end is not None:
+        a = 0.0 if start is None else float(start)
+        b = len(params) / cfg.fps if end is None else min(float(end), len(params) / cfg.fps)
+        if not 0 <= a < b - 1.0 / cfg.fps:
+            run.path("audio").unlink(missing_ok=True)
+            raise MocapError(f"--start {a:g} / --end {b:g}: not a span inside the take ({len(params) / cfg.fps:.2f} s)")
+        i, j = int(round(a * cfg.fps)), int(round(b * cfg.fps))
+        params, offset = params.frames(slice(i, j)), i / cfg.fps
+        audio = audio[int(round(i / cfg.fps * SAMPLE_RATE)):int(round(j / cfg.fps * SAMPLE_RATE))]
+        sf.write(run.path("audio"), audio, SAMPLE_RATE, subtype="PCM_16")
+        rep.notes.append(f"span: {i / cfg.fps:.2f}-{j / cfg.fps:.2f} s of the take kept (--start/--end)")
+    rep.frames = len(params)
     params.save(run.path("mocap"), fps=cfg.fps, source=str(path))
     conf = {"source": str(path), "audio_source": str(audio_file), "fps": cfg.fps, "audio_level_db": round(level, 1),
             **{k: v for k, v in rep.to_dict().items() if k != "notes"}}
     run.record("mocap", config=conf, fps=cfg.fps, notes=rep.notes)
     run.record("audio", config=conf)
-    write_transcript(run, audio, transcript, recognize_speech, conf)
+    write_transcript(run, audio, transcript, recognize_speech, conf, offset=offset)
     return rep

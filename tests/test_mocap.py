@@ -149,3 +149,92 @@ def test_time_ranges_split_one_recording(studio):
             RunSpan.parse(bad, run.root.parent)
     with pytest.raises(SpanError, match="outside"):
         run_sequence(RunSpan.parse(f"{run.name}:900-901", run.root.parent))
+
+
+def _stock_beat2(truth, model, fps, path, short_s: float = 0.5):
+    """Studio truth written as a stock BEAT2 take comes: 165 numbers at 30 Hz under 'mocap_frame_rate', MoSh++'s
+    absolute fingers with no flag saying so, SMPL-X's 300 betas (a built speaker) and FLAME's 100 expressions, and
+    the motion ``short_s`` shorter than its speech."""
+    d = to_mocap(truth, model, fps, hand_mean="absolute")
+    del d["flat_hand_mean"], d["body_model"]                          # a stock file names neither
+    n = len(d["poses"]) - int(round(short_s * fps))
+    d = {k: (v[:n] if np.ndim(v) and len(v) == len(truth) else v) for k, v in d.items()}
+    d["betas"] = np.r_[np.full(10, 1.5, np.float32), np.zeros(290, np.float32)]
+    d["expressions"] = np.concatenate([d["expressions"], np.zeros((n, 90), np.float32)], 1)
+    np.savez(path, **d)
+    return n
+
+
+def test_a_stock_beat2_take_imports_with_no_flags(studio30, body_model, tmp_path, capsys):
+    """Issue 28's bar: motion 0.5 s shorter than its speech, absolute fingers, foreign betas/expressions -> one
+    command, no flags: the speech cut to the motion, hands as the truth's (not fists), the neutral shape, and
+    every choice printed."""
+    import soundfile as sf
+
+    from s2v.cli import main
+
+    run, truth, fps = studio30
+    n = _stock_beat2(truth, body_model, fps, tmp_path / "take.npz")
+    R = ["--runs-dir", str(tmp_path / "runs")]
+    assert main(["capture", "--run", "b2", "--mocap", str(tmp_path / "take.npz"), "--audio",
+                 str(run.path("audio")), "--no-stt", *R]) == 0
+    out = capsys.readouterr().out
+    assert "MoSh++" in out and "neutral shape" in out and "speech's last" in out
+    b2 = Run(tmp_path / "runs" / "b2")
+    p = SMPLXParams.load(b2.path("mocap"))
+    audio, sr = sf.read(b2.path("audio"))
+    assert len(p) == n and abs(len(audio) / sr - n / fps) < 1.0 / fps          # in sync after the cut
+    assert np.abs(p.left_hand_pose - truth.left_hand_pose[:n]).max() <= 1e-4     # relaxed, as recorded
+    assert np.abs(p.betas).max() == 0 and np.abs(p.expression).max() == 0       # not poured into the free bases
+    assert _angle(p.jaw_pose, truth.jaw_pose[:n]) <= 1e-5                        # the jaw is a joint: kept
+    # --start/--end keep a part of the take, motion and speech alike
+    assert main(["capture", "--run", "part", "--mocap", str(tmp_path / "take.npz"), "--audio",
+                 str(run.path("audio")), "--no-stt", "--start", "0.5", "--end", "2.0", *R]) == 0
+    part = Run(tmp_path / "runs" / "part")
+    pp = SMPLXParams.load(part.path("mocap"))
+    audio, sr = sf.read(part.path("audio"))
+    assert len(pp) == int(round(1.5 * fps)) and abs(len(audio) / sr - 1.5) < 1.0 / fps
+    assert _angle(pp.body_pose, truth.body_pose[int(round(0.5 * fps)):][:len(pp)]) <= 1e-5
+
+
+def test_mocap_choices_that_cannot_be_right_are_refused(studio30, body_model):
+    run, truth, fps = studio30
+    d = to_mocap(truth, body_model, fps, hand_mean="absolute")
+    with pytest.raises(MocapError, match="contradicts the file's own frame rate"):
+        to_kit(d, body_model, MocapConfig(fps=fps, source_fps=fps * 0.993))   # BEAT2's 29.8 for 30
+    # a file with neither a flag nor MoSh++'s key, whose average hand lies halfway: refused with both figures
+    mean = np.concatenate([body_model.smplx.left_hand_mean.numpy(), body_model.smplx.right_hand_mean.numpy()])
+    odd = {k: v for k, v in d.items() if k not in ("flat_hand_mean", "mocap_frame_rate")}
+    odd["fps"] = np.array(fps)
+    odd["poses"] = odd["poses"].copy()
+    odd["poses"][:, 75:] = mean / 2
+    with pytest.raises(MocapError, match="too close to call"):
+        to_kit(odd, body_model, MocapConfig(fps=fps))
+    p, rep = to_kit(odd, body_model, MocapConfig(fps=fps, hand_mean="relative"))
+    assert rep.hand_mean == "relative" and any("as given" in n for n in rep.notes)
+
+
+def test_textgrid_word_times_are_kept_as_given(studio30, body_model, tmp_path):
+    """A Praat TextGrid (BEAT2's word times) is read, not re-aligned: its words and times land in the run's
+    transcript, moved by --start and cut to the speech kept; silence labels are dropped."""
+    import json
+
+    from praatio import textgrid
+
+    from s2v.cli import main
+
+    run, truth, fps = studio30
+    _stock_beat2(truth, body_model, fps, tmp_path / "take.npz")
+    given = [(0.20, 0.62, "hello"), (0.62, 0.70, "sil"), (0.70, 1.10, "world"), (1.60, 2.05, "again"),
+             (2.30, 2.60, "late")]
+    tg = textgrid.Textgrid()
+    tg.addTier(textgrid.IntervalTier("words", given, 0.0, 3.0))
+    tg.addTier(textgrid.IntervalTier("phones", [(0.2, 0.4, "HH")], 0.0, 3.0))
+    tg.save(str(tmp_path / "take.TextGrid"), format="long_textgrid", includeBlankSpaces=True)
+    R = ["--runs-dir", str(tmp_path / "runs")]
+    assert main(["capture", "--run", "tg", "--mocap", str(tmp_path / "take.npz"), "--audio", str(run.path("audio")),
+                 "--transcript", str(tmp_path / "take.TextGrid"), "--start", "0.5", "--end", "2.2", *R]) == 0
+    t = json.loads((tmp_path / "runs" / "tg" / "capture" / "transcript.json").read_text())
+    assert "TextGrid" in t["source"]
+    # "hello" starts before the part kept and "late" ends after it: dropped; the rest moved by -0.5 s
+    assert [(w["word"], w["start"], w["end"]) for w in t["words"]] == [("world", 0.2, 0.6), ("again", 1.1, 1.55)]

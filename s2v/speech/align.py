@@ -86,3 +86,36 @@ def align_transcript(audio: np.ndarray, sr: int, text: str, lang: str | None = N
 
         return stt.align(audio, sr, text), "en", "forced alignment (pocketsphinx)"
     return align_by_tts(audio, sr, text, lang), lang, "eSpeak NG speech of the transcript, DTW to the recording"
+
+
+#: labels of a TextGrid's word tier that mark silence, not words (MFA, Praat and BEAT2 conventions)
+SILENCE_LABELS = frozenset({"", "sil", "sp", "spn", "<eps>", "<sil>", "#"})
+
+
+def is_textgrid(text: str) -> bool:
+    """Whether ``text`` is a Praat TextGrid (long or short format), not a plain transcript."""
+    return text.lstrip("\ufeff").lstrip().startswith('File type = "ooTextFile"')
+
+
+def read_textgrid(path, tier: str | None = None) -> list[Word]:
+    """Word times of a Praat TextGrid (BEAT2, Montreal Forced Aligner), kept as given: the tier ``tier``, else the
+    one named ``words`` (any case), else the only interval tier; silence labels dropped. Parsed by ``praatio``."""
+    from praatio import textgrid
+
+    try:
+        tg = textgrid.openTextgrid(str(path), includeEmptyIntervals=False)
+    except Exception as e:   # praatio raises several kinds for a damaged file
+        raise ValueError(f"{path}: not a readable TextGrid ({type(e).__name__}: {e})") from None
+    names = [n for n in tg.tierNames if isinstance(tg.getTier(n), textgrid.IntervalTier)]
+    if tier is None:
+        words_tiers = [n for n in names if n.lower() == "words"]
+        if words_tiers:
+            tier = words_tiers[0]
+        elif len(names) == 1:
+            tier = names[0]
+        else:
+            raise ValueError(f"{path}: no tier named 'words' among the interval tiers {names}; which holds the words?")
+    if tier not in names:
+        raise ValueError(f"{path}: no interval tier {tier!r} (interval tiers: {names})")
+    return [Word(e.label.strip(), float(e.start), float(e.end)) for e in tg.getTier(tier).entries
+            if e.label.strip().lower() not in SILENCE_LABELS]
