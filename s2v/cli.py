@@ -149,7 +149,8 @@ def _capture(a, run) -> int:
         if not a.audio:
             raise CaptureError("--mocap needs the speech that goes with the motion: --audio FILE")
         rep = import_mocap(a.mocap, run, a.audio, MocapConfig(fps=a.fps or 30.0, source_fps=a.mocap_fps,
-                                                               hand_mean=a.hand_mean, up=a.up, root=a.root),
+                                                               hand_mean=a.hand_mean, up=a.up, root=a.root,
+                                                               hands=a.mocap_hands),
                            transcript=text, recognize_speech=not a.no_stt, start=a.start, end=a.end)
         print(f"imported {a.mocap}: {rep.source_frames} frames at {rep.source_fps:g} Hz -> {rep.frames} at "
               f"{rep.fps:g} fps ({rep.frames / rep.fps:.1f} s), fingers {rep.hand_mean}, up {rep.up}, root "
@@ -641,6 +642,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--hand-mean", default="auto", choices=("auto", "absolute", "relative"),
                    help="finger rotations of --mocap: absolute (MoSh++: AMASS, BEAT2) or relative to the hand mean")
     c.add_argument("--up", default="auto", choices=("auto", "y", "z"), help="up axis of --mocap (AMASS: z)")
+    c.add_argument("--hands", dest="mocap_hands", default="model", choices=("model", "speaker"),
+                   help="--mocap hand PCA: the body model's 12 components, or the speaker's own built from the file's "
+                        "fingers (as fit --hands speaker)")
     c.add_argument("--root", default="fixed", choices=("fixed", "keep"),
                    help="--mocap root motion: fixed as in the paper (first frame, facing the camera) or kept")
     c.add_argument("--preset", default="small", choices=("tiny", "small", "demo"))

@@ -62,11 +62,13 @@ class MocapConfig:
     hand_mean: str = "auto"          # absolute (MoSh++: AMASS, BEAT2) | relative (smplx default) | auto
     up: str = "auto"                 # the file's up axis: y | z | auto
     root: str = "fixed"              # fixed (the paper: orientation and translation of the first frame) | keep
+    hands: str = "model"             # hand PCA: the body model's, or the speaker's own from the file's fingers
     hand_margin: float = 0.15        # auto fingers: the two readings' distances must differ by this fraction
     max_gap_s: float = 3.0           # motion and speech lasting up to this much apart are cut to their common span
 
     def __post_init__(self) -> None:
         for name, allowed in (("hand_mean", ("auto", "absolute", "relative")), ("up", ("auto", "y", "z")),
+                              ("hands", ("model", "speaker")),
                               ("root", ("fixed", "keep"))):
             if getattr(self, name) not in allowed:
                 raise MocapError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
@@ -92,9 +94,10 @@ class MocapReport:
     turned_deg: float                # largest heading change over the sequence
     walked_m: float                  # largest distance from the first frame's position (floor plane)
     notes: list[str] = field(default_factory=list)
+    hand_basis: dict | None = None   # the speaker's own hand components ({side: (12, 45)}) with --hands speaker
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "hand_basis"}
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -327,7 +330,18 @@ def to_kit(d: dict, model, cfg: MocapConfig | None = None) -> tuple[SMPLXParams,
             notes.append(f"root fixed (the paper): the speaker turns {turned:.0f} degrees and walks {walked:.2f} m "
                          "in the file; only the body's motion relative to the pelvis is kept (root='keep' keeps it)")
 
-    if lay.use_pca:
+    basis = None
+    if lay.use_pca and cfg.hands == "speaker":   # the speaker's own 12 components (s2v.body.hands)
+        from s2v.body.hands import hand_basis_from
+
+        basis, share = hand_basis_from({"left": hands[:, :45], "right": hands[:, 45:]}, lay.num_hand_comps)
+        lh, rh = hands[:, :45] @ basis["left"].T, hands[:, 45:] @ basis["right"].T
+        back = np.concatenate([lh @ basis["left"], rh @ basis["right"]], 1)
+        pca_err = float(np.linalg.norm((back - hands).reshape(T, 30, 3), axis=-1).mean())
+        notes.append(f"fingers: the speaker's own {lay.num_hand_comps} hand components (from this file's fingers: "
+                     f"{100 * share['left']:.1f} / {100 * share['right']:.1f} % of left / right expressed, "
+                     f"{pca_err:.3f} rad per finger joint missed)")
+    elif lay.use_pca:
         import torch
 
         full = torch.as_tensor(hands)
@@ -338,14 +352,14 @@ def to_kit(d: dict, model, cfg: MocapConfig | None = None) -> tuple[SMPLXParams,
         lh, rh = lh.cpu().numpy(), rh.cpu().numpy()
         if pca_err > 0.05:
             notes.append(f"fingers: the model's {lay.num_hand_comps} hand components miss {pca_err:.2f} rad per "
-                         "finger joint of this motion")
+                         "finger joint of this motion (--hands speaker builds the speaker's own)")
     else:
         lh, rh, pca_err = hands[:, :45], hands[:, 45:], 0.0
     p = SMPLXParams(body_pose=poses[:, 3:66], jaw_pose=poses[:, 66:69], leye_pose=poses[:, 69:72],
                     reye_pose=poses[:, 72:75], left_hand_pose=lh, right_hand_pose=rh, expression=expr, betas=betas,
                     global_orient=orient, transl=transl, layout=lay)
     rep = MocapReport(fps_in, cfg.fps, T0, T, conv, up, cfg.root, len(betas_all), cut_b, expr_all.shape[1], cut_x,
-                      pca_err, turned, walked, notes)
+                      pca_err, turned, walked, notes, basis)
     return p, rep
 
 
@@ -433,7 +447,10 @@ def import_mocap(path: str | Path, run, audio_file: str | Path, cfg: MocapConfig
         sf.write(run.path("audio"), audio, SAMPLE_RATE, subtype="PCM_16")
         rep.notes.append(f"span: {i / cfg.fps:.2f}-{j / cfg.fps:.2f} s of the take kept (--start/--end)")
     rep.frames = len(params)
-    params.save(run.path("mocap"), fps=cfg.fps, source=str(path))
+    from s2v.body.hands import basis_meta
+
+    params.save(run.path("mocap"), fps=cfg.fps, source=str(path),
+                **(basis_meta(rep.hand_basis) if rep.hand_basis is not None else {}))
     conf = {"source": str(path), "audio_source": str(audio_file), "fps": cfg.fps, "audio_level_db": round(level, 1),
             **{k: v for k, v in rep.to_dict().items() if k != "notes"}}
     run.record("mocap", config=conf, fps=cfg.fps, notes=rep.notes)

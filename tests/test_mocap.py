@@ -238,3 +238,29 @@ def test_textgrid_word_times_are_kept_as_given(studio30, body_model, tmp_path):
     assert "TextGrid" in t["source"]
     # "hello" starts before the part kept and "late" ends after it: dropped; the rest moved by -0.5 s
     assert [(w["word"], w["start"], w["end"]) for w in t["words"]] == [("world", 0.2, 0.6), ("again", 1.1, 1.55)]
+
+
+def test_mocap_hands_speaker_keeps_fingers_the_model_basis_loses(studio30, body_model, tmp_path):
+    """--hands speaker: the speaker's own 12 components from the file's fingers (as fit --hands speaker). Fingers
+    moving in directions the free basis lacks are kept, and the basis travels in capture/mocap.npz."""
+    from s2v.body.hands import load_hand_basis
+    from s2v.cli import main
+
+    run, truth, fps = studio30
+    d = to_mocap(truth, body_model, fps, hand_mean="absolute")
+    rng = np.random.default_rng(0)
+    dirs = np.linalg.qr(rng.normal(size=(90, 3)))[0].T                     # 3 finger synergies of this speaker
+    T = len(d["poses"])
+    d["poses"][:, 75:] += (np.sin(np.arange(T)[:, None] * [0.2, 0.31, 0.45]) * 0.6) @ dirs
+    np.savez(tmp_path / "take.npz", **d)
+    _, rep_model = to_kit(d, body_model, MocapConfig(fps=fps))
+    p, rep = to_kit(d, body_model, MocapConfig(fps=fps, hands="speaker"))
+    assert rep_model.hand_pca_error_rad > 0.05 and rep.hand_pca_error_rad < 0.2 * rep_model.hand_pca_error_rad
+    R = ["--runs-dir", str(tmp_path / "runs")]
+    assert main(["capture", "--run", "hs", "--mocap", str(tmp_path / "take.npz"), "--audio", str(run.path("audio")),
+                 "--no-stt", "--hands", "speaker", *R]) == 0
+    basis = load_hand_basis(Run(tmp_path / "runs" / "hs").path("mocap"))
+    assert basis is not None and basis["left"].shape == (12, 45)
+    full = np.asarray(SMPLXParams.load(Run(tmp_path / "runs" / "hs").path("mocap")).left_hand_pose) @ basis["left"]
+    want = d["poses"][:len(full), 75:120] - body_model.smplx.left_hand_mean.numpy()
+    assert np.abs(full - want).mean() < 0.02
