@@ -232,9 +232,15 @@ def _cmd_pose(a) -> int:
     from s2v.pose.stage import RunSpan, train_pose
     from s2v.run import Run
 
+    if a.action == "evaluate":
+        return _pose_evaluate(a)
     cfg = _config("pose", a, max_steps=a.steps, device=a.device)
     if a.show_config:
         return _show(cfg)
+    if not a.train or not a.out:
+        print("s2v: error: pose training needs --train RUN[:START-END] ... and --out RUN (or: s2v pose evaluate "
+              "--run RUN --test START-END)", file=sys.stderr)
+        return 2
     runs = lambda names: [RunSpan.parse(n, a.runs_dir) for n in names]  # noqa: E731
     out = Run.create(a.out, a.runs_dir)
     if a.fresh and (old := out.set_aside("pose/checkpoint.pt")):
@@ -242,11 +248,43 @@ def _cmd_pose(a) -> int:
     print(f"pose LSTM: preset {a.preset} -> {cfg.max_steps} steps, batch {cfg.batch_size} x {cfg.window:g} s, "
           f"checkpoint every {cfg.checkpoint_every}")
     tr = train_pose(runs(a.train), runs(a.val or []), out, cfg, inputs=a.inputs, target=a.target)
-    print(f"trained {tr.state.step} steps (best validation {tr.state.best_val:.4g} at step {tr.state.best_step}) "
-          f"-> {out.path('pose_model')}")
+    best = (f"best validation {tr.state.best_val:.4g} at step {tr.state.best_step}, moving "
+            f"{tr.state.best_spread:.2f}x the truth's spread" if tr.state.best_val < float("inf") else
+            "no validation check moved like the speaker: the last weights kept" if tr.val else "no validation")
+    print(f"trained {tr.state.step} steps ({best}) -> {out.path('pose_model')}")
     share = out.manifest["artifacts"]["pose_model"].get("key_word_frames", 0)
     print(f"body and hands left to {out.name}'s dictionary on {share:.0%} of the frames (its key words)" if share else
           f"every frame learned ({'no dictionary in ' + out.name if cfg.key_words else 'key_words off'})")
+    return 0
+
+
+def _pose_evaluate(a) -> int:
+    """``s2v pose evaluate --run RUN --test START-END [--model SPEAKER]``: the motion table of a held-out range."""
+    import json
+
+    from s2v.pose.evaluate import evaluate_span, table
+    from s2v.pose.stage import RunSpan
+    from s2v.run import Run
+
+    if not a.run or not a.test:
+        print("s2v: error: pose evaluate needs --run RUN and --test START-END (seconds, e.g. 40-47.6)",
+              file=sys.stderr)
+        return 2
+    span = RunSpan.parse(f"{a.run}:{a.test}", a.runs_dir)
+    model = Run.open(a.model or a.run, a.runs_dir)
+    try:
+        res = evaluate_span(model.require("pose_model"), span, segments=a.segments)
+    except ValueError as e:
+        print(f"s2v: error: {e}", file=sys.stderr)
+        return 2
+    train = json.dumps(model.manifest["artifacts"]["pose_model"].get("config", {}).get("max_steps"))
+    print(f"{span.name}: {res.frames} frames at {res.fps:g} fps, model {model.name} (pose/model.pt, {train} steps)")
+    print(table(res))
+    print("BC shifted: the same motion's BC against its speech shifted in time (unrelated motion scores there); "
+          "wrist speed r: correlation of predicted and true wrist speed")
+    if a.json:
+        Path(a.json).write_text(json.dumps({"span": res.span, "fps": res.fps, "frames": res.frames,
+                                            "rows": res.rows}, indent=1))
     return 0
 
 
@@ -684,12 +722,20 @@ def build_parser() -> argparse.ArgumentParser:
     _config_args(f, "fit", "default")
     f.set_defaults(func=_cmd_fit)
 
-    ps = sub.add_parser("pose", help="train the speech-to-pose LSTM on runs (section 3.4); resumes if interrupted")
-    ps.add_argument("--train", nargs="+", required=True,
+    ps = sub.add_parser("pose", help="train the speech-to-pose LSTM on runs (section 3.4); resumes if interrupted; "
+                                     "'pose evaluate' judges it on a held-out range")
+    ps.add_argument("action", nargs="?", default="train", choices=("train", "evaluate"),
+                    help="train (default) or evaluate: the motion table of a held-out range (--run, --test)")
+    ps.add_argument("--run", default=None, help="evaluate: the run holding the held-out range")
+    ps.add_argument("--test", default=None, help="evaluate: the held-out range, START-END in seconds (e.g. 40-47.6)")
+    ps.add_argument("--model", default=None, help="evaluate: the run holding pose/model.pt (default: --run)")
+    ps.add_argument("--segments", type=int, default=6, help="evaluate: other segments of the run as a baseline")
+    ps.add_argument("--json", default=None, help="evaluate: also write the table as JSON here")
+    ps.add_argument("--train", nargs="+", default=None,
                     help="runs with audio + params (fit, mocap or studio truth), each NAME or NAME:START-END "
                          "(seconds: one recording split without cutting files, e.g. ada:0-40)")
     ps.add_argument("--val", nargs="*", default=None, help="validation runs or ranges (early stopping), e.g. ada:40-47")
-    ps.add_argument("--out", required=True, help="run that receives pose/model.pt")
+    ps.add_argument("--out", default=None, help="run that receives pose/model.pt")
     ps.add_argument("--runs-dir", default=None, help=RUNS_HELP)
     ps.add_argument("--inputs", default="audio", choices=("audio", "text"))
     ps.add_argument("--target", default="smplx", choices=("smplx", "keypoints2d"))

@@ -131,3 +131,37 @@ def test_experiments_at_tiny_size(tmp_path):
     ceiling = mq["other sentences (mean of 4)"]               # economy, sports, travel, city: all but the test
     assert mq["truth"]["FD_g"] < 1e-3 < mq["other sentence (truth)"]["FD_g"] and ceiling["FD_g"] > 1e-3
     assert set(ceiling) == set(mq["truth"])
+
+
+def test_beat_consistency_against_shifted_speech_separates_related_from_unrelated_motion():
+    """Issue 28: BC alone scored every moving row alike. Beside the same motion's BC against its speech shifted
+    in time, motion whose pauses fall on the speech's beats scores well above that baseline; motion that ignores
+    the speech scores at it."""
+    from s2v.evaluation.motion import shifted_beat_consistency
+
+    sr, fps, secs = 16000, 30.0, 20.0
+    rng = np.random.default_rng(1)
+    beats = np.cumsum(rng.uniform(0.45, 1.2, 40))
+    beats = beats[beats < secs - 0.5]
+    audio = np.zeros(int(secs * sr), np.float32)
+    for b in beats:
+        i = int(b * sr)
+        audio[i:i + 400] = rng.normal(scale=0.5, size=400) * np.exp(-np.arange(400) / 80)
+    t = np.arange(int(secs * fps)) / fps
+
+    def strokes(times):   # a stroke between consecutive times: the hands pause exactly at each of them
+        knots = np.r_[0.0, times, secs]
+        pos = rng.normal(scale=0.2, size=(len(knots), 3))
+        k = np.clip(np.searchsorted(knots, t, side="right") - 1, 0, len(knots) - 2)
+        u = (t - knots[k]) / (knots[k + 1] - knots[k])
+        x = pos[k] + (pos[k + 1] - pos[k]) * ((1 - np.cos(np.pi * u)) / 2)[:, None]
+        j = np.zeros((len(t), 3, 3))
+        j[:, 1], j[:, 2] = 0.5 * x, x
+        return j
+
+    related = strokes(beats)
+    unrelated = strokes(np.sort(rng.uniform(0.3, secs - 0.3, len(beats))))
+    bc, base = beat_consistency(related, fps, audio, sr), shifted_beat_consistency(related, fps, audio, sr)
+    assert bc - base > 0.25, (bc, base)
+    bc_u, base_u = beat_consistency(unrelated, fps, audio, sr), shifted_beat_consistency(unrelated, fps, audio, sr)
+    assert abs(bc_u - base_u) < 0.1, (bc_u, base_u)

@@ -94,3 +94,50 @@ def test_the_lstm_leaves_the_dictionary_key_words_to_it(tiny_recording, tmp_path
             b.save(out)
         train_pose([rec.run], [], out, c, progress=False)
         assert out.manifest["artifacts"]["pose_model"]["key_word_frames"] == 0, name
+
+
+def test_pose_evaluate_on_a_held_out_range(tiny_recording, tmp_path, capsys):
+    """`s2v pose evaluate --run R --test A-B`: prediction, truth, mean pose and other segments of the run, with
+    per-part errors, FD, L1div, jerk, BC beside BC against shifted speech, and wrist-speed correlation."""
+    import shutil
+
+    from s2v.cli import main
+    from s2v.pose.evaluate import evaluate_span, other_segments
+    from s2v.pose.stage import RunSpan
+
+    rec, cfg = tiny_recording
+    shutil.copytree(rec.run.root, tmp_path / "r")
+    run = Run(tmp_path / "r")
+    small = PoseLSTMConfig(hidden=16, batch_size=4, window=1.0, max_steps=3, device="cpu")
+    secs = rec.num_frames / cfg.fps
+    train_pose([RunSpan(run, 0.0, secs - 2.5)], [], run, small, progress=False)
+    res = evaluate_span(run.path("pose_model"), RunSpan(run, secs - 2.5, None))
+    n = res.frames
+    assert n == rec.num_frames - int(round((secs - 2.5) * cfg.fps)) and res.pred.shape == (n, 106)
+    t, m = res.rows["truth"], res.rows["mean pose"]
+    assert t["body"] == 0 and t["FD_g"] < 1e-3 and t["wrist speed r"] == pytest.approx(1.0)
+    assert m["L1div (cm)"] < 1e-6 and np.isnan(m["wrist speed r"]) and m["body"] > 0
+    assert 0 <= t["BC shifted"] <= 1 and any(k.startswith("other segments") for k in res.rows)
+    # other segments never overlap the held-out frames
+    segs = other_segments(np.arange(100)[:, None], slice(60, 80), 20, 6)
+    assert segs and all(s.max() < 60 or s.min() >= 80 for s in segs)
+    assert main(["pose", "evaluate", "--run", "r", "--test", f"{secs - 2.5:g}-", "--runs-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "BC shifted" in out and "mean pose" in out and "prediction" in out
+    assert main(["pose", "evaluate", "--run", "r", "--test", f"{secs - 1.0:g}-", "--runs-dir", str(tmp_path)]) == 2
+    assert main(["pose", "evaluate", "--run", "r", "--runs-dir", str(tmp_path)]) == 2
+
+
+def test_validation_never_keeps_a_frozen_model_silently(tiny_recording, tmp_path):
+    """Issue 28: early stopping on a validation range handed back the step-25 model (a near-mean pose) without a
+    word. A check whose prediction barely moves is never the best; if none moved, the last weights are kept and
+    a warning says so (also in the manifest)."""
+    rec, cfg = tiny_recording
+    out = Run.create("frozen", tmp_path)
+    small = PoseLSTMConfig(hidden=16, batch_size=4, window=1.0, max_steps=4, eval_every=1, patience=1,
+                           device="cpu")
+    with pytest.warns(UserWarning, match="moved like the speaker"):
+        tr = train_pose([rec.run], [rec.run], out, small, progress=False)
+    assert tr.state.step == 4 and not tr.state.stopped_early              # patience 1 would have stopped it
+    assert all(s < small.min_val_spread for _, s in tr.state.val_spread) and tr.state.best_step == 0
+    assert "last weights are kept" in out.manifest["artifacts"]["pose_model"]["frozen_warning"]

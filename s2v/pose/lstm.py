@@ -63,6 +63,10 @@ class PoseLSTMConfig:
     max_steps: int = 2000
     eval_every: int = 100             # steps between validation checks
     patience: int = 5                 # validation checks without improvement before stopping
+    # a validation loss prefers the mean pose early on (a real take early-stopped at step 25 with a frozen model):
+    # a check whose prediction moves less than this share of the truth's spread is never kept as the best, and
+    # does not count towards stopping; if no check moved enough, the last weights are kept, with a warning
+    min_val_spread: float = 0.5
     checkpoint_every: int = 100
     seed: int = 0
     device: str | None = None
@@ -200,6 +204,8 @@ class TrainState:
     history: list = field(default_factory=list)   # (step, train_loss)
     val_history: list = field(default_factory=list)  # (step, val_loss)
     stopped_early: bool = False
+    val_spread: list = field(default_factory=list)   # (step, predicted / true spread over time on validation)
+    best_spread: float = float("nan")                # that ratio at the best step
 
 
 class Trainer:
@@ -283,10 +289,16 @@ class Trainer:
 
     # ------------------------------------------------------------------ training
     def validation_loss(self) -> float:
+        return self.validate()[0]
+
+    def validate(self) -> tuple[float, float]:
+        """(validation loss, spread ratio): the ratio is the weighted mean over output dimensions of the
+        prediction's standard deviation over time divided by the truth's (1: moves as much as the speaker;
+        0: a frozen pose)."""
         if not self.val:
-            return float("nan")
+            return float("nan"), float("nan")
         self.model.eval()
-        tot, n = 0.0, 0
+        tot, n, sp, st = 0.0, 0, 0.0, 0.0
         with torch.no_grad():
             for s in self.val:
                 x = torch.as_tensor(s.inputs[None], dtype=torch.float32, device=self.device)
@@ -296,8 +308,11 @@ class Trainer:
                 tot += float(loss_fn(pred, y, self.w, self.cfg.w_diff, self.cfg.w_acc, self.cfg.w_var, m)
                              ) * len(s.inputs)
                 n += len(s.inputs)
+                w = self.w.reshape(-1)
+                sp += float((pred[0].std(0) * w).sum()) * len(s.inputs)
+                st += float((y[0].std(0) * w).sum()) * len(s.inputs)
         self.model.train()
-        return tot / max(n, 1)
+        return tot / max(n, 1), sp / max(st, 1e-12)
 
     def _frame_weights(self, mask: np.ndarray) -> torch.Tensor | None:
         """(B, T) frame mask -> (B, T, D) weights: masked frames keep the mouth and face, drop body and hands."""
@@ -329,10 +344,13 @@ class Trainer:
             bar.update()
             bar.set_postfix(loss=f"{st.history[-1][1]:.4g}")
             if st.step % cfg.eval_every == 0 and self.val:
-                v = self.validation_loss()
+                v, spread = self.validate()
                 st.val_history.append((st.step, v))
-                if v < st.best_val:
-                    st.best_val, st.best_step, st.bad_checks = v, st.step, 0
+                st.val_spread.append((st.step, spread))
+                if spread < cfg.min_val_spread:
+                    pass                     # a frozen prediction: neither the best nor a reason to stop
+                elif v < st.best_val:
+                    st.best_val, st.best_step, st.bad_checks, st.best_spread = v, st.step, 0, spread
                     self.best = copy.deepcopy(self.model.state_dict())
                 else:
                     st.bad_checks += 1

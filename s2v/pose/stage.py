@@ -156,12 +156,22 @@ def _train_pose(train_runs, val_runs, out: Run, cfg, inputs: str, target: str, p
     tr = Trainer(train, [run_sequence(r, inputs, target, dictionary=dictionary) for r in val_runs], cfg, target,
                  checkpoint=out.path("pose_model").with_name("checkpoint.pt"))
     tr.train(progress=progress)
+    frozen = None
+    if tr.val and tr.state.best_val == float("inf"):   # no validation check moved: the last weights are kept
+        import warnings
+
+        last = tr.state.val_spread[-1][1] if tr.state.val_spread else float("nan")
+        frozen = (f"no validation check of the pose LSTM moved like the speaker (the prediction's spread was "
+                  f"{last:.2f}x the truth's at step {tr.state.step}, under min_val_spread {cfg.min_val_spread:g}): "
+                  "the last weights are kept, not a frozen early one; train longer or on more data")
+        warnings.warn(frozen, stacklevel=2)
     frames = sum(len(s.targets) for s in train)
     left = tr.masked / max(frames, 1)
     tr.export(out.path("pose_model"), meta={"inputs": inputs, "target": target, "train_runs": [s.name for s in train],
                                             "key_word_frames": left})
     out.record("pose_model", config=cfg, inputs=inputs, target=target, steps=tr.state.step,
-               best_val=tr.state.best_val, stopped_early=tr.state.stopped_early,
+               best_val=tr.state.best_val, stopped_early=tr.state.stopped_early, best_step=tr.state.best_step,
+               val_spread=tr.state.best_spread, frozen_warning=frozen,
                key_word_frames=round(left, 4), key_words=sorted(" ".join(k) for k in dictionary.keys())
                if dictionary is not None else [])
     return tr

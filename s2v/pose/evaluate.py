@@ -1,0 +1,93 @@
+"""A trained speech-to-pose model judged on a held-out time range of any run (issue 28).
+
+``s2v evaluate`` reproduces section 4 on the studio's scripts; a user's own recording or mocap take needs the
+same table on *their* data: ``s2v pose evaluate --run take --test 40-47.6`` predicts the range from its speech
+and scores it against what the speaker did, beside the baselines that say what the numbers mean:
+
+* **truth** — the range's own motion (its BC against its speech is the ceiling a model can reach);
+* **mean pose** — the training mean held still (the floor: a frozen model scores here);
+* **other segments** — the same speaker's true motion from other parts of the run, each cut to the range's
+  length (natural motion with no relation to *this* speech; the mean over up to ``segments`` of them).
+
+Columns: per-part errors (:func:`s2v.pose.stage.part_errors`), the motion metrics of
+:func:`s2v.evaluation.motion.motion_metrics` (FD_g/FD_k, L1 diversity, jerk, LVD), BC beside the same motion's BC
+against its speech shifted in time (``BC shifted``: the score of motion unrelated to the speech) and the
+correlation of predicted and true wrist speed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from s2v.pose.stage import RunSpan
+
+
+@dataclass
+class HeldOut:
+    span: str
+    fps: float
+    frames: int
+    rows: dict            # row name -> {metric: value}
+    pred: np.ndarray      # (T, 106) the prediction
+    truth: np.ndarray     # (T, 106)
+
+
+def other_segments(targets: np.ndarray, test: slice, n: int, count: int) -> list[np.ndarray]:
+    """Up to ``count`` segments of ``n`` frames of ``targets`` that do not overlap the ``test`` frames, spread
+    evenly over what is left (before and after the range)."""
+    starts = [a for a in range(0, len(targets) - n + 1, max(1, n // 2))
+              if a + n <= test.start or a >= test.stop]
+    if not starts:
+        return []
+    pick = np.unique(np.linspace(0, len(starts) - 1, min(count, len(starts))).round().astype(int))
+    return [targets[starts[i]:starts[i] + n] for i in pick]
+
+
+def evaluate_span(model_path, span: RunSpan, segments: int = 6, seed: int = 0) -> HeldOut:
+    """Predict ``span`` from its speech with the model at ``model_path`` (``pose/model.pt``) and score it."""
+    from s2v.body import BodyModel
+    from s2v.evaluation.motion import motion_metrics, tile_to
+    from s2v.pose.lstm import load_model, predict
+    from s2v.pose.stage import part_errors, run_audio, run_inputs, run_targets
+
+    model, ck = load_model(model_path)
+    if ck.get("target", "smplx") != "smplx":
+        raise ValueError(f"{model_path} predicts {ck.get('target')!r}: the motion table needs SMPL-X poses")
+    inputs = ck.get("meta", {}).get("inputs", "audio")
+    run = span.run
+    targets, fps = run_targets(run)
+    sl = span.frames(len(targets), fps)
+    n = sl.stop - sl.start
+    if n < 2 * fps:
+        raise ValueError(f"{span.name}: {n / fps:.1f} s is too short to judge motion (at least 2 s)")
+    x = run_inputs(run, len(targets), fps, inputs)
+    pred = predict(model, x, fps, delay=float(ck["config"].get("delay", 0.2)))[sl]
+    truth = targets[sl]
+    audio, sr = run_audio(run)
+    audio = audio[int(sl.start / fps * sr):int(sl.stop / fps * sr)]
+    body = BodyModel(device="cpu")
+    rest = np.concatenate([targets[:sl.start], targets[sl.stop:]])
+    mean = (rest if len(rest) else targets).mean(0)
+    rows = {"prediction": pred, "truth": truth, "mean pose": np.repeat(mean[None], n, 0).astype(np.float32)}
+    scored = {k: {**part_errors(v, truth), **motion_metrics(v, truth, fps, audio, sr, body)} for k, v in rows.items()}
+    others = other_segments(targets, sl, n, segments)
+    if others:
+        per = [{**part_errors(tile_to(o, n), truth), **motion_metrics(tile_to(o, n), truth, fps, audio, sr, body)}
+               for o in others]
+        scored[f"other segments (mean of {len(others)})"] = {k: float(np.nanmean([p[k] for p in per])) for k in per[0]}
+    return HeldOut(span.name, fps, n, scored, pred, truth)
+
+
+#: the columns printed by default (all are in :attr:`HeldOut.rows`)
+COLUMNS = ("body", "hands", "mouth", "FD_g", "FD_k", "L1div (cm)", "jerk (m/s³)", "BC",
+           "BC shifted", "wrist speed r")
+
+
+def table(res: HeldOut, columns=COLUMNS) -> str:
+    """The rows as a fixed-width text table."""
+    cols = [c for c in columns if c in next(iter(res.rows.values()))]
+    w = max(len(k) for k in res.rows) + 2
+    head = "".ljust(w) + "".join(c[:12].rjust(13) for c in cols)
+    lines = [head] + [k.ljust(w) + "".join(f"{r[c]:13.3f}" for c in cols) for k, r in res.rows.items()]
+    return "\n".join(lines)
