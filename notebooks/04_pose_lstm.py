@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -153,7 +153,11 @@ inline_video(video, width=384)
 # Per-frame error alone rewards standing still: the *mean pose* (the floor) has a low error and no motion at
 # all. So the motion is also measured as the field does (`s2v.evaluation.motion`): **jerk** (m/s³, the third
 # derivative of the upper-body joints: jitter), **L1 diversity** (cm: how far the poses spread), **FD_g / FD_k**
-# (Fréchet distances of poses and of velocities to the truth's), **BC** (beat consistency with the audio). The
+# (Fréchet distances of poses and of velocities to the truth's), **BC** (beat consistency with the audio) beside
+# **BC shifted** (the same motion against its speech shifted in time: what motion unrelated to the speech
+# scores — BC alone rated every moving row alike on a real take), and **wrist speed r** (does it move when the
+# speaker moves). On your own run, `python -m s2v pose evaluate --run NAME --test START-END` prints this table
+# for a held-out time range, with other segments of the same run as the ceiling. The
 # ceiling is the *true motion of another sentence*: human, but not about these words — one sentence is a noisy
 # ceiling (on the held-out "technology" script the eight others score FD_g 0.36–0.86, and the speaker's own second
 # performance of the same speech 0.20–0.51: `benchmarks/bench_fd_ceiling.py`), so the mean over every other
