@@ -250,7 +250,8 @@ def _cmd_pose(a) -> int:
     tr = train_pose(runs(a.train), runs(a.val or []), out, cfg, inputs=a.inputs, target=a.target)
     best = (f"best validation {tr.state.best_val:.4g} at step {tr.state.best_step}, moving "
             f"{tr.state.best_spread:.2f}x the truth's spread" if tr.state.best_val < float("inf") else
-            "no validation check moved like the speaker: the last weights kept" if tr.val else "no validation")
+            "no validation check moved like the speaker: the last weights kept" if tr.state.val_spread else
+            "no validation check")
     print(f"trained {tr.state.step} steps ({best}) -> {out.path('pose_model')}")
     share = out.manifest["artifacts"]["pose_model"].get("key_word_frames", 0)
     print(f"body and hands left to {out.name}'s dictionary on {share:.0%} of the frames (its key words)" if share else

@@ -157,10 +157,10 @@ def _train_pose(train_runs, val_runs, out: Run, cfg, inputs: str, target: str, p
                  checkpoint=out.path("pose_model").with_name("checkpoint.pt"))
     tr.train(progress=progress)
     frozen = None
-    if tr.val and tr.state.best_val == float("inf"):   # no validation check moved: the last weights are kept
+    if tr.state.val_spread and tr.state.best_val == float("inf"):   # no check moved: the last weights are kept
         import warnings
 
-        last = tr.state.val_spread[-1][1] if tr.state.val_spread else float("nan")
+        last = tr.state.val_spread[-1][1]
         frozen = (f"no validation check of the pose LSTM moved like the speaker (the prediction's spread was "
                   f"{last:.2f}x the truth's at step {tr.state.step}, under min_val_spread {cfg.min_val_spread:g}): "
                   "the last weights are kept, not a frozen early one; train longer or on more data")
