@@ -286,6 +286,14 @@ def _pose_evaluate(a) -> int:
     if a.json:
         Path(a.json).write_text(json.dumps({"span": res.span, "fps": res.fps, "frames": res.frames,
                                             "rows": res.rows}, indent=1))
+    import cv2
+
+    from s2v.pose.evaluate import skeleton_strip
+
+    strip = Path(a.strip or model.root / "pose" / f"heldout_{span.name.replace(':', '_')}.png")
+    strip.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(strip), skeleton_strip(res, span.run)[..., ::-1])
+    print(f"true (top) and predicted (bottom) skeletons: {strip}")
     return 0
 
 
@@ -732,6 +740,8 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--model", default=None, help="evaluate: the run holding pose/model.pt (default: --run)")
     ps.add_argument("--segments", type=int, default=6, help="evaluate: other segments of the run as a baseline")
     ps.add_argument("--json", default=None, help="evaluate: also write the table as JSON here")
+    ps.add_argument("--strip", default=None,
+                    help="evaluate: PNG of true above predicted skeletons (default: MODEL/pose/heldout_RANGE.png)")
     ps.add_argument("--train", nargs="+", default=None,
                     help="runs with audio + params (fit, mocap or studio truth), each NAME or NAME:START-END "
                          "(seconds: one recording split without cutting files, e.g. ada:0-40)")

@@ -124,6 +124,11 @@ def test_pose_evaluate_on_a_held_out_range(tiny_recording, tmp_path, capsys):
     assert main(["pose", "evaluate", "--run", "r", "--test", f"{secs - 2.5:g}-", "--runs-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "BC shifted" in out and "mean pose" in out and "prediction" in out
+    import cv2
+
+    png = next((tmp_path / "r" / "pose").glob("heldout_*.png"))
+    img = cv2.imread(str(png))
+    assert img.shape == (2 * 192, 6 * 192, 3) and img[:192].max() > 0 and img[192:].max() > 0   # truth, prediction
     assert main(["pose", "evaluate", "--run", "r", "--test", f"{secs - 1.0:g}-", "--runs-dir", str(tmp_path)]) == 2
     assert main(["pose", "evaluate", "--run", "r", "--runs-dir", str(tmp_path)]) == 2
 

@@ -91,3 +91,39 @@ def table(res: HeldOut, columns=COLUMNS) -> str:
     head = "".ljust(w) + "".join(c[:12].rjust(13) for c in cols)
     lines = [head] + [k.ljust(w) + "".join(f"{r[c]:13.3f}" for c in cols) for k, r in res.rows.items()]
     return "\n".join(lines)
+
+
+def skeleton_strip(res: HeldOut, run, frames: int = 6, size: int = 192) -> np.ndarray:
+    """(2·size, frames·w, 3) uint8 (w: ``size`` at the camera's aspect ratio): the true skeleton (top) above the
+    predicted one (bottom) at ``frames``
+    evenly spaced frames of the range, seen by the run's camera (a mocap run has none: a frontal camera framing
+    the true motion), with the run's fixed shape and placement."""
+    from s2v.body import BodyModel
+    from s2v.camera import Camera
+    from s2v.fitting.fit import run_poses
+    from s2v.keypoints import project_model
+    from s2v.params import SMPLXParams
+    from s2v.render.skeleton import render_skeleton
+
+    p, _, _, seen = run_poses(run)
+    model = BodyModel(device="cpu")
+    idx = np.linspace(0, res.frames - 1, min(frames, res.frames)).round().astype(int)
+
+    def params(vec):
+        return SMPLXParams.from_vector(vec[idx], betas=p.betas, global_orient=p.global_orient[0], transl=p.transl[0])
+
+    truth, pred = params(res.truth), params(res.pred)
+    if run.has("camera"):
+        cam = Camera.load(run.require("camera"))
+    else:
+        import torch
+
+        with torch.no_grad():
+            pts = model.keypoints(truth).cpu().numpy()[:, :22]
+        cam = Camera.framing(pts, size, size, margin=0.15)
+    rows, w = [], int(round(size * cam.width / cam.height))
+    for q in (truth, pred):
+        kp = project_model(model, q, cam)
+        kp[:, ~seen, 2] = 0.0
+        rows.append(np.concatenate([render_skeleton(k, w, size, (cam.width, cam.height)) for k in kp], 1))
+    return np.concatenate(rows, 0)
