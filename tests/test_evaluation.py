@@ -102,9 +102,9 @@ def test_the_ceiling_over_every_other_sentence_is_their_mean(body_model):
     assert rows["same"]["FD_g"] > 0 and rows["other"]["FD_g"] > rows["same"]["FD_g"]     # tiled: 25 of 40 frames
     assert tile_to(truth[:25], 40).shape == (40, 106) and (tile_to(truth[:25], 40)[25:] == truth[:15]).all()
     one = motion_metrics(tile_to(others["other"], 40), truth, 30.0, audio, 16000, body_model)
-    assert rows["other"] == pytest.approx(one)
+    assert rows["other"] == pytest.approx(one, nan_ok=True)       # (1 s of audio: no shifted-speech BC, nan)
     for k in one:
-        assert mean[k] == pytest.approx((rows["same"][k] + rows["other"][k]) / 2)
+        assert mean[k] == pytest.approx((rows["same"][k] + rows["other"][k]) / 2, nan_ok=True)
     same, _ = other_sentences_metrics(truth, {"same": truth}, 30.0, audio, 16000, body_model)
     assert same["FD_g"] == pytest.approx(0, abs=1e-3) and same["LVD (m/s)"] == pytest.approx(0, abs=1e-6)
 
