@@ -263,7 +263,7 @@ def _pose_evaluate(a) -> int:
     """``s2v pose evaluate --run RUN --test START-END [--model SPEAKER]``: the motion table of a held-out range."""
     import json
 
-    from s2v.pose.evaluate import evaluate_span, table
+    from s2v.evaluation.heldout import evaluate_span, heldout_table
     from s2v.pose.stage import RunSpan
     from s2v.run import Run
 
@@ -280,7 +280,7 @@ def _pose_evaluate(a) -> int:
         return 2
     train = json.dumps(model.manifest["artifacts"]["pose_model"].get("config", {}).get("max_steps"))
     print(f"{span.name}: {res.frames} frames at {res.fps:g} fps, model {model.name} (pose/model.pt, {train} steps)")
-    print(table(res))
+    print(heldout_table(res))
     print("BC shifted: the same motion's BC against its speech shifted in time (unrelated motion scores there); "
           "wrist speed r: correlation of predicted and true wrist speed")
     if a.json:
@@ -288,7 +288,7 @@ def _pose_evaluate(a) -> int:
                                             "rows": res.rows}, indent=1))
     import cv2
 
-    from s2v.pose.evaluate import skeleton_strip
+    from s2v.evaluation.heldout import skeleton_strip
 
     strip = Path(a.strip or model.root / "pose" / f"heldout_{span.name.replace(':', '_')}.png")
     strip.parent.mkdir(parents=True, exist_ok=True)

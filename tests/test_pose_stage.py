@@ -102,7 +102,7 @@ def test_pose_evaluate_on_a_held_out_range(tiny_recording, tmp_path, capsys):
     import shutil
 
     from s2v.cli import main
-    from s2v.pose.evaluate import evaluate_span, other_segments
+    from s2v.evaluation.heldout import evaluate_span, other_segments
     from s2v.pose.stage import RunSpan
 
     rec, cfg = tiny_recording

@@ -84,7 +84,7 @@ COLUMNS = ("body", "hands", "mouth", "FD_g", "FD_k", "L1div (cm)", "jerk (m/s³)
            "BC shifted", "wrist speed r")
 
 
-def table(res: HeldOut, columns=COLUMNS) -> str:
+def heldout_table(res: HeldOut, columns=COLUMNS) -> str:
     """The rows as a fixed-width text table."""
     cols = [c for c in columns if c in next(iter(res.rows.values()))]
     w = max(len(k) for k in res.rows) + 2
