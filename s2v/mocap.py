@@ -223,12 +223,6 @@ def model_hand_mean(model) -> np.ndarray:
     return np.concatenate([model.smplx.left_hand_mean.cpu().numpy(), model.smplx.right_hand_mean.cpu().numpy()])
 
 
-def hand_convention(hands: np.ndarray, mean: np.ndarray) -> str:
-    """``"absolute"`` when the data's average hand is nearer the model's relaxed hand than the flat hand."""
-    avg = hands.mean(0)
-    return "absolute" if np.linalg.norm(avg - mean) < np.linalg.norm(avg) else "relative"
-
-
 def read_hand_convention(d: dict, hands: np.ndarray, mean: np.ndarray, margin: float = 0.15) -> tuple[str, str]:
     """(convention, why) for ``hand_mean="auto"``: the file's ``flat_hand_mean``; else MoSh++'s (absolute) for a
     file with MoSh++'s frame-rate key; else the nearer reading of the data, refused when the two are within
@@ -419,6 +413,7 @@ def import_mocap(path: str | Path, run, audio_file: str | Path, cfg: MocapConfig
     params, rep = to_kit(read_mocap(path), model, cfg)
     audio, level = _extract_audio(run, ["-i", str(audio_file)], audio_file, silence_db)
     seconds, speech = len(params) / cfg.fps, len(audio) / SAMPLE_RATE
+    n_audio = len(audio)
     if abs(seconds - speech) > cfg.max_gap_s:
         run.path("audio").unlink(missing_ok=True)
         raise MocapError(f"{path}: the motion lasts {seconds:.2f} s but the speech {speech:.2f} s, "
@@ -431,7 +426,6 @@ def import_mocap(path: str | Path, run, audio_file: str | Path, cfg: MocapConfig
                          f"{seconds - n / cfg.fps:.2f} s cut")
     elif speech > seconds + 0.5 / cfg.fps:    # cut the speech to the motion
         audio = audio[:int(round(seconds * SAMPLE_RATE))]
-        sf.write(run.path("audio"), audio, SAMPLE_RATE, subtype="PCM_16")
         rep.notes.append(f"span: the speech lasts {speech:.2f} s, the motion {seconds:.2f} s: the speech's last "
                          f"{speech - seconds:.2f} s cut")
     offset = 0.0
@@ -444,9 +438,10 @@ def import_mocap(path: str | Path, run, audio_file: str | Path, cfg: MocapConfig
         i, j = int(round(a * cfg.fps)), int(round(b * cfg.fps))
         params, offset = params.frames(slice(i, j)), i / cfg.fps
         audio = audio[int(round(i / cfg.fps * SAMPLE_RATE)):int(round(j / cfg.fps * SAMPLE_RATE))]
-        sf.write(run.path("audio"), audio, SAMPLE_RATE, subtype="PCM_16")
         rep.notes.append(f"span: {i / cfg.fps:.2f}-{j / cfg.fps:.2f} s of the take kept (--start/--end)")
     rep.frames = len(params)
+    if len(audio) != n_audio:   # the speech was cut (common span, --start/--end): written once, cut
+        sf.write(run.path("audio"), audio, SAMPLE_RATE, subtype="PCM_16")
     from s2v.body.hands import basis_meta
 
     params.save(run.path("mocap"), fps=cfg.fps, source=str(path),
