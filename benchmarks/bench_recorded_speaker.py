@@ -16,7 +16,10 @@ Figures, on every frame of the held-out sentence (inner-lip opening found by the
   the portrait draws the pose it is given;
 * ``lips_end``: output video against the truth, end to end;
 * ``identity``: median dlib face-descriptor distance, output frame to true frame (every third frame);
-* ``sharpness``: variance of the Laplacian of the face box, output / truth; frames/s of the whole synthesis.
+* ``sharpness``: variance of the Laplacian of the face box, output / truth; frames/s of the whole synthesis;
+* ``room_jump``: the largest median grey change of the room (the speaker left out) between consecutive frames,
+  output and truth (a static camera: a few levels of noise; a spike where the room jumps), and how many
+  frame pairs change by more than 5 levels.
 """
 from __future__ import annotations
 
@@ -45,6 +48,7 @@ def main() -> int:
     from s2v.fitting.detect import detect_frames
     from s2v.params import SMPLXParams
     from s2v.portrait.evaluate import Identity, _corr, sharpness
+    from s2v.portrait.framing import room_jumps
     from s2v.portrait.regions import cut_box, face_boxes, lip_opening
     from s2v.run import Run
     from s2v.synthesis.synthesize import Speaker, SynthesisConfig, poses_to_keypoints, synthesize
@@ -74,6 +78,8 @@ def main() -> int:
     side_px = sp.portrait.face.side
     sharp = np.median([sharpness(cut_box(o, b)) for o, b in zip(video, face_boxes(pred, side_px))])
     sharp_true = np.median([sharpness(cut_box(t, b)) for t, b in zip(truth, face_boxes(seen_true, side_px))])
+    jumps = room_jumps(video, pred, size[0])
+    jumps_true = room_jumps(truth, seen_true, size[0])
     ident, dist = Identity.available(), None
     if ident is not None:
         d = [np.linalg.norm(x - y) for o, t in zip(video[::3], truth[::3])
@@ -85,7 +91,9 @@ def main() -> int:
            "lips_end": _corr(lip_out, lip_true), "identity": dist, "sharpness": float(sharp / sharp_true),
            "synthesis_s": seconds, "frames_per_s": res.frames / seconds, "timings": side["timings"],
            "mouth_sd_px": {"predicted": float(np.nanstd(lip_pred)), "output": float(np.nanstd(lip_out)),
-                           "truth": float(np.nanstd(lip_true))}}
+                           "truth": float(np.nanstd(lip_true))},
+           "room_jump": {"output_max": float(jumps.max()), "output_p99": float(np.percentile(jumps, 99)),
+                         "truth_max": float(jumps_true.max()), "over_5": int((jumps > 5).sum())}}
     print(json.dumps(fig, indent=1))
     Path(a.out or speaker.root / "bench_recorded_speaker.json").write_text(json.dumps(fig, indent=1))
     return 0

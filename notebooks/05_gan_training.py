@@ -147,7 +147,10 @@ inline_video(video, width=3 * max(size, 128))
 # (the recording's frame whose head pose is nearest), warped onto the target pose by the keypoints, and a
 # small network corrects the warp and paints what the reference lacks (another mouth). Flow and mask are
 # applied at the source's resolution, so the skin keeps the recording's sharpness; the room comes from
-# reference frames, never from a generator. `benchmarks/bench_portrait.py` measures it on a real held-out
+# reference frames, never from a generator, and from one camera position per output (clips of several takes
+# are grouped by framing, `s2v.portrait.framing`). Hands in view get the same care: the reference hand of the
+# nearest shape, moved onto the hand's keypoints (`psnr_right_hand` below where the run shows one).
+# `benchmarks/bench_portrait.py` measures it on a real held-out
 # sentence (`benchmarks/RESULTS.md`); here, truth | output | difference ×4 on held-out frames — the studio
 # run's last 15 % by default (its face is a few pixels: a demonstration of the calls), or `portrait_run`'s
 # model on `portrait_source`.

@@ -426,17 +426,19 @@ def _cmd_portrait(a) -> int:
         run = Run.create(a.run, a.runs_dir)
         train = [Run.open(n, a.runs_dir) for n in (a.train or [a.run])]
         if a.fresh:
-            for name in ("face.ckpt", "frame.ckpt"):
+            for name in ("face.ckpt", "frame.ckpt", "left_hand.ckpt", "right_hand.ckpt"):
                 if old := run.set_aside(f"portrait/{name}"):
                     print(f"earlier checkpoint moved aside: {old}")
         print(f"portrait: face at {face.size} px from {len(train)} recording(s), at most {face.max_minutes:g} min "
               f"(resumes a checkpoint); labels: {face.labels}")
         try:
-            report = train_portrait(train, run.root / "portrait", face, frame, device=a.device)
+            report = train_portrait(train, run.root / "portrait", face, frame, device=a.device, hands=a.hands)
         except ValueError as e:
             raise ConfigError(f"portrait: {e}") from None
         run.record("portrait", config=report["face"] | {"runs": [r.name for r in train]})
         run.record("portrait_frame", config=report["frame"])
+        hands = [k for k in report if k.endswith("_hand")]
+        print(f"hands in view, drawn from their own reference hands: {', '.join(hands) or 'none'}")
         for region, r in report.items():
             print(f"{region}: {r['steps']} steps in {r['minutes']:.1f} min")
         print(f"-> {run.root / 'portrait'}; judge it on a held-out sentence: python -m s2v portrait evaluate "
@@ -825,6 +827,8 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--out", default=None)
     pt.add_argument("--force", action="store_true", help="render: replace the output video")
     pt.add_argument("--fresh", action="store_true", help="train: set earlier checkpoints aside")
+    pt.add_argument("--hands", default="auto", choices=("auto", "none"),
+                    help="train: a region per hand seen in a fifth of the frames (auto), or the frame's hands only")
     pt.add_argument("--device", default=None)
     pt.set_defaults(func=_cmd_portrait)
 

@@ -47,12 +47,18 @@ def _face_points(cx: float, cy: float, r: float, mouth: float) -> np.ndarray:
     return p
 
 
-def drawn_speaker(n: int, seed: int, r: float = 22.0):
+def drawn_speaker(n: int, seed: int, r: float = 22.0, room: int = 0, pan: tuple[int, int] = (0, 0),
+                  hand: bool = False):
     """(n, H, W, 3) frames and (n, 137, 3) keypoints of a textured head swaying in front of a textured
-    wall, its mouth opening 0-9 px at random."""
+    wall, its mouth opening 0-9 px at random. ``room``: another wall; ``pan``: the wall moved (dx, dy) px;
+    ``hand``: a right hand in view too, its fingers opening and closing at random."""
     rng = np.random.default_rng(seed)
+    spread = np.clip(np.convolve(np.random.default_rng(seed + 100).uniform(-0.2, 1.3, n + 6), np.ones(4) / 4,
+                                 "same")[3:n + 3], 0.15, 1.0)
     base = np.random.default_rng(0)
-    wall = cv2.GaussianBlur(base.integers(40, 200, (H, W, 3)).astype(np.uint8), (3, 3), 0)
+    wall = cv2.GaussianBlur(np.random.default_rng(room).integers(40, 200, (H, W, 3)).astype(np.uint8), (3, 3), 0)
+    wall = np.roll(wall, (pan[1], pan[0]), axis=(0, 1))
+    base.integers(40, 200, (H, W, 3))
     skin = cv2.GaussianBlur(base.integers(150, 230, (64, 64, 3)).astype(np.uint8), (3, 3), 0)
     mouth = np.clip(np.convolve(rng.uniform(-2, 11, n + 6), np.ones(4) / 4, "same")[3:n + 3], 0, 9)
     frames, pts = [], []
@@ -74,9 +80,38 @@ def drawn_speaker(n: int, seed: int, r: float = 22.0):
         kp[SLICES["face"], :2], kp[SLICES["face"], 2] = f, 1.0
         kp[0] = [cx, cy, 1.0]                              # nose
         kp[1] = [cx, cy + 1.6 * r, 1.0]                    # neck
+        if hand:
+            hx, hy = 100 + 3 * np.sin(2 * np.pi * t / 30 + seed), 72 + 2 * np.cos(2 * np.pi * t / 45 + seed)
+            kp[SLICES["right_hand"]] = _draw_hand(img, hx, hy, spread[t])
+            kp[4] = kp[SLICES["right_hand"]][0]               # the right wrist
         frames.append(img)
         pts.append(kp)
     return np.stack(frames), np.stack(pts), mouth
+
+
+def _draw_hand(img: np.ndarray, hx: float, hy: float, spread: float) -> np.ndarray:
+    """Draw a hand (palm at (hx, hy), five fingers ``spread`` of their length out) and return its 21
+    OpenPose hand points."""
+    kp = np.zeros((21, 3), np.float32)
+    kp[:, 2] = 1.0
+    kp[0, :2] = hx, hy + 7                                                   # wrist
+    cv2.circle(img, (int(round(hx * 4)), int(round(hy * 4))), 24, (215, 165, 135), -1, cv2.LINE_AA, 2)
+    for f, ang in enumerate(np.radians([-150, -115, -90, -65, -35])):        # thumb to little finger
+        d = np.array([np.cos(ang), np.sin(ang)])
+        base = np.array([hx, hy]) + 5 * d
+        tip = base + (3 + 11 * spread) * d
+        for j in range(4):
+            kp[1 + 4 * f + j, :2] = base + (tip - base) * j / 3
+        cv2.line(img, tuple(np.round(base * 4).astype(int)), tuple(np.round(tip * 4).astype(int)),
+                 (190 - 20 * f, 120 + 10 * f, 100), 8, cv2.LINE_AA, 2)
+    # what no warp of another shape gives: a fist shows its dark knuckles, an open hand its pale nails
+    if spread < 0.5:
+        cv2.ellipse(img, (int(round(hx * 4)), int(round((hy - 6) * 4))), (28, 6), 0, 180, 360, (70, 35, 30), -1,
+                    cv2.LINE_AA, 2)
+    else:
+        for f in range(1, 4):
+            cv2.circle(img, tuple(np.round(kp[4 + 4 * f, :2] * 4).astype(int)), 6, (250, 235, 225), -1, cv2.LINE_AA, 2)
+    return kp
 
 
 TINY = RefWarpConfig(ngf=8, levels=3, max_channels=32)
@@ -274,6 +309,93 @@ def test_export_round_trips_and_frames_come_from_the_recording(drawn_portrait):
     ref = frame.anchor_full[int(frame.choose(pts)[0])]
     corner = (slice(0, 10), slice(0, 10))                           # the wall: the recording's own pixels
     assert np.abs(f0[corner].astype(int) - ref[corner]).max() <= 1
+
+
+def drawn_face(out) -> str:
+    """An untrained face region (its reference faces only) of a drawn clip, exported to ``out/face.pt``."""
+    cfg = PortraitConfig(size=48, net=TINY, anchors=4, steps=0, exclude_seconds=0.2, labels="keypoints")
+    data = gather_clips([("a", *drawn_speaker(30, 1)[:2])], (W, H), FPS, cfg, progress=False)
+    return str(PortraitTrainer(cfg, data, out / "face.pt", device="cpu").export())
+
+
+def test_framings_are_grouped_and_an_output_keeps_one_room(tmp_path):
+    """Clips of one speaker from two takes: a pan of a few pixels is undone (one room), another room is its
+    own framing; references never cross rooms, in training or in an output."""
+    from s2v.portrait.framing import room_difference
+
+    clips = [("a", *drawn_speaker(40, 1)[:2]), ("b", *drawn_speaker(40, 2, pan=(3, -2))[:2]),
+             ("c", *drawn_speaker(40, 3, room=5)[:2])]
+    cfg = frame_config(PortraitConfig(size=48, net=TINY, exclude_seconds=0.2, labels="keypoints"), size=64, anchors=6)
+    data = gather_clips(clips, (W, H), FPS, cfg, progress=False)
+    fr = data.framing
+    assert fr.group.tolist() == [0, 0, 1], fr
+    assert np.abs(fr.pan[1] - (-3, 2)).max() < 0.4 and not fr.pan[2].any(), fr
+    assert fr.difference[1] < 3.0, fr
+    # the panned clip's frames now show the first clip's wall where the head never is
+    strip = (slice(8, H - 8), slice(4, 24))
+    a0 = data.anchor_full[int(np.flatnonzero(data.run_id[data.anchors] == 0)[0])]
+    b = [f for f, a in zip(data.anchor_full, data.anchors) if data.run_id[a] == 1]
+    assert b and np.abs(b[0][strip].astype(float) - a0[strip]).mean() < 4.0
+    # without the pan undone, the rooms differ far more (the check above can fail)
+    raw = np.abs(clips[1][1][0][strip].astype(float) - clips[0][1][0][strip]).mean()
+    assert raw > 15, raw
+    group = fr.group[data.run_id]
+    assert set(group[data.anchors]) == {0, 1}
+    from s2v.portrait.data import training_references
+    refs = data.anchors[training_references(data, cfg)]
+    assert (group[refs] == group).all()
+    tr = PortraitTrainer(cfg, data, tmp_path / "frame.pt", device="cpu")
+    tr.export()
+    region = Region.load(tmp_path / "frame.pt")
+    assert region.anchor_group.tolist() == group[data.anchors].tolist()
+    pts = np.concatenate([clips[0][2][:20], clips[2][2][20:]])           # poses of both takes in one output
+    chosen = region.choose(pts)
+    assert len(set(region.anchor_group[chosen])) == 1
+    assert set(region.anchor_group[region.choose(pts, framing=1)]) == {1}
+    with pytest.raises(ValueError, match="framings"):
+        region.choose(pts, framing=4)
+    # rendered: the room holds still; references chosen across rooms (the old way) make it jump
+    from s2v.portrait.framing import room_jumps
+    face = Region.load(drawn_face(tmp_path))
+    steady = room_jumps(PortraitRenderer(face, region).frames(pts), pts, W)
+    region.anchor_group = None
+    jumpy = room_jumps(PortraitRenderer(face, region).frames(pts), pts, W)
+    assert steady.max() < 3.0 and jumpy.max() > 8.0, (steady.max(), jumpy.max())
+    # a close-up whose speaker hides the room is no evidence of a camera move
+    full = np.ones((36, 64), bool)
+    hidden = np.zeros((36, 64), bool)
+    assert np.isnan(room_difference((np.zeros((36, 64), np.float32), full), (np.ones((36, 64), np.float32), hidden))[0])
+
+
+def test_hands_are_drawn_from_the_nearest_reference_hand(tmp_path):
+    """A hand in view gets a region of its own: the reference hand of the nearest shape (a fist with its
+    knuckles, an open hand with its nails: looks no warp of the other shape gives), moved onto the keypoints,
+    beats the frame's hand (references chosen by the upper body) on a held-out clip."""
+    from s2v.portrait.evaluate import hand_psnr
+    from s2v.portrait.stage import hand_config
+
+    clips = [(f"c{s}", *drawn_speaker(60, s, hand=True)[:2]) for s in (1, 2)]
+    face = PortraitConfig(size=48, net=TINY, anchors=4, steps=0, exclude_seconds=0.2, labels="keypoints")
+    for cfg in (face, frame_config(face, size=64, anchors=4), hand_config(face, "right_hand", size=32)):
+        data = gather_clips(clips, (W, H), FPS, cfg, progress=False)
+        PortraitTrainer(cfg, data, tmp_path / f"{cfg.region}.pt", device="cpu").export()
+    assert not (tmp_path / "left_hand.pt").exists()
+    r = PortraitRenderer.load(tmp_path, "cpu")
+    assert list(r.hands) == ["right_hand"] and 25 < r.hands["right_hand"].side < 80
+    frames, pts, _ = drawn_speaker(40, 7, hand=True)
+    side = r.hands["right_hand"].side
+    with_hand = hand_psnr(list(r.frames(pts)), list(frames), pts, "right_hand", side)
+    without = hand_psnr(list(PortraitRenderer.load(tmp_path, "cpu", hands=False).frames(pts)), list(frames), pts,
+                        "right_hand", side)
+    assert with_hand[1] == without[1] == 40
+    assert with_hand[0] > without[0] + 2.0, (with_hand, without)
+    # a hand out of view is not drawn: the frame is left as the frame region made it
+    hidden = pts.copy()
+    hidden[:, SLICES["right_hand"], 2] = 0
+    a = next(r.frames(hidden[:1]))
+    b = next(PortraitRenderer.load(tmp_path, "cpu", hands=False).frames(hidden[:1]))
+    assert np.array_equal(a, b)
+    assert np.isnan(hand_psnr([a], [a], hidden[:1], "right_hand", side)[0])
 
 
 def test_cli_trains_evaluates_and_renders(tiny_recording, tmp_path):

@@ -22,12 +22,14 @@ import cv2
 import numpy as np
 
 from s2v.keypoints import SLICES
+from s2v.portrait.framing import Framing, group_framings, pan_image, plate, thumbnail
 from s2v.portrait.look import apply_curves, face_curves, median_image
 from s2v.portrait.network import RefWarpConfig
-from s2v.portrait.regions import RIGID_FACE, Box, crop, face_boxes, face_extent, cut_box
+from s2v.portrait.regions import (HAND_PARTS, RIGID_FACE, Box, crop, cut_box, face_boxes, face_extent, hand_boxes,
+                                  hand_extent, hand_seen)
 from s2v.render.skeleton import SkeletonStyle, draw_skeleton
 
-PORTRAIT_REGIONS = ("face", "frame")
+PORTRAIT_REGIONS = ("face", "frame", "left_hand", "right_hand")
 #: side of the face crops the tone curves are fitted on
 LOOK_SIZE = 96
 #: body points (OpenPose BODY_25) that place the upper body: nose, neck, shoulders, elbows, wrists
@@ -36,12 +38,13 @@ _BODY_FEATURE = np.array([0, 1, 2, 3, 4, 5, 6, 7])
 
 @dataclass
 class PortraitConfig:
-    region: str = "face"               # face | frame
+    region: str = "face"               # face | frame | left_hand | right_hand
     size: int = 128                    # network side (face) or width (frame); multiples of 2**levels
     box_scale: float = 1.5             # face box side in face widths (forehead to chin, ear to ear)
     anchors: int = 16                  # reference frames kept from the recording
     exclude_seconds: float = 0.5       # no reference this close in time to a training target
     switch_margin: float = 0.15        # a new reference must be this much nearer than the current one
+    framing_tol: float = 8.0           # grey levels between the rooms of clips of one framing (s2v.portrait.framing)
     labels: str = "auto"               # fit (projected body model) | keypoints (detected 2D) | auto
     net: RefWarpConfig = field(default_factory=RefWarpConfig)
     steps: int = 5000
@@ -70,9 +73,32 @@ class PortraitConfig:
                 raise ValueError(f"{k} must be a positive number, not {v}")
 
 
+def is_box(cfg: PortraitConfig) -> bool:
+    """A region cut in square boxes (the face, a hand), not the whole frame."""
+    return cfg.region != "frame"
+
+
+def region_boxes(points: np.ndarray, cfg: PortraitConfig, side: float) -> list[Box] | list[None]:
+    """The region's box per frame of (T, 137, 3) source-pixel keypoints (``None`` for the frame)."""
+    if cfg.region == "face":
+        return face_boxes(points, side)
+    if cfg.region == "frame":
+        return [None] * len(points)
+    return hand_boxes(points, side, cfg.region)
+
+
+def region_side(clips_points: list[np.ndarray], cfg: PortraitConfig) -> float:
+    """The box side (source pixels) of a face or hand region: ``box_scale`` times the median face width or
+    hand size over the clips."""
+    if cfg.region in HAND_PARTS:
+        shown = [p for p in clips_points if hand_seen(p, cfg.region).any()]
+        return cfg.box_scale * float(np.median([hand_extent(p, cfg.region) for p in shown or clips_points[:1]]))
+    return cfg.box_scale * float(np.median([face_extent(p) for p in clips_points]))
+
+
 def net_shape(cfg: PortraitConfig, width: int, height: int) -> tuple[int, int]:
     """(w, h) of the network's input for a ``width`` x ``height`` recording."""
-    if cfg.region == "face":
+    if is_box(cfg):
         return cfg.size, cfg.size
     m = 2 ** cfg.net.levels
     return cfg.size, max(m, int(round(cfg.size * height / width / m)) * m)
@@ -89,11 +115,12 @@ def draw_label(points: np.ndarray, shape: tuple[int, int], to_net) -> np.ndarray
 
 
 def features(points: np.ndarray, cfg: PortraitConfig, boxes: list[Box] | None, width: int) -> np.ndarray:
-    """(T, F) retrieval features: rigid face points in face-box fractions (``face``), or upper-body points
-    in frame widths (``frame``); unseen points as the sequence's mean."""
+    """(T, F) retrieval features: rigid face points in face-box fractions (``face``), the hand's 21 points
+    in hand-box fractions (its shape: fist or open, which way it points), or upper-body points in frame
+    widths (``frame``); unseen points as the sequence's mean."""
     pts = np.asarray(points, np.float64)
-    if cfg.region == "face":
-        f = pts[:, SLICES["face"]][:, RIGID_FACE]
+    if is_box(cfg):
+        f = pts[:, SLICES["face"]][:, RIGID_FACE] if cfg.region == "face" else pts[:, SLICES[cfg.region]]
         xy = np.stack([b.to_crop(f[t, :, :2], 1) for t, b in enumerate(boxes)])
     else:
         f = pts[:, SLICES["body"]][:, _BODY_FEATURE]
@@ -138,21 +165,21 @@ def nearest_anchor(feat: np.ndarray, anchor_feat: np.ndarray, margin: float = 0.
 def to_net_fn(cfg: PortraitConfig, box: Box | None, width: int, height: int):
     """Source pixels -> network pixels for one frame."""
     w, h = net_shape(cfg, width, height)
-    if cfg.region == "face":
+    if is_box(cfg):
         return lambda xy: box.to_crop(xy, w)
     return lambda xy: (np.asarray(xy, np.float32) + 0.5) * np.array([w / width, h / height], np.float32) - 0.5
 
 
 def net_image(frame: np.ndarray, cfg: PortraitConfig, box: Box | None) -> np.ndarray:
     w, h = net_shape(cfg, frame.shape[1], frame.shape[0])
-    if cfg.region == "face":
+    if is_box(cfg):
         return crop(frame, box, w)
     return cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
 
 
 def full_image(frame: np.ndarray, cfg: PortraitConfig, box: Box | None) -> np.ndarray:
-    """The region at the source's resolution (the face box at its own side in pixels, or the frame)."""
-    return cut_box(frame, box) if cfg.region == "face" else frame
+    """The region at the source's resolution (the face or hand box at its own side in pixels, or the frame)."""
+    return cut_box(frame, box) if is_box(cfg) else frame
 
 
 def mouth_box(label_points: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -184,6 +211,7 @@ class RegionData:
     side: float               # face box side in source pixels (frame: 0)
     source_size: tuple[int, int]
     fps: float
+    framing: Framing | None = None   # per clip (the frame region's; s2v.portrait.framing)
 
 
 def region_points(run, labels: str = "auto") -> tuple[np.ndarray, str, float, tuple[int, int]]:
@@ -238,14 +266,20 @@ def gather_clips(clips, size: tuple[int, int], fps: float, cfg: PortraitConfig, 
     from tqdm.auto import tqdm
 
     width, height = size
-    if side is None:   # the frame region fits its tone curves on face crops too
-        side = cfg.box_scale * float(np.median([face_extent(c[2]) for c in clips]))
+    if side is None:
+        side = region_side([c[2] for c in clips], cfg)
+    # every region fits its tone curves on face crops (s2v.portrait.look)
+    look_side = side if cfg.region == "face" else PortraitConfig().box_scale * float(
+        np.median([face_extent(c[2]) for c in clips]))
     images, labels, netpts, feats, rid, fid, mouths, keep_full, looks = [], [], [], [], [], [], [], [], []
+    plates, look_id = [], []
     for i, (name, frames, pts) in enumerate(clips):
-        fboxes = face_boxes(pts, side)
-        boxes = fboxes if cfg.region == "face" else [None] * len(pts)
-        feats.append(features(pts, cfg, boxes if cfg.region == "face" else None, width))
-        n0 = len(rid)
+        fboxes = face_boxes(pts, look_side)
+        boxes = region_boxes(pts, cfg, side)
+        feats.append(features(pts, cfg, boxes if is_box(cfg) else None, width))
+        shown = hand_seen(pts, cfg.region) if cfg.region in HAND_PARTS else np.ones(len(pts), bool)
+        every = max(1, len(pts) // 40)
+        thumbs, kept = [], []
         for t, frame in enumerate(tqdm(frames, total=len(pts), desc=f"{cfg.region} crops {name}",
                                        disable=not progress)):
             if t >= len(pts):
@@ -253,39 +287,92 @@ def gather_clips(clips, size: tuple[int, int], fps: float, cfg: PortraitConfig, 
             frame = np.asarray(frame)
             if frame.shape[:2] != (height, width):
                 raise ValueError(f"clip {name}: frame {t} is {frame.shape[1]}x{frame.shape[0]}, not {width}x{height}")
+            looks.append(crop(frame, fboxes[t], LOOK_SIZE))
+            look_id.append(i)
+            if not shown[t]:   # a hand out of view teaches nothing
+                continue
+            kept.append(t)
             to_net = to_net_fn(cfg, boxes[t], width, height)
             images.append(net_image(frame, cfg, boxes[t]))
             labels.append(draw_label(pts[t], net_shape(cfg, width, height), to_net))
             lp = np.array(pts[t], np.float32)
             lp[:, :2] = to_net(lp[:, :2])
             netpts.append(lp)
-            mb = mouth_box(lp[SLICES["face"]])
+            mb = mouth_box(lp[SLICES["face"]]) if cfg.region in ("face", "frame") else None
             mouths.append(mb if mb is not None else (-1, -1, -1, -1))
-            if cfg.region == "face":
+            if is_box(cfg):
                 keep_full.append(full_image(frame, cfg, boxes[t]))
             elif frame_at is None:
                 keep_full.append(frame)
             else:
                 keep_full.append(None)
-            looks.append(crop(frame, fboxes[t], LOOK_SIZE))
+            if cfg.region == "frame" and t % every == 0:
+                thumbs.append(thumbnail(frame))
             rid.append(i)
             fid.append(t)
-        feats[-1] = feats[-1][:len(rid) - n0]
+        feats[-1] = feats[-1][kept]
+        if thumbs:
+            plates.append(plate(thumbs, [pts[t] for t in kept if t % every == 0], width))
     if not rid:
         raise ValueError("no frames to learn from")
+    rid, fid, images, labels = np.array(rid), np.array(fid), np.stack(images), np.stack(labels)
+    netpts, mouths = np.stack(netpts), np.array(mouths, int)
+    framing = Framing.single(len(clips))
+    if cfg.region == "frame" and len(plates) == len(clips) > 1:
+        framing = group_framings(plates, width, cfg.framing_tol)
+        _pan_clips(framing, clips, rid, images, labels, netpts, mouths, keep_full, feats, cfg, size)
     feats = np.concatenate(feats)
-    rid, fid, images = np.array(rid), np.array(fid), np.stack(images)
     # one look: every clip's tone curves onto the first clip's, from median face crops (s2v.portrait.look)
-    faces = np.stack(looks)
-    look = median_image(faces[rid == 0])
-    curves = [face_curves(faces[rid == i], look) for i in range(len(clips))]
+    faces, look_id = np.stack(looks), np.array(look_id)
+    look = median_image(faces[look_id == 0])
+    curves = [face_curves(faces[look_id == i], look) for i in range(len(clips))]
     for i in range(len(clips)):
         images[rid == i] = apply_curves(images[rid == i], curves[i])
-    anchors = choose_anchors(feats, cfg.anchors, cfg.seed)
-    full = [keep_full[a] if keep_full[a] is not None else frame_at(int(rid[a]), int(fid[a])) for a in anchors]
+    group = framing.group[rid]
+    anchors = grouped_anchors(feats, group, cfg.anchors, cfg.seed)
+    full = [keep_full[a] if keep_full[a] is not None
+            else pan_image(frame_at(int(rid[a]), int(fid[a])), framing.pan[rid[a]]) for a in anchors]
     anchor_full = [apply_curves(f, curves[rid[a]]) for f, a in zip(full, anchors)]
-    return RegionData(images, np.stack(labels), np.stack(netpts), feats, rid, fid, np.array(mouths, int), anchors,
-                      anchor_full, look, float(side), (width, height), float(fps))
+    return RegionData(images, labels, netpts, feats, rid, fid, mouths, anchors, anchor_full, look, float(side),
+                      (width, height), float(fps), framing)
+
+
+def grouped_anchors(feat: np.ndarray, group: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """``k`` reference frames shared among framings (``group`` per frame) in proportion to their frames, at
+    least three each (or all of a group's frames): :func:`choose_anchors` within each."""
+    ids = np.unique(group)
+    if len(ids) == 1:
+        return choose_anchors(feat, k, seed)
+    out = []
+    for g in ids:
+        idx = np.flatnonzero(group == g)
+        kg = min(len(idx), max(3, int(round(k * len(idx) / len(group)))))
+        out.append(idx[choose_anchors(feat[idx], kg, seed)])
+    return np.sort(np.concatenate(out))
+
+
+def _pan_clips(framing: Framing, clips, rid, images, labels, netpts, mouths, keep_full, feats, cfg, size) -> None:
+    """Move the frames of every panned clip onto its framing's first clip's room, in place: images, sketches,
+    points, mouth boxes, kept full frames and retrieval features."""
+    width, height = size
+    w, h = net_shape(cfg, width, height)
+    to_net = np.array([w / width, h / height], np.float32)
+    for i, pan in enumerate(framing.pan):
+        if not np.any(pan):
+            continue
+        sel = np.flatnonzero(rid == i)
+        for j in sel:
+            images[j] = pan_image(images[j], pan * to_net)
+            seen = netpts[j, :, 2] > 0
+            netpts[j, seen, :2] += pan * to_net
+            labels[j] = draw_label(netpts[j], (w, h), lambda xy: np.asarray(xy, np.float32))
+            mb = mouth_box(netpts[j][SLICES["face"]])
+            mouths[j] = mb if mb is not None else (-1, -1, -1, -1)
+            if keep_full[j] is not None:
+                keep_full[j] = pan_image(keep_full[j], pan)
+        moved = np.array(clips[i][2], np.float32)[:len(sel)]
+        moved[..., :2] += pan
+        feats[i] = features(moved, cfg, None, width)
 
 
 def _frame_at(run, t: int) -> np.ndarray:
@@ -302,6 +389,14 @@ def training_references(data: RegionData, cfg: PortraitConfig) -> np.ndarray:
     a = data.anchors
     near = np.abs(data.frame[:, None] - data.frame[a][None]) < gap
     allowed = ~((data.run_id[:, None] == data.run_id[a][None]) & near)
+    if data.framing is not None:   # the frame: a reference from the target's own room
+        group = data.framing.group
+        same = group[data.run_id][:, None] == group[data.run_id[a]][None]
+        allowed &= same
+        # a framing of one short take: its nearest-in-time reference if none is far enough (never itself)
+        itself = (data.run_id[:, None] == data.run_id[a][None]) & (data.frame[:, None] == data.frame[a][None])
+        lack = ~allowed.any(1)
+        allowed[lack] = (same & ~itself)[lack]
     if not allowed.any(1).all():
         raise ValueError("too few reference frames far enough from every training frame: record longer, or "
                          "lower exclude_seconds")

@@ -13,7 +13,9 @@ frame with the truth:
 * ``identity`` — median distance of dlib's face descriptors (the ResNet of ``face_recognition_models``)
   between output and truth frames; dlib's same-person threshold is 0.6, the issue's bar 0.30. Skipped
   (NaN) where dlib is not installed (``pip install dlib-bin face_recognition_models``);
-* ``psnr`` — the whole frame.
+* ``psnr`` — the whole frame;
+* ``psnr_left_hand`` / ``psnr_right_hand`` — inside a hand's pasted mask, over the frames that show it
+  (:func:`hand_psnr`; where the speaker's model has the hand).
 """
 from __future__ import annotations
 
@@ -130,6 +132,25 @@ def compare(output: list[np.ndarray], truth: list[np.ndarray], points: np.ndarra
         out["identity"] = float(np.median(d)) if d else float("nan")
         out["identity_frames"] = len(d)
     return out
+
+
+def hand_psnr(output: list[np.ndarray], truth: list[np.ndarray], points: np.ndarray, hand: str,
+              side: float) -> tuple[float, int]:
+    """(PSNR, frames) inside the ``hand``'s pasted mask (:func:`~s2v.portrait.regions.hand_mask` at 0.5 and
+    above, in its box of ``side`` source pixels) over the frames where the true keypoints show it: NaN, 0
+    where none does."""
+    from s2v.portrait.regions import hand_boxes, hand_mask, hand_seen
+
+    pts = np.asarray(points)[:len(truth)]
+    seen = hand_seen(pts, hand)
+    if not seen.any():
+        return float("nan"), 0
+    boxes = hand_boxes(pts, side, hand)
+    vals = []
+    for t in np.flatnonzero(seen):
+        a, b = cut_box(truth[t], boxes[t]), cut_box(output[t], boxes[t])
+        vals.append(masked_psnr(a, b, (hand_mask(pts[t], boxes[t], hand) >= 0.5).astype(np.float64)))
+    return float(np.mean(vals)), int(seen.sum())
 
 
 def strip(output: list[np.ndarray], truth: list[np.ndarray], points: np.ndarray, side: float,

@@ -80,6 +80,44 @@ def face_boxes(points: np.ndarray, side: float, smooth: int = 5) -> list[Box]:
     return [Box(float(round(x)), float(round(y)), float(n)) for x, y in c]
 
 
+#: a hand is drawn where at least this many of its 21 points were seen
+HAND_SEEN = 15
+HAND_PARTS = ("left_hand", "right_hand")
+
+
+def hand_seen(points: np.ndarray, hand: str) -> np.ndarray:
+    """(T,) bool: the ``hand`` (``left_hand`` | ``right_hand``) shows in enough points to be cut and drawn."""
+    return (np.asarray(points)[:, SLICES[hand], 2] > 0).sum(1) >= HAND_SEEN
+
+
+def hand_extent(points: np.ndarray, hand: str) -> float:
+    """Median hand size (px): the larger side of the seen points' bounding box, over frames showing it."""
+    h = np.asarray(points, np.float64)[:, SLICES[hand]]
+    ok = hand_seen(points, hand)
+    if not ok.any():
+        raise ValueError(f"no frame shows the {hand.replace('_', ' ')}")
+    size = [max(np.ptp(x[x[:, 2] > 0, 0]), np.ptp(x[x[:, 2] > 0, 1])) for x in h[ok]]
+    return float(np.median(size))
+
+
+def hand_boxes(points: np.ndarray, side: float, hand: str) -> list[Box]:
+    """A :class:`Box` per frame around the ``hand``'s seen points (their bounding box's centre, whole
+    pixels, not smoothed: hands move fast), side fixed; frames without the hand take their nearest
+    neighbour's centre (nothing is drawn there)."""
+    h = np.asarray(points, np.float64)[:, SLICES[hand]]
+    ok = hand_seen(points, hand)
+    c = np.zeros((len(h), 2))
+    for t in np.flatnonzero(ok):
+        q = h[t, h[t, :, 2] > 0, :2]
+        c[t] = (q.min(0) + q.max(0)) / 2
+    if ok.any() and not ok.all():
+        idx = np.arange(len(c))
+        good = idx[ok]
+        c[~ok] = c[good[np.abs(good[None] - idx[~ok, None]).argmin(1)]]
+    n = max(3, int(round(side)) | 1)
+    return [Box(float(round(x)), float(round(y)), float(n)) for x, y in c]
+
+
 def crop(image: np.ndarray, box: Box, out: int, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
     """The ``out`` x ``out`` crop of ``image`` in ``box`` (edges replicated where the box leaves the image).
     Downscaling by more than 1.5x goes through an area resize of the integer crop, so no detail aliases."""
@@ -109,6 +147,22 @@ def face_mask(size: int, feather: float = 0.12) -> np.ndarray:
     axes = (int(round(size * (0.5 - feather) * 0.92)), int(round(size * (0.5 - feather))))
     cv2.ellipse(m, (int(round(c)), int(round(c))), axes, 0, 0, 360, 1.0, -1, cv2.LINE_AA)
     k = max(3, int(round(size * feather)) | 1)
+    return cv2.GaussianBlur(m, (k, k), k / 3.0)
+
+
+def hand_mask(points: np.ndarray, box: Box, hand: str, grow: float = 0.12, feather: float = 0.12) -> np.ndarray:
+    """(S, S) float32 blend weights for pasting a hand crop of ``box`` back: the convex hull of the hand's seen
+    points grown by ``grow`` of the side (the fingers' width), feathered over ``feather`` of the side, so the
+    arm and body around the hand stay the frame region's."""
+    n = int(round(box.side))
+    h = np.asarray(points)[SLICES[hand]]
+    q = box.to_crop(h[h[:, 2] > 0, :2], n)
+    m = np.zeros((n, n), np.uint8)
+    if len(q) >= 3:
+        cv2.fillConvexPoly(m, cv2.convexHull(np.round(q).astype(np.int32)), 1)
+    g = max(1, int(round(grow * n)))
+    m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * g + 1, 2 * g + 1))).astype(np.float32)
+    k = max(3, int(round(feather * n)) | 1)
     return cv2.GaussianBlur(m, (k, k), k / 3.0)
 
 

@@ -24,11 +24,12 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from s2v.portrait.data import PortraitConfig, draw_label, features, nearest_anchor, net_shape, to_net_fn
+from s2v.portrait.data import (PortraitConfig, draw_label, features, is_box, nearest_anchor, net_shape, region_boxes,
+                               to_net_fn)
 from s2v.gan.data import to_tensor, to_uint8
 from s2v.gan.networks import warp
 from s2v.portrait.network import RefWarpNet, compose
-from s2v.portrait.regions import face_boxes, face_mask, paste
+from s2v.portrait.regions import HAND_PARTS, face_boxes, face_mask, hand_mask, hand_seen, paste
 from s2v.portrait.train import PORTRAIT_FORMAT, pair_flow
 
 
@@ -44,6 +45,7 @@ class Region:
     look: np.ndarray
     side: float
     source_size: tuple[int, int]
+    anchor_group: np.ndarray | None = None   # the framing of each reference frame (s2v.portrait.framing)
 
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "cpu") -> "Region":
@@ -59,20 +61,36 @@ class Region:
             net.to(device).eval()
         return cls(cfg, net, st["anchor_labels"].numpy(), st["anchor_images"].numpy(), st["anchor_feats"].numpy(),
                    st["anchor_points"].numpy(), [decode_png(a) for a in st["anchor_full"]], decode_png(st["look"]),
-                   float(st["side"]), tuple(st["source_size"]))
+                   float(st["side"]), tuple(st["source_size"]),
+                   st["anchor_group"].numpy() if "anchor_group" in st else None)
 
-    def choose(self, points: np.ndarray) -> np.ndarray:
-        """(T,) reference per frame (nearest anchor with hysteresis)."""
-        boxes = face_boxes(points, self.side) if self.cfg.region == "face" else None
+    def choose(self, points: np.ndarray, framing: int | None = None) -> np.ndarray:
+        """(T,) reference per frame (nearest anchor with hysteresis). References of several framings (clips
+        filmed from different camera positions): all from one, ``framing`` or else the one whose references
+        are nearest on average (:meth:`framing_for`), so the room never jumps within an output."""
+        boxes = region_boxes(points, self.cfg, self.side) if is_box(self.cfg) else None
         feat = features(points, self.cfg, boxes, self.source_size[0])
-        return nearest_anchor(feat, self.anchor_feats, self.cfg.switch_margin)
+        allowed = None
+        if self.anchor_group is not None and len(np.unique(self.anchor_group)) > 1:
+            g = self.framing_for(feat) if framing is None else framing
+            if g not in set(self.anchor_group.tolist()):
+                raise ValueError(f"framing {g}: this model has framings {sorted(set(self.anchor_group.tolist()))}")
+            allowed = np.broadcast_to(self.anchor_group == g, (len(feat), len(self.anchor_group)))
+        return nearest_anchor(feat, self.anchor_feats, self.cfg.switch_margin, allowed)
+
+    def framing_for(self, feat: np.ndarray) -> int:
+        """The framing whose references lie nearest the (T, F) features on average (the first on a tie)."""
+        d = np.linalg.norm(feat[:, None] - self.anchor_feats[None], axis=-1)
+        groups = np.unique(self.anchor_group)
+        cost = [d[:, self.anchor_group == g].min(1).mean() for g in groups]
+        return int(groups[int(np.argmin(cost))])
 
     @torch.no_grad()
     def apply(self, kp: np.ndarray, box, ref: int, use_net: bool = True) -> np.ndarray:
         """The region at the source's resolution for one frame's keypoints (uint8 RGB)."""
         full = self.anchor_full[ref]
         if not use_net or (self.net is None and self.cfg.region == "face"):
-            return full
+            return full   # (a hand without a network is its reference moved onto the pose by the keypoints)
         W, H = self.source_size
         w, h = net_shape(self.cfg, W, H)
         to_net = to_net_fn(self.cfg, box, W, H)
@@ -96,20 +114,25 @@ class Region:
 class PortraitRenderer:
     """Full-resolution frames from keypoints with a speaker's ``face`` region and, optionally, ``frame``."""
 
-    def __init__(self, face: Region, frame: Region, feather: float = 0.12):
-        if face.source_size != frame.source_size:
-            raise ValueError(f"face and frame regions of different recordings: {face.source_size} and "
-                             f"{frame.source_size}")
-        self.face, self.frame = face, frame
+    def __init__(self, face: Region, frame: Region, feather: float = 0.12, hands: dict[str, Region] | None = None):
+        hands = dict(hands or {})
+        for r in (frame, *hands.values()):
+            if r.source_size != face.source_size:
+                raise ValueError(f"{r.cfg.region} and face regions of different recordings: {r.source_size} and "
+                                 f"{face.source_size}")
+        self.face, self.frame, self.hands = face, frame, hands
         self.size = face.source_size
         self.mask = face_mask(int(round(face.side)), feather)
 
     @classmethod
-    def load(cls, folder: str | Path, device: str | None = None) -> "PortraitRenderer":
+    def load(cls, folder: str | Path, device: str | None = None, hands: bool = True) -> "PortraitRenderer":
+        """The regions in ``folder``: ``face.pt``, ``frame.pt`` and, where trained, ``left_hand.pt`` and
+        ``right_hand.pt`` (``hands=False``: the frame region's hands only)."""
         folder = Path(folder)
         dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
         face = Region.load(folder / "face.pt", dev)
-        return cls(face, Region.load(folder / "frame.pt", dev))
+        found = {k: Region.load(folder / f"{k}.pt", dev) for k in HAND_PARTS if hands and (folder / f"{k}.pt").exists()}
+        return cls(face, Region.load(folder / "frame.pt", dev), hands=found)
 
     def frames(self, points: np.ndarray, background=None, use_net: bool = True) -> Iterator[np.ndarray]:
         """Yield (H, W, 3) uint8 frames for (T, 137, 3) source-pixel keypoints. ``background``: a per-frame
@@ -120,6 +143,12 @@ class PortraitRenderer:
         boxes = face_boxes(points, self.face.side)
         face_refs = self.face.choose(points)
         frame_refs = self.frame.choose(points)
+        W, H = self.size
+        hands = {}
+        for k, r in self.hands.items():   # a hand is drawn where it is seen and its box centre is in the frame
+            hb = region_boxes(points, r.cfg, r.side)
+            inside = np.array([0 <= b.cx < W and 0 <= b.cy < H for b in hb])
+            hands[k] = (hb, r.choose(points), hand_seen(points, k) & inside)
         bg = iter(background) if background is not None else None
         for t in range(len(points)):
             if bg is not None:
@@ -127,7 +156,12 @@ class PortraitRenderer:
             else:
                 base = self.frame.apply(points[t], None, int(frame_refs[t]), use_net)
             patch = self.face.apply(points[t], boxes[t], int(face_refs[t]), use_net)
-            yield paste(base, patch, boxes[t], self.mask)
+            out = paste(base, patch, boxes[t], self.mask)
+            for k, (hb, refs, show) in hands.items():   # hands last: in front of the body and, rarely, the face
+                if show[t]:
+                    out = paste(out, self.hands[k].apply(points[t], hb[t], int(refs[t]), use_net), hb[t],
+                                hand_mask(points[t], hb[t], k))
+            yield out
 
 
 
