@@ -311,6 +311,27 @@ def test_export_round_trips_and_frames_come_from_the_recording(drawn_portrait):
     assert np.abs(f0[corner].astype(int) - ref[corner]).max() <= 1
 
 
+def test_the_room_beyond_the_speaker_is_kept_as_recorded():
+    """The flow that moves the speaker drags the room too; outside the speaker of target and reference the
+    reference is taken unmoved, inside the moved frame, with a soft edge between."""
+    from s2v.portrait.framing import keep_room
+
+    Hs, Ws = 180, 320
+    rng = np.random.default_rng(0)
+    moved = rng.integers(0, 255, (Hs, Ws, 3)).astype(np.uint8)
+    ref = rng.integers(0, 255, (Hs, Ws, 3)).astype(np.uint8)
+    pts = np.zeros((137, 3), np.float32)
+    pts[:4] = [[140, 60, 1], [180, 60, 1], [180, 120, 1], [140, 120, 1]]     # the target's speaker
+    rpts = pts.copy()
+    rpts[:4, 0] += 20                                                        # the reference's, moved right
+    out = keep_room(moved, ref, pts, rpts)
+    assert np.array_equal(out[:, :60], ref[:, :60]) and np.array_equal(out[:, -60:], ref[:, -60:])
+    assert np.array_equal(out[80:100, 150:190], moved[80:100, 150:190])     # inside both speakers
+    band = (slice(85, 95), slice(95, 140))                                  # the soft edge: a blend of both
+    blend = (out[band] != ref[band]).any(-1) & (out[band] != moved[band]).any(-1)
+    assert blend.mean() > 0.2, blend.mean()
+
+
 def drawn_face(out) -> str:
     """An untrained face region (its reference faces only) of a drawn clip, exported to ``out/face.pt``."""
     cfg = PortraitConfig(size=48, net=TINY, anchors=4, steps=0, exclude_seconds=0.2, labels="keypoints")

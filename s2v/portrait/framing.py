@@ -147,3 +147,20 @@ def pan_image(image: np.ndarray, pan) -> np.ndarray:
     if not np.any(pan):
         return image
     return _shift(image, float(pan[0]), float(pan[1]))
+
+
+def keep_room(moved: np.ndarray, reference: np.ndarray, target_points: np.ndarray, ref_points: np.ndarray,
+              margin: float = 0.08, feather: float = 0.03) -> np.ndarray:
+    """The frame region's output with the room put back as recorded: the keypoint flow that moves the speaker
+    also drags the room between the speaker and the pinned border (straight shelves bend), so outside the
+    speaker of both the target and the reference (:func:`person_mask` of the two, grown by ``margin`` of
+    the width: hair, suit) the reference is taken unmoved — the camera is static, so that is the room exactly
+    — blended over ``feather`` of the width. Masks are made on a thumbnail and scaled up (smooth already)."""
+    H, W = moved.shape[:2]
+    w = PLATE_WIDTH
+    h = max(1, int(round(H * w / W)))
+    m = person_mask([target_points, ref_points], (h, w), W, margin).astype(np.float32)
+    k = max(3, int(round(feather * w)) | 1)
+    m = cv2.resize(cv2.GaussianBlur(m, (k, k), k / 3.0), (W, H), interpolation=cv2.INTER_LINEAR)[..., None]
+    out = moved.astype(np.float32) * m + reference.astype(np.float32) * (1 - m)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)

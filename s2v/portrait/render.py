@@ -28,6 +28,7 @@ from s2v.portrait.data import (PortraitConfig, draw_label, features, is_box, nea
                                to_net_fn)
 from s2v.gan.data import to_tensor, to_uint8
 from s2v.gan.networks import warp
+from s2v.portrait.framing import keep_room
 from s2v.portrait.network import RefWarpNet, compose
 from s2v.portrait.regions import HAND_PARTS, face_boxes, face_mask, hand_mask, hand_seen, paste
 from s2v.portrait.train import PORTRAIT_FORMAT, pair_flow
@@ -101,8 +102,12 @@ class Region:
         dev = next(self.net.parameters()).device if self.net is not None else torch.device("cpu")
         base_full = pair_flow(pts, rp, full.shape[:2], self.cfg, scale=full.shape[1] / w).to(dev)
         if self.net is None:   # reference frames only: moved onto the pose by the keypoints, the room pinned
-            out = warp(to_tensor(full[None]).to(dev), base_full)
-            return to_uint8(out[0])
+            out = to_uint8(warp(to_tensor(full[None]).to(dev), base_full)[0])
+            if self.cfg.region == "frame":   # and the room beyond the speaker as recorded (no bent shelves)
+                ref_src = rp[0].copy()
+                ref_src[:, :2] = (ref_src[:, :2] + 0.5) * np.array([W / w, H / h], np.float32) - 0.5
+                out = keep_room(out, full, np.asarray(kp), ref_src)
+            return out
         base = pair_flow(pts, rp, (h, w), self.cfg).to(dev)
         corr, mask, gen = self.net.heads(to_tensor(label[None]).to(dev),
                                          to_tensor(self.anchor_labels[ref][None]).to(dev),
