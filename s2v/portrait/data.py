@@ -1,15 +1,18 @@
 """Training material for the portrait renderer, cut from run folders at the recording's own resolution.
 
-Two regions are learnt, each by its own :class:`~s2v.portrait.network.RefWarpNet`:
+Regions, each with its reference frames and, where trained, its own :class:`~s2v.portrait.network.RefWarpNet`:
 
 * ``face`` — a square box around the face (:func:`s2v.portrait.regions.face_boxes`), at ``size`` pixels for
-  the network (160 by default: lips and eyes exist) and at its source size for the output;
+  the network (128 by default: lips and eyes exist) and at its source size for the output;
 * ``frame`` — the whole frame, at ``size`` pixels wide for the network and the recording's size for the
   output: the body moves, the static background comes from the reference frames (real pixels of the room,
-  never generated).
+  never generated), of one framing per output (:mod:`s2v.portrait.framing`);
+* ``left_hand`` / ``right_hand`` — a square box around a hand in view (:func:`s2v.portrait.regions.hand_boxes`),
+  learnt only from the frames that show it.
 
 **Reference frames** (``anchors``) are a few frames of the training recording chosen to cover its poses
-(farthest-point sampling on the rigid face points, or the body points for ``frame``); the synthesis picks
+(farthest-point sampling on the rigid face points, the hand's points, or the body points for ``frame``, per
+framing); the synthesis picks
 the nearest one for each frame (:func:`nearest_anchor`), keeping the current one unless another is clearly
 nearer, so the reference does not flicker between two. A training target never gets a reference from within
 ``exclude_seconds`` of itself: it must learn to change a reference, not to copy its neighbour.
