@@ -214,7 +214,7 @@ class RegionData:
     side: float               # face box side in source pixels (frame: 0)
     source_size: tuple[int, int]
     fps: float
-    framing: Framing | None = None   # per clip (the frame region's; s2v.portrait.framing)
+    framing: Framing          # per clip (the frame region's groups; one group for the others: s2v.portrait.framing)
 
 
 def region_points(run, labels: str = "auto") -> tuple[np.ndarray, str, float, tuple[int, int]]:
@@ -279,7 +279,7 @@ def gather_clips(clips, size: tuple[int, int], fps: float, cfg: PortraitConfig, 
     for i, (name, frames, pts) in enumerate(clips):
         fboxes = face_boxes(pts, look_side)
         boxes = region_boxes(pts, cfg, side)
-        feats.append(features(pts, cfg, boxes if is_box(cfg) else None, width))
+        feats.append(features(pts, cfg, boxes, width))
         shown = hand_seen(pts, cfg.region) if cfg.region in HAND_PARTS else np.ones(len(pts), bool)
         every = max(1, len(pts) // 40)
         thumbs, kept = [], []
@@ -392,14 +392,13 @@ def training_references(data: RegionData, cfg: PortraitConfig) -> np.ndarray:
     a = data.anchors
     near = np.abs(data.frame[:, None] - data.frame[a][None]) < gap
     allowed = ~((data.run_id[:, None] == data.run_id[a][None]) & near)
-    if data.framing is not None:   # the frame: a reference from the target's own room
-        group = data.framing.group
-        same = group[data.run_id][:, None] == group[data.run_id[a]][None]
-        allowed &= same
-        # a framing of one short take: its nearest-in-time reference if none is far enough (never itself)
-        itself = (data.run_id[:, None] == data.run_id[a][None]) & (data.frame[:, None] == data.frame[a][None])
-        lack = ~allowed.any(1)
-        allowed[lack] = (same & ~itself)[lack]
+    group = data.framing.group        # the frame: a reference from the target's own room
+    same = group[data.run_id][:, None] == group[data.run_id[a]][None]
+    allowed &= same
+    # a framing of one short take: its nearest-in-time reference if none is far enough (never itself)
+    itself = (data.run_id[:, None] == data.run_id[a][None]) & (data.frame[:, None] == data.frame[a][None])
+    lack = ~allowed.any(1)
+    allowed[lack] = (same & ~itself)[lack]
     if not allowed.any(1).all():
         raise ValueError("too few reference frames far enough from every training frame: record longer, or "
                          "lower exclude_seconds")

@@ -64,18 +64,28 @@ def face_boxes(points: np.ndarray, side: float, smooth: int = 5) -> list[Box]:
     ok = (face[:, RIGID_FACE, 2] > 0).all(1)
     if not ok.any():
         raise ValueError("no frame shows the face: the portrait renderer needs a visible face")
-    c = face[:, RIGID_FACE, :2].mean(1)
-    idx = np.arange(len(c))
-    good = idx[ok]
-    c[~ok] = c[good[np.abs(good[None] - idx[~ok, None]).argmin(1)]]
+    c = _fill_unseen(face[:, RIGID_FACE, :2].mean(1), ok)
     # the rigid points sit above the face's middle: move the centre down by a tenth of the side
     c[:, 1] += 0.1 * side
     if smooth > 1 and len(c) > 1:
         k = np.ones(smooth) / smooth
         pad = np.pad(c, ((smooth // 2, smooth - 1 - smooth // 2), (0, 0)), mode="edge")
         c = np.stack([np.convolve(pad[:, j], k, mode="valid") for j in range(2)], 1)
-    # whole pixels and an odd side: cutting the box out of a frame and putting it back are plain copies at the
-    # source's resolution (every sub-pixel resampling softens the detail the face is made of)
+    return _whole_pixel_boxes(c, side)
+
+
+def _fill_unseen(c: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """(T, 2) centres with the frames not ``ok`` given their nearest ``ok`` neighbour's (in place)."""
+    if ok.any() and not ok.all():
+        idx = np.arange(len(c))
+        good = idx[ok]
+        c[~ok] = c[good[np.abs(good[None] - idx[~ok, None]).argmin(1)]]
+    return c
+
+
+def _whole_pixel_boxes(c: np.ndarray, side: float) -> list[Box]:
+    """Boxes at whole-pixel centres with an odd side: cutting a box out of a frame and putting it back are plain
+    copies at the source's resolution (every sub-pixel resampling softens the detail a face or hand is made of)."""
     n = max(3, int(round(side)) | 1)
     return [Box(float(round(x)), float(round(y)), float(n)) for x, y in c]
 
@@ -110,12 +120,7 @@ def hand_boxes(points: np.ndarray, side: float, hand: str) -> list[Box]:
     for t in np.flatnonzero(ok):
         q = h[t, h[t, :, 2] > 0, :2]
         c[t] = (q.min(0) + q.max(0)) / 2
-    if ok.any() and not ok.all():
-        idx = np.arange(len(c))
-        good = idx[ok]
-        c[~ok] = c[good[np.abs(good[None] - idx[~ok, None]).argmin(1)]]
-    n = max(3, int(round(side)) | 1)
-    return [Box(float(round(x)), float(round(y)), float(n)) for x, y in c]
+    return _whole_pixel_boxes(_fill_unseen(c, ok), side)
 
 
 def crop(image: np.ndarray, box: Box, out: int, interpolation: int = cv2.INTER_AREA) -> np.ndarray:

@@ -24,7 +24,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from s2v.portrait.data import (PortraitConfig, draw_label, features, is_box, nearest_anchor, net_shape, region_boxes,
+from s2v.portrait.data import (PortraitConfig, draw_label, features, nearest_anchor, net_shape, region_boxes,
                                to_net_fn)
 from s2v.gan.data import to_tensor, to_uint8
 from s2v.gan.networks import warp
@@ -69,8 +69,7 @@ class Region:
         """(T,) reference per frame (nearest anchor with hysteresis). References of several framings (clips
         filmed from different camera positions): all from one, ``framing`` or else the one whose references
         are nearest on average (:meth:`framing_for`), so the room never jumps within an output."""
-        boxes = region_boxes(points, self.cfg, self.side) if is_box(self.cfg) else None
-        feat = features(points, self.cfg, boxes, self.source_size[0])
+        feat = features(points, self.cfg, region_boxes(points, self.cfg, self.side), self.source_size[0])
         allowed = None
         if self.anchor_group is not None and len(np.unique(self.anchor_group)) > 1:
             g = self.framing_for(feat) if framing is None else framing
@@ -91,7 +90,7 @@ class Region:
         """The region at the source's resolution for one frame's keypoints (uint8 RGB)."""
         full = self.anchor_full[ref]
         if not use_net or (self.net is None and self.cfg.region == "face"):
-            return full   # (a hand without a network is its reference moved onto the pose by the keypoints)
+            return full
         W, H = self.source_size
         w, h = net_shape(self.cfg, W, H)
         to_net = to_net_fn(self.cfg, box, W, H)
@@ -101,7 +100,7 @@ class Region:
         rp = self.anchor_points[ref][None]
         dev = next(self.net.parameters()).device if self.net is not None else torch.device("cpu")
         base_full = pair_flow(pts, rp, full.shape[:2], self.cfg, scale=full.shape[1] / w).to(dev)
-        if self.net is None:   # reference frames only: moved onto the pose by the keypoints, the room pinned
+        if self.net is None:   # reference frames (or hands) only: moved onto the pose by the keypoints
             out = to_uint8(warp(to_tensor(full[None]).to(dev), base_full)[0])
             if self.cfg.region == "frame":   # and the room beyond the speaker as recorded (no bent shelves)
                 ref_src = rp[0].copy()

@@ -132,7 +132,7 @@ class PortraitTrainer:
                  "anchor_points": torch.from_numpy(d.points[d.anchors]),
                  "anchor_full": [encode_png(a) for a in d.anchor_full], "look": encode_png(d.look),
                  "anchor_ids": torch.from_numpy(np.stack([d.run_id[d.anchors], d.frame[d.anchors]], 1)),
-                 "anchor_group": torch.from_numpy(_groups(d)[d.run_id[d.anchors]]),
+                 "anchor_group": torch.from_numpy(d.framing.group[d.run_id[d.anchors]]),
                  "framing": _framing_dict(d),
                  "side": d.side, "source_size": list(d.source_size), "fps": d.fps, "steps": self.step}
         with atomic_path(self.out) as tmp:
@@ -140,14 +140,8 @@ class PortraitTrainer:
         return self.out
 
 
-def _groups(d: RegionData) -> np.ndarray:
-    return d.framing.group if d.framing is not None else np.zeros(int(d.run_id.max()) + 1, int)
-
-
 def _framing_dict(d: RegionData) -> dict:
     """The framing of the training clips, for the record (group, pan in source pixels, room difference)."""
-    if d.framing is None:
-        return {}
     f = d.framing
     return {"group": f.group.tolist(), "pan": np.round(f.pan, 2).tolist(),
             "difference": [None if not np.isfinite(x) else round(float(x), 2) for x in f.difference]}
