@@ -53,6 +53,8 @@ steps = 150            # training steps (the benchmark uses 400)
 window = 2.0           # seconds per training window
 hidden = 300           # LSTM cell size (section 3.4)
 batch_size = 100       # section 3.4
+flow_steps = 1200      # gesture-flow training steps (the default: about 4.5 min on 2 CPU cores)
+flow_minutes = 5.0     # ... or this many minutes, whichever comes first
 mocap_file = ""        # an SMPL-X motion file of yours (AMASS/BEAT2 .npz); "": the test script written as one
 mocap_audio = ""       # its speech ("": the test script's)
 
@@ -185,6 +187,49 @@ for k in ("LSTM", "LSTM + key poses"):
     m, e, e0 = metrics[k], errors[k], errors["mean pose"]
     print(f"{k}: jerk {m['jerk (m/s³)'] / tj:.2f}x, L1div {m['L1div (cm)'] / td:.2f}x the truth's; body/hand "
           f"error {e['body'] / e0['body']:.2f}/{e['hands'] / e0['hands']:.2f}x the mean pose's")
+
+# %% [markdown]
+# ## Regression or samples: a generative gesture model
+#
+# Whatever the loss, the LSTM is a *regression*: one pose per frame, the best guess. Where the speech decides
+# the motion (the jaw, a beat on a stressed syllable) that is right; where it leaves a choice open (which hand,
+# how wide, whether this syllable gets a gesture at all), the best guess under L2 is the *average* of the
+# choices — a still, blurred gesture — and the same speech always gives the same motion. A generative model
+# answers with *samples*: a motion the speaker might have made with this speech, and another one for another
+# seed. The kit's is a conditional **flow matching** model (`s2v.pose.flow`: a temporal convolution network
+# that learns the velocity from noise to motion, sampled in 16 steps over the whole sequence at once; why this
+# method rather than VQ codebooks, diffusion or a mixture density network is in its docstring and in
+# `benchmarks/RESULTS.md`). It hears the same 28 audio features plus the word timing. `python -m s2v pose --kind
+# flow --train RUN --out RUN` trains it from the shell, `synthesize --seed N` then picks the sample, and `pose
+# evaluate` puts two seeds beside the LSTM. Read the rows below for: L1div (does it move as much as the
+# speaker?), wrist speed r (does it move *when* the speaker moves?), BC against BC shifted (on the beat?), and
+# how far apart two seeds are.
+
+# %%
+from s2v.evaluation.motion import joints_3d, sample_distance
+from s2v.pose.flow import GestureFlowConfig, sample
+from s2v.pose.stage import train_flow
+fcfg = GestureFlowConfig.preset("default", max_steps=flow_steps, max_minutes=flow_minutes)
+flow = train_flow([runs[s] for s in train_scripts], out, fcfg).ema
+x_flow = run_sequence(test, "audio+words").inputs
+samples = {f"flow seed {k}": sample(flow, x_flow, seed=k, steps=fcfg.sample_steps) for k in (0, 1)}
+for k, v in samples.items():
+    metrics[k], errors[k] = motion_metrics(v, y, seq.fps, audio, sr, body, truth.betas), part_errors(v, y)
+show = ("LSTM", "flow seed 0", "flow seed 1", "truth", "mean pose", "other sentences (mean)")
+print(table({k: {**metrics[k], **{f"{p} err": e for p, e in errors.get(k, {}).items()}} for k in show}, 3))
+apart = sample_distance(*(joints_3d(v, body, truth.betas) for v in samples.values()))
+print(f"two samples {apart:.1f} cm apart ({apart / td:.2f}x the truth's L1div); flow seed 0: jerk "
+      f"{metrics['flow seed 0']['jerk (m/s³)'] / tj:.2f}x, L1div {metrics['flow seed 0']['L1div (cm)'] / td:.2f}x")
+
+# %%
+wrist = {k: joints_3d(v, body, truth.betas, joints=("right_wrist",))[:, 0, 1]
+         for k, v in {"truth": y, "LSTM": pred, **samples}.items()}
+fig, ax = plt.subplots(figsize=(10, 3))
+for k, h in wrist.items():
+    ax.plot(t[:len(h)], h, label=k, lw=2 if k == "truth" else 1)
+ax.set(xlabel="s", ylabel="right wrist height (m)", title="one speech: the regression's one answer, two samples")
+ax.legend(ncol=4)
+plt.show()
 
 # %% [markdown]
 # ## Your own motion capture

@@ -234,6 +234,8 @@ def _cmd_pose(a) -> int:
 
     if a.action == "evaluate":
         return _pose_evaluate(a)
+    if a.kind == "flow":
+        return _pose_flow(a)
     cfg = _config("pose", a, max_steps=a.steps, device=a.device)
     if a.show_config:
         return _show(cfg)
@@ -259,6 +261,31 @@ def _cmd_pose(a) -> int:
     return 0
 
 
+def _pose_flow(a) -> int:
+    """``s2v pose --kind flow --train RUN ... --out SPEAKER``: the generative gesture model (s2v.pose.flow)."""
+    from s2v.pose.stage import RunSpan, train_flow
+    from s2v.run import Run
+
+    cfg = _config("flow", a, max_steps=a.steps, max_minutes=a.minutes, device=a.device)
+    if a.show_config:
+        return _show(cfg)
+    if not a.train or not a.out:
+        print("s2v: error: training the gesture flow needs --train RUN[:START-END] ... and --out RUN", file=sys.stderr)
+        return 2
+    if a.val:
+        print("note: the gesture flow takes no validation runs (judge its samples: s2v pose evaluate)")
+    out = Run.create(a.out, a.runs_dir)
+    if a.fresh and (old := out.set_aside("pose/flow_checkpoint.pt")):
+        print(f"earlier checkpoint moved aside: {old}")
+    print(f"gesture flow: preset {a.preset} -> up to {cfg.max_steps} steps or {cfg.max_minutes:g} min, batch "
+          f"{cfg.batch_size} x {cfg.window:g} s, {cfg.channels} channels x {cfg.blocks} blocks")
+    tr = train_flow([RunSpan.parse(n, a.runs_dir) for n in a.train], out, cfg)
+    why = " (the time budget ran out)" if tr.state.stopped_by_budget else ""
+    print(f"trained {tr.state.step} steps in {tr.state.seconds / 60:.1f} min{why} -> {out.path('pose_flow')}")
+    print("synthesis now samples motion with it (synthesize --seed N picks the sample; --motion lstm for the LSTM)")
+    return 0
+
+
 def _pose_evaluate(a) -> int:
     """``s2v pose evaluate --run RUN --test START-END [--model SPEAKER]``: the motion table of a held-out range."""
     import json
@@ -273,16 +300,23 @@ def _pose_evaluate(a) -> int:
         return 2
     span = RunSpan.parse(f"{a.run}:{a.test}", a.runs_dir)
     model = Run.open(a.model or a.run, a.runs_dir)
+    lstm = model.path("pose_model") if model.has("pose_model") and a.kind in (None, "lstm") else None
+    flow = model.path("pose_flow") if model.has("pose_flow") and a.kind in (None, "flow") else None
+    if lstm is None and flow is None:
+        model.require("pose_flow" if a.kind == "flow" else "pose_model")   # the clear message of a missing model
     try:
-        res = evaluate_span(model.require("pose_model"), span, segments=a.segments)
+        res = evaluate_span(lstm, span, segments=a.segments, seed=a.seed, flow_path=flow)
     except ValueError as e:
         print(f"s2v: error: {e}", file=sys.stderr)
         return 2
-    train = json.dumps(model.manifest["artifacts"]["pose_model"].get("config", {}).get("max_steps"))
-    print(f"{span.name}: {res.frames} frames at {res.fps:g} fps, model {model.name} (pose/model.pt, {train} steps)")
+    arts = model.manifest["artifacts"]
+    what = ", ".join(f"{path.relative_to(model.root)} ({json.dumps(arts[art].get('steps'))} steps)"
+                     for art, path in (("pose_model", lstm), ("pose_flow", flow)) if path is not None)
+    print(f"{span.name}: {res.frames} frames at {res.fps:g} fps, model {model.name}: {what}")
     print(heldout_table(res))
     print("BC shifted: the same motion's BC against its speech shifted in time (unrelated motion scores there); "
-          "wrist speed r: correlation of predicted and true wrist speed")
+          "wrist speed r: correlation of predicted and true wrist speed; seeds apart: L1 distance of the flow's two "
+          "samples (read against the truth's L1div)")
     if a.json:
         Path(a.json).write_text(json.dumps({"span": res.span, "fps": res.fps, "frames": res.frames,
                                             "rows": res.rows}, indent=1))
@@ -526,7 +560,7 @@ def _cmd_synthesize(a) -> int:
         print("s2v: error: give --audio FILE or --text TEXT", file=sys.stderr)
         return 2
     cfg = SynthesisConfig(key_poses=not a.no_key_poses, seed=a.seed, size=a.size, side_by_side=a.side_by_side,
-                          voice=a.voice, stream=a.stream, precision=a.precision, renderer=a.renderer)
+                          voice=a.voice, stream=a.stream, precision=a.precision, renderer=a.renderer, motion=a.motion)
     from s2v.run import Run
     from s2v.synthesis.speaker import shipped_fallback
 
@@ -739,7 +773,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="train (default) or evaluate: the motion table of a held-out range (--run, --test)")
     ps.add_argument("--run", default=None, help="evaluate: the run holding the held-out range")
     ps.add_argument("--test", default=None, help="evaluate: the held-out range, START-END in seconds (e.g. 40-47.6)")
-    ps.add_argument("--model", default=None, help="evaluate: the run holding pose/model.pt (default: --run)")
+    ps.add_argument("--model", default=None,
+                    help="evaluate: the run holding pose/model.pt and/or pose/flow.pt (default: --run)")
+    ps.add_argument("--kind", default=None, choices=("lstm", "flow"),
+                    help="train: the paper's LSTM (default) or the generative gesture flow (samples of motion); "
+                         "evaluate: only that one (default: every model the run holds)")
+    ps.add_argument("--seed", type=int, default=0, help="evaluate: the flow's samples are seeds SEED and SEED+1")
+    ps.add_argument("--minutes", type=float, default=None, help="--kind flow: training budget on the clock")
     ps.add_argument("--segments", type=int, default=6, help="evaluate: other segments of the run as a baseline")
     ps.add_argument("--json", default=None, help="evaluate: also write the table as JSON here")
     ps.add_argument("--strip", default=None,
@@ -867,7 +907,11 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--out", default=None, help="MP4 path (default: RUN/videos/output.mp4)")
     sy.add_argument("--force", action="store_true", help="replace the output video (and its .json/.poses.npz)")
     sy.add_argument("--size", type=int, default=None, help="output width, a multiple of 32")
-    sy.add_argument("--seed", type=int, default=0, help="seed of the key-pose draws")
+    sy.add_argument("--seed", type=int, default=0,
+                    help="seed of the motion sample (a speaker with a gesture flow: each seed gestures differently) "
+                         "and of the key-pose draws; the same seed gives the same video")
+    sy.add_argument("--motion", default="auto", choices=("auto", "lstm", "flow"),
+                    help="auto: the speaker's gesture flow (pose/flow.pt) when it has one, else the paper's LSTM")
     sy.add_argument("--no-key-poses", action="store_true")
     sy.add_argument("--side-by-side", action="store_true", help="skeleton | generated")
     sy.add_argument("--precision", default="auto", choices=PRECISION_CHOICES, help=PRECISION_HELP)

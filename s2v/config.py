@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 #: kind -> "module:class" of its config dataclass
-KINDS = {"fit": "s2v.fitting.fit:FitConfig", "pose": "s2v.pose.lstm:PoseLSTMConfig", "gan": "s2v.gan.config:GANConfig",
+KINDS = {"fit": "s2v.fitting.fit:FitConfig", "pose": "s2v.pose.lstm:PoseLSTMConfig",
+         "flow": "s2v.pose.flow:GestureFlowConfig", "gan": "s2v.gan.config:GANConfig",
          "studio": "s2v.studio.record:StudioConfig", "speaker": "s2v.synthesis.speaker:SpeakerConfig",
          "evaluation": "s2v.evaluation.experiments:EvaluationConfig"}
 
@@ -58,6 +59,15 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "cpu": {"batch_size": 32, "max_steps": 300, "eval_every": 25, "checkpoint_every": 25},
         "quickstart": _QUICKSTART_POSE,
         "tiny": {"hidden": 16, "batch_size": 4, "window": 1.0, "max_steps": 6, "eval_every": 3, "checkpoint_every": 3},
+    },
+    "flow": {   # the gesture flow (s2v.pose.flow), with the LSTM's preset names: `pose --kind flow` takes them
+        "default": {},
+        "paper": {},                  # the paper has no generative model: the default
+        "cpu": {},                    # the dataclass is the 2-core CPU budget (<= 20 min)
+        "gpu": {"channels": 256, "batch_size": 64, "max_steps": 10000, "max_minutes": 120.0},
+        "quickstart": {"channels": 64, "blocks": 6, "max_steps": 400, "max_minutes": 5.0},
+        "tiny": {"channels": 16, "blocks": 2, "window": 1.0, "batch_size": 4, "max_steps": 6, "checkpoint_every": 3,
+                 "sample_steps": 4},
     },
     "gan": {
         "default": {},

@@ -45,6 +45,7 @@ ARTIFACTS: dict[str, ArtifactSpec] = {
     "params": ArtifactSpec("fit/params.npz", "fit", 1, "SMPL-X parameters per frame"),
     "features": ArtifactSpec("features/features.npz", "features", 1, "audio/text features per frame"),
     "pose_model": ArtifactSpec("pose/model.pt", "pose", 1, "trained speech-to-pose LSTM"),
+    "pose_flow": ArtifactSpec("pose/flow.pt", "pose", 1, "trained gesture flow (samples of motion for speech)"),
     "dictionary": ArtifactSpec("dictionary/dictionary.json", "dictionary", 1, "word -> key pose dictionary"),
     "gan": ArtifactSpec("gan/generator.pt", "gan", 1, "trained skeleton-to-video generator"),
     "portrait": ArtifactSpec("portrait/face.pt", "portrait", 1,

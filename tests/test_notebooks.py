@@ -30,7 +30,7 @@ TINY = {
     "02_fitting": {"run_name": "studio_demo", "steps": 120, "seated_seconds": 2.0, "seated_size": 256},
     "03_dictionary": {"max_seconds": 3.0, "size": 128, "fps": 25.0},
     "04_pose_lstm": {"train_scripts": ["economy"], "val_script": "sports", "test_script": "weather", "steps": 10,
-                     "hidden": 32, "batch_size": 8},
+                     "hidden": 32, "batch_size": 8, "flow_steps": 8},
     "05_gan_training": {"max_seconds": 3.0, "steps": 20, "video_frames": 30, "framing": "upper"},
     "06_evaluation": {"train_scripts": ["economy", "sports", "science"], "sizes": [1, 2, 3], "max_seconds": 5.0,
                       "steps": 10, "hidden": 32, "batch_size": 8, "gan_steps": 6},
@@ -136,6 +136,9 @@ def test_pose_lstm_notebook_trains_and_evaluates(chain):
     assert re.search(r"body and hands left to it on \d+% of the frames", text)
     m = re.search(r"LSTM \+ key poses: jerk [\d.]+x, L1div ([\d.]+)x the truth's; body/hand error ([\d.]+)/", text)
     assert m and float(m.group(1)) > 0.3, text[-2000:]
+    # the generative model beside the regression: two seeds, two motions
+    m = re.search(r"two samples ([\d.]+) cm apart \(([\d.]+)x the truth's L1div\); flow seed 0: jerk [\d.]+x", text)
+    assert m and float(m.group(1)) > 0 and (runs / "pose_ada_audio" / "pose" / "flow.pt").exists()
     assert "at 120 Hz -> " in text and "fingers absolute, up z" in text
     assert float(re.search(r"largest difference to the original: ([\d.e+-]+)", text).group(1)) <= 1e-5
 

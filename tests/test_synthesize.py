@@ -351,3 +351,37 @@ def test_renderer_choice():
         choose_renderer(portrait_only, SynthesisConfig(renderer="gan"))
     with pytest.raises(SynthesisError, match="choose auto"):
         choose_renderer(both, SynthesisConfig(renderer="vid2vid"))
+
+
+def test_a_speaker_with_a_gesture_flow_gestures_differently_per_seed(speaker, tmp_path):
+    """With pose/flow.pt the motion is a sample: seeds 0 and 1 differ, the same seed repeats, `motion="lstm"` is
+    the LSTM's motion as before, and a speaker without a flow refuses `motion="flow"` with the command to train one."""
+    from s2v.pose.flow import GestureFlowConfig
+    from s2v.pose.stage import train_flow
+
+    root = tmp_path / "with_flow"
+    shutil.copytree(speaker.root, root)
+    run = Run(root)
+    train_flow([run], run, GestureFlowConfig.preset("tiny", device="cpu"), progress=False)
+    sp = Speaker.load(run)
+    speech = speech_from_text("A huge crowd came to see you.", sp.voice)
+    free = SynthesisConfig(key_poses=False)
+    a0, _ = speech_to_poses(sp, speech, replace_cfg(free, seed=0))
+    a1, _ = speech_to_poses(sp, speech, replace_cfg(free, seed=1))
+    again, _ = speech_to_poses(sp, speech, replace_cfg(free, seed=0))
+    assert a0.shape == a1.shape == (len(a0), 106) and np.array_equal(a0, again)
+    assert not np.array_equal(a0, a1)     # (how far apart trained samples are: tests/test_flow.py, bench_gesture)
+    lstm, _ = speech_to_poses(sp, speech, replace_cfg(free, motion="lstm"))
+    before, _ = speech_to_poses(Speaker.load(speaker), speech, free)
+    assert np.array_equal(lstm, before)
+    with pytest.raises(SynthesisError, match="pose --kind flow"):
+        speech_to_poses(Speaker.load(speaker), speech, replace_cfg(free, motion="flow"))
+    res = synthesize(run, text="Hello you.", out=tmp_path / "flow.mp4", cfg=SynthesisConfig(seed=1), progress=False)
+    side = json.loads(res.video.with_suffix(".json").read_text())
+    assert side["motion"] == "gesture flow, seed 1"
+
+
+def replace_cfg(cfg, **kw):
+    from dataclasses import replace
+
+    return replace(cfg, **kw)

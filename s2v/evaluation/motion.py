@@ -128,6 +128,14 @@ def l1_diversity(joints: np.ndarray) -> float:
     return float(np.abs(rel - rel.mean(0, keepdims=True)).sum((1, 2)).mean() * 100)
 
 
+def sample_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean L1 distance (cm, summed over joints and axes, per frame) between two motions' root-relative joints
+    (T, J, 3): how far two samples of a generative model for the same speech are apart, in L1div's units."""
+    n = min(len(a), len(b))
+    ra, rb = a[:n] - a[:n, :1], b[:n] - b[:n, :1]
+    return float(np.abs(ra - rb).sum((1, 2)).mean() * 100)
+
+
 def frechet_distance(a: np.ndarray, b: np.ndarray, eps: float = 1e-6) -> float:
     """Fréchet distance between Gaussians fitted to the rows of ``a`` and ``b`` (N, D)."""
     from scipy.linalg import sqrtm

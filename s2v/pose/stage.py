@@ -35,12 +35,20 @@ def run_audio(run: Run) -> tuple[np.ndarray, int]:
 
 def run_inputs(run: Run, num_frames: int, fps: float, kind: str = "audio", audio: np.ndarray | None = None,
                sr: int | None = None, pause_noise_db: float | None = None) -> np.ndarray:
-    """Per-frame inputs of a run: ``audio`` features or ``text`` features (from its transcript)."""
+    """Per-frame inputs of a run: ``audio`` features, ``text`` features (from its transcript), or ``audio+words``
+    (the audio features and the word channels of :func:`s2v.pose.flow.word_channels`: timing and spelling; zeros
+    without a transcript) for the gesture flow."""
+    if kind == "audio+words":
+        from s2v.pose.flow import word_channels
+
+        a = run_inputs(run, num_frames, fps, "audio", audio, sr, pause_noise_db)
+        words = json.loads(run.require("transcript").read_text())["words"] if run.has("transcript") else []
+        return np.concatenate([a, word_channels(words, num_frames, fps)], 1)
     if kind == "text":
         words = json.loads(run.require("transcript").read_text())["words"]
         return text_features(words, num_frames, fps)
     if kind != "audio":
-        raise ValueError(f"input must be 'audio' or 'text', got {kind!r}")
+        raise ValueError(f"input must be 'audio', 'text' or 'audio+words', got {kind!r}")
     if audio is None:
         audio, sr = run_audio(run)
     if pause_noise_db is not None:
@@ -174,6 +182,25 @@ def _train_pose(train_runs, val_runs, out: Run, cfg, inputs: str, target: str, p
                val_spread=tr.state.best_spread, frozen_warning=frozen,
                key_word_frames=round(left, 4), key_words=sorted(" ".join(k) for k in dictionary.keys())
                if dictionary is not None else [])
+    return tr
+
+
+def train_flow(train_runs: list[Run | RunSpan], out: Run, cfg=None, progress: bool = True):
+    """Train the generative gesture model (:mod:`s2v.pose.flow`) on runs or time ranges and write
+    ``pose/flow.pt`` (checkpoint ``pose/flow_checkpoint.pt``: an interrupted training resumes from it). Inputs
+    are the audio features and the runs' word timing (``audio+words``); there is no validation split — a
+    generative model is judged by its samples (``s2v pose evaluate``), not by a held-out loss."""
+    from s2v.pose.flow import FlowTrainer, GestureFlowConfig
+
+    cfg = cfg or GestureFlowConfig()
+    with out.lock("pose"):
+        train = [run_sequence(r, "audio+words") for r in train_runs]
+        tr = FlowTrainer(train, cfg, checkpoint=out.path("pose_flow").with_name("flow_checkpoint.pt"))
+        tr.train(progress=progress)
+        tr.export(out.path("pose_flow"), meta={"inputs": "audio+words", "train_runs": [s.name for s in train]})
+        out.record("pose_flow", config=cfg, inputs="audio+words", steps=tr.state.step,
+                   minutes=round(tr.state.seconds / 60, 2), stopped_by_budget=tr.state.stopped_by_budget,
+                   train_seconds=round(sum(len(s.targets) for s in train) / train[0].fps, 1))
     return tr
 
 

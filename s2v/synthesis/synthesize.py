@@ -44,7 +44,8 @@ class SynthesisError(ValueError):
 @dataclass
 class SynthesisConfig:
     key_poses: bool = True            # insert the dictionary's key poses at key words (section 3.3)
-    seed: int = 0                     # the key-pose draws (the same seed gives the same video)
+    seed: int = 0                     # the motion sample (gesture flow) and the key-pose draws: same seed, same video
+    motion: str = "auto"              # auto (the gesture flow when the speaker has one, else the LSTM) | lstm | flow
     insertion: InsertionConfig = field(default_factory=InsertionConfig)   # 0.6 s ramps, 0.3 s hold (figure 6)
     size: int | None = None           # output width (a multiple of 32); default: the GAN's training width
     pause_noise_db: float | None = -50.0   # section 4.2: noise added to TTS audio before the audio LSTM
@@ -82,6 +83,8 @@ class Speaker:
     hand_basis: dict | None = None    # the speaker's own hand PCA (fit --hands speaker), else the model's
     backend: str = "auto"             # body model: a shipped speaker keeps the one it was trained with
     portrait: object | None = None    # s2v.portrait.render.PortraitRenderer of a recorded speaker (else None)
+    flow: object | None = None        # s2v.pose.flow.GestureFlow (pose/flow.pt) when the speaker has one
+    flow_meta: dict | None = None
     _body: object = field(default=None, init=False, repr=False, compare=False)
 
     def body_model(self):
@@ -177,9 +180,23 @@ class Speaker:
 
         basis = load_hand_basis(run.path(source))   # the speaker's own hand PCA, if the fit made one
         backend = man.get("exported", {}).get("body_model", "auto")   # a shipped speaker's own body model
+        flow, flow_meta = None, None
+        if run.has("pose_flow"):
+            from s2v.pose.flow import load_flow
+
+            flow, flow_meta = load_flow(run.require("pose_flow"), device)
         return cls(run, model, ck, G, gcfg, dictionary, Camera.load(run.require("camera")), np.asarray(p.betas),
                    np.median(p.global_orient[:n], 0), np.median(p.transl[:n], 0), voice, seen, basis, backend,
-                   renderer)
+                   renderer, flow, flow_meta)
+
+    def uses_flow(self, motion: str = "auto") -> bool:
+        """Whether ``motion`` (auto | lstm | flow) samples the gesture flow; ``flow`` without one is an error."""
+        if motion not in ("auto", "lstm", "flow"):
+            raise SynthesisError(f"motion must be auto, lstm or flow, got {motion!r}")
+        if motion == "flow" and self.flow is None:
+            raise SynthesisError(f"speaker {self.run.name!r} has no gesture flow (pose/flow.pt); train one: "
+                                 f"s2v pose --kind flow --train {self.run.name} --out {self.run.name}")
+        return self.flow is not None and motion != "lstm"
 
 
 # ---------------------------------------------------------------------------------------------- speech in
@@ -332,8 +349,8 @@ def speech_input(audio: str | Path | np.ndarray | None = None, text: str | None 
 # ---------------------------------------------------------------------------------------------- poses
 def speech_to_poses(speaker: Speaker, speech: Utterance, cfg: SynthesisConfig | None = None,
                     num_frames: int | None = None) -> tuple[np.ndarray, list]:
-    """(T, 106) poses for the speech: features -> LSTM, then key poses at key words. Returns (poses, the
-    insertion records)."""
+    """(T, 106) poses for the speech: features -> LSTM (or a sample of the gesture flow, ``cfg.motion``, seed
+    ``cfg.seed``), then key poses at key words. Returns (poses, the insertion records)."""
     from s2v.pose.lstm import predict
     from s2v.speech.features import add_pause_noise, align_to_frames, audio_features
     from s2v.speech.text import text_features
@@ -341,7 +358,18 @@ def speech_to_poses(speaker: Speaker, speech: Utterance, cfg: SynthesisConfig | 
     cfg = cfg or SynthesisConfig()
     fps = speaker.fps
     T = num_frames or max(1, int(np.floor(speech.duration * fps)))
-    if speaker.inputs == "text":
+    if speaker.uses_flow(cfg.motion):
+        from s2v.pose.flow import sample, word_channels
+
+        y = speech.audio
+        if speech.source == "tts" and cfg.pause_noise_db is not None:
+            y = add_pause_noise(y, SAMPLE_RATE, cfg.pause_noise_db, seed=cfg.seed)
+        x = np.concatenate([align_to_frames(audio_features(y, SAMPLE_RATE), T, fps),
+                            word_channels(speech.words, T, fps)], 1)
+        fc = speaker.flow_meta["config"]
+        poses = sample(speaker.flow, x, seed=cfg.seed, steps=int(fc["sample_steps"]), guidance=float(fc["guidance"]),
+                       words=bool(speech.words))
+    elif speaker.inputs == "text":
         if not speech.words:
             raise SynthesisError("this speaker's LSTM reads text, but no words were recognised in the audio "
                                  "(speech recognition is English only: give --text instead)")
@@ -351,7 +379,8 @@ def speech_to_poses(speaker: Speaker, speech: Utterance, cfg: SynthesisConfig | 
         if speech.source == "tts" and cfg.pause_noise_db is not None:
             y = add_pause_noise(y, SAMPLE_RATE, cfg.pause_noise_db, seed=cfg.seed)
         x = align_to_frames(audio_features(y, SAMPLE_RATE), T, fps)
-    poses = predict(speaker.pose_model, x, fps, delay=float(speaker.pose_meta["config"].get("delay", 0.2)))
+    if not speaker.uses_flow(cfg.motion):
+        poses = predict(speaker.pose_model, x, fps, delay=float(speaker.pose_meta["config"].get("delay", 0.2)))
     records: list = []
     if cfg.key_poses and speaker.dictionary is not None and speech.words:
         from s2v.dictionary.insertion import apply_dictionary
@@ -541,7 +570,7 @@ def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path 
     out.parent.mkdir(parents=True, exist_ok=True)
 
     t = time.perf_counter()
-    need_words = cfg.key_poses or sp.inputs == "text"
+    need_words = cfg.key_poses or sp.inputs == "text" or sp.uses_flow(cfg.motion)   # the flow reads word timing
     # streaming recognised speech: the audio LSTM needs no words, so words are recognised piece by piece while
     # the frames whose key poses they can no longer change are generated (RecognitionStream)
     live = (cfg.stream and audio is not None and need_words and sp.inputs == "audio" and transcript is None
@@ -596,6 +625,7 @@ def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path 
                 "speaker": sp.run.name, "source": speech.source, "language": speech.language, "fps": sp.fps,
                 "frames": len(poses), "words": speech.words, "timings": timings, "precision": dtype,
                 "renderer": "portrait" if portrait else "gan",
+                "motion": f"gesture flow, seed {cfg.seed}" if sp.uses_flow(cfg.motion) else "LSTM",
                 "insertions": [asdict(r) for r in records], "config": asdict(cfg)})
     res = SynthesisResult(out, len(poses), sp.fps, speech.duration, speech.words, records, timings, dtype)
     return res
