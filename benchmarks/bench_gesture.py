@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 
 import numpy as np
 import torch
+
+from bench_portrait import cpu_name
 
 from s2v.body import BodyModel
 from s2v.evaluation.experiments import EvaluationConfig, studio_runs
@@ -27,18 +28,6 @@ from s2v.pose.lstm import PoseLSTMConfig, Trainer, predict
 from s2v.pose.stage import part_errors, run_audio, run_sequence
 
 COLS = ("body", "hands", "mouth", "FD_g", "FD_k", "L1div (cm)", "jerk (m/s³)", "BC", "BC shifted", "wrist speed r")
-
-
-def cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                flags = open("/proc/cpuinfo").read()
-                kind = "AMX/bf16" if "amx_bf16" in flags else ("AVX-512" if "avx512f" in flags else "AVX2")
-                return f"{line.split(':', 1)[1].strip()} ({kind})"
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def main() -> None:

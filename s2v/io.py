@@ -179,6 +179,18 @@ def set_numpy_rng_state(st: dict) -> None:
     np.random.set_state((st["name"], np.asarray(st["keys"], np.uint32), st["pos"], st["has_gauss"], st["gauss"]))
 
 
+def load_states(path: Path, parts: dict[str, Any], states: dict, saved: dict, now: dict, fresh: str = "--fresh"
+                ) -> None:
+    """``parts[k].load_state_dict(states[k])`` for each ``k`` (a training checkpoint's networks and optimisers).
+    Weights that do not fit the networks of the current settings raise :func:`resume_error` naming the settings
+    that differ between the checkpoint's (``saved``) and now (``now``), not hundreds of size mismatches."""
+    try:
+        for key, part in parts.items():
+            part.load_state_dict(states[key])
+    except (RuntimeError, ValueError) as e:
+        raise resume_error(path, saved, now, e, fresh) from None
+
+
 def resume_error(path: Path, saved: dict, current: dict, error: Exception, fresh: str = "--fresh") -> ArtifactError:
     """The message for a checkpoint whose weights do not fit the network of the current settings: the settings
     that differ (not hundreds of lines of ``size mismatch``) and the two ways out."""

@@ -45,27 +45,26 @@ def other_segments(targets: np.ndarray, test: slice, n: int, count: int) -> list
     return [targets[starts[i]:starts[i] + n] for i in pick]
 
 
-def predictions(span: RunSpan, model_path=None, flow_path=None, seed: int = 0) -> dict[str, np.ndarray]:
-    """The span's motion predicted from its speech: ``prediction`` (the LSTM at ``model_path``, ``pose/model.pt``)
-    and, with ``flow_path`` (``pose/flow.pt``), two samples of the gesture flow, seeds ``seed`` and ``seed + 1``."""
+def predictions(run, num_frames: int, fps: float, sl: slice, model_path=None, flow_path=None,
+                seed: int = 0) -> dict[str, np.ndarray]:
+    """The frames ``sl`` of ``run`` (``num_frames`` at ``fps``) predicted from its speech: ``prediction`` (the LSTM
+    at ``model_path``, ``pose/model.pt``) and, with ``flow_path`` (``pose/flow.pt``), two samples of the gesture
+    flow, seeds ``seed`` and ``seed + 1``."""
     from s2v.pose.lstm import load_model, predict
-    from s2v.pose.stage import run_inputs, run_targets
+    from s2v.pose.stage import run_inputs
 
-    run = span.run
-    targets, fps = run_targets(run)
-    sl = span.frames(len(targets), fps)
     out = {}
     if model_path is not None:
         model, ck = load_model(model_path)
         if ck.get("target", "smplx") != "smplx":
             raise ValueError(f"{model_path} predicts {ck.get('target')!r}: the motion table needs SMPL-X poses")
-        x = run_inputs(run, len(targets), fps, ck.get("meta", {}).get("inputs", "audio"))
+        x = run_inputs(run, num_frames, fps, ck.get("meta", {}).get("inputs", "audio"))
         out["prediction"] = predict(model, x, fps, delay=float(ck["config"].get("delay", 0.2)))[sl]
     if flow_path is not None:
         from s2v.pose.flow import load_flow, sample
 
         flow, ck = load_flow(flow_path)
-        x = run_inputs(run, len(targets), fps, "audio+words")
+        x = run_inputs(run, num_frames, fps, "audio+words")
         steps, g = int(ck["config"]["sample_steps"]), float(ck["config"]["guidance"])
         for k in (seed, seed + 1):
             out[f"flow (seed {k})"] = sample(flow, x, seed=k, steps=steps, guidance=g)[sl]
@@ -89,7 +88,7 @@ def evaluate_span(model_path, span: RunSpan, segments: int = 6, seed: int = 0, f
     n = sl.stop - sl.start
     if n < 2 * fps:
         raise ValueError(f"{span.name}: {n / fps:.1f} s is too short to judge motion (at least 2 s)")
-    preds = predictions(span, model_path, flow_path, seed)
+    preds = predictions(run, len(targets), fps, sl, model_path, flow_path, seed)
     truth = targets[sl]
     audio, sr = run_audio(run)
     audio = audio[int(sl.start / fps * sr):int(sl.stop / fps * sr)]

@@ -33,7 +33,7 @@ from s2v.gan import losses
 from s2v.gan.config import GANConfig  # noqa: F401  (the training's settings, re-exported)
 from s2v.gan.data import PARTS, ClipDataset, to_uint8
 from s2v.gan.networks import Generator, MultiscaleDiscriminator, crop_boxes
-from s2v.io import atomic_path, load_torch, numpy_rng_state, resume_error, set_numpy_rng_state
+from s2v.io import atomic_path, load_states, load_torch, numpy_rng_state, set_numpy_rng_state
 from s2v.run import Run
 
 
@@ -140,13 +140,8 @@ class GANTrainer:
     def _load(self, path: Path) -> None:
         st = load_torch(path, "GAN training checkpoint", ("G", "D", "opt_g", "opt_d", "step", "config"),
                         f"rm {path} (restarts the training)", device=self.device)
-        try:
-            _unwrap(self.G).load_state_dict(st["G"])
-            _unwrap(self.D).load_state_dict(st["D"])
-            self.opt_g.load_state_dict(st["opt_g"])
-            self.opt_d.load_state_dict(st["opt_d"])
-        except (RuntimeError, ValueError) as e:
-            raise resume_error(path, st["config"], self.cfg.to_dict(), e) from None
+        load_states(path, {"G": _unwrap(self.G), "D": _unwrap(self.D), "opt_g": self.opt_g, "opt_d": self.opt_d}, st,
+                    st["config"], self.cfg.to_dict())
         self.scaler_g.load_state_dict(st["scaler_g"])
         self.scaler_d.load_state_dict(st["scaler_d"])
         self.step, self.history = st["step"], st["history"]

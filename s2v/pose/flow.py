@@ -42,7 +42,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from s2v.io import atomic_path, load_state, load_torch, resume_error
+from s2v.io import atomic_path, load_state, load_states, load_torch
 from s2v.params import ParamLayout
 from s2v.pose.lstm import Sequence, _Windows
 
@@ -163,6 +163,15 @@ class GestureFlow(nn.Module):
     def normalise(self, inputs: torch.Tensor) -> torch.Tensor:
         return (inputs - self.in_mean) / self.in_std
 
+    def without_words(self, cond: torch.Tensor) -> torch.Tensor:
+        """Normalised features ``cond`` (B, T, D_in) with the word channels set to those of speech with no word
+        times (raw zeros); a model without word channels gets ``cond`` back."""
+        if self.input_dim <= WORD_CHANNELS:
+            return cond
+        k = slice(self.input_dim - WORD_CHANNELS, self.input_dim)
+        none = (-(self.in_mean / self.in_std)[k]).expand_as(cond[..., k])
+        return torch.cat([cond[..., :k.start], none], -1)
+
 
 def part_balance(layout: ParamLayout | None = None, dim: int = 106) -> np.ndarray:
     """(D,) loss weights under which each part (body 63, hands 24, mouth 3, face 16 numbers) counts the same; the
@@ -204,8 +213,9 @@ class FlowTrainer:
         ally = np.concatenate([s.targets for s in train])
         self.model.in_mean.copy_(torch.as_tensor(allx.mean(0)))
         self.model.in_std.copy_(torch.as_tensor(allx.std(0) + 1e-4))
-        self.model.out_mean.copy_(torch.as_tensor(ally.mean(0)))
-        self.model.out_std.copy_(torch.as_tensor(ally.std(0) + 1e-4))
+        mu, sd = ally.mean(0), ally.std(0) + 1e-4
+        self.model.out_mean.copy_(torch.as_tensor(mu))
+        self.model.out_std.copy_(torch.as_tensor(sd))
         self.model.smooth, self.model.fps = cfg.smooth, self.fps
         self.ema = copy.deepcopy(self.model).eval()
         for p in self.ema.parameters():
@@ -215,10 +225,8 @@ class FlowTrainer:
         self.windows = _Windows(train, max(4, int(round(cfg.window * self.fps))), 0, self.rng)
         w = part_balance(layout, dout) if cfg.part_balance else np.ones(dout, np.float32)
         self.w = torch.as_tensor(w, device=self.device)
-        mu, sd = ally.mean(0), ally.std(0) + 1e-4
         dvar = np.concatenate([np.diff((q.targets - mu) / sd, axis=0) for q in train]).var(0)
         self.dw = torch.as_tensor(w / (dvar + 1e-4), device=self.device)   # velocity loss in velocity z-scores
-        self.word_dims = slice(din - WORD_CHANNELS, din) if din > WORD_CHANNELS else None
         self.state = FlowState()
         self.checkpoint = Path(checkpoint) if checkpoint else None
         if self.checkpoint and self.checkpoint.exists():
@@ -240,14 +248,9 @@ class FlowTrainer:
     def _load(self, path: Path) -> None:
         ck = load_torch(path, "gesture-flow training checkpoint", ("model", "ema", "opt", "state", "config"),
                         f"rm {path} (restarts the training)", device=self.device)
-        try:
-            self.model.load_state_dict(ck["model"])
-            self.ema.load_state_dict(ck["ema"])
-            self.opt.load_state_dict(ck["opt"])
-        except (RuntimeError, ValueError) as e:
-            saved = {**ck["config"], "input_dim": ck.get("input_dim"), "output_dim": ck.get("output_dim")}
-            now = {**asdict(self.cfg), "input_dim": self.model.input_dim, "output_dim": self.model.output_dim}
-            raise resume_error(path, saved, now, e, "--fresh") from None
+        load_states(path, {"model": self.model, "ema": self.ema, "opt": self.opt}, ck,
+                    {**ck["config"], "input_dim": ck.get("input_dim"), "output_dim": ck.get("output_dim")},
+                    {**asdict(self.cfg), "input_dim": self.model.input_dim, "output_dim": self.model.output_dim})
         self.rng.bit_generator.state = ck["rng"]
         torch.set_rng_state(ck["torch_rng"].cpu())
         self.state = FlowState(**ck["state"])
@@ -265,11 +268,9 @@ class FlowTrainer:
         B = cond.shape[0]
         drop = torch.as_tensor(self.rng.random(B) < cfg.cond_dropout, device=self.device)
         cond = torch.where(drop[:, None, None], torch.zeros_like(cond), cond)
-        if self.word_dims is not None:
+        if m.input_dim > WORD_CHANNELS:
             wd = torch.as_tensor(self.rng.random(B) < cfg.word_dropout, device=self.device)
-            words = cond[..., self.word_dims]
-            cond = torch.cat([cond[..., :self.word_dims.start],
-                              torch.where(wd[:, None, None], self._no_words(words), words)], -1)
+            cond = torch.where(wd[:, None, None], m.without_words(cond), cond)
         x1 = (torch.as_tensor(y, device=self.device) - m.out_mean) / m.out_std
         x0 = torch.randn_like(x1)
         t = torch.rand(B, device=self.device)
@@ -280,10 +281,6 @@ class FlowTrainer:
             dh, d1 = x1h[:, 1:] - x1h[:, :-1], x1[:, 1:] - x1[:, :-1]
             loss = loss + cfg.w_vel * (((dh - d1) ** 2) * self.dw).mean()
         return loss
-
-    def _no_words(self, words: torch.Tensor) -> torch.Tensor:
-        """Normalised word channels of speech with no word times (raw zeros)."""
-        return torch.zeros_like(words) - (self.model.in_mean / self.model.in_std)[self.word_dims]
 
     def train(self, steps: int | None = None, progress: bool = True) -> FlowState:
         """Train up to ``cfg.max_steps`` (or ``steps`` more), or until ``cfg.max_minutes`` of training."""
@@ -348,9 +345,8 @@ def sample(model: GestureFlow, inputs: np.ndarray, seed: int = 0, steps: int = 1
     ``words=False``: the word channels are set to "no word times" (speech without a transcript)."""
     dev = next(model.parameters()).device
     x = model.normalise(torch.as_tensor(np.asarray(inputs, np.float32)[None], device=dev))
-    if not words and model.input_dim > WORD_CHANNELS:
-        k = slice(model.input_dim - WORD_CHANNELS, model.input_dim)
-        x[..., k] = -(model.in_mean / model.in_std)[k]
+    if not words:
+        x = model.without_words(x)
     g = torch.Generator(device="cpu").manual_seed(int(seed))
     z = torch.randn((1, len(inputs), model.output_dim), generator=g).to(dev)
     null = torch.zeros_like(x)

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from s2v.io import atomic_path, load_state, load_torch, resume_error
+from s2v.io import atomic_path, load_state, load_states, load_torch
 from s2v.params import PAPER_PART_WEIGHTS, ParamLayout
 
 
@@ -274,14 +274,10 @@ class Trainer:
     def _load(self, path: Path) -> None:
         ck = load_torch(path, "pose LSTM training checkpoint", ("model", "opt", "best", "state", "config"),
                         f"rm {path} (restarts the training)", device=self.device)
-        try:
-            self.model.load_state_dict(ck["model"])
-            self.opt.load_state_dict(ck["opt"])
-        except (RuntimeError, ValueError) as e:
-            saved = {**ck["config"], "input_dim": ck.get("input_dim"), "output_dim": ck.get("output_dim")}
-            now = {**asdict(self.cfg), "input_dim": self.model.lstm.input_size,
-                   "output_dim": self.model.out.out_features}
-            raise resume_error(path, saved, now, e, "--fresh") from None
+        load_states(path, {"model": self.model, "opt": self.opt}, ck,
+                    {**ck["config"], "input_dim": ck.get("input_dim"), "output_dim": ck.get("output_dim")},
+                    {**asdict(self.cfg), "input_dim": self.model.lstm.input_size,
+                     "output_dim": self.model.out.out_features})
         self.best = ck["best"]
         self.rng.bit_generator.state = ck["rng"]
         torch.set_rng_state(ck["torch_rng"].cpu())

@@ -358,18 +358,8 @@ def speech_to_poses(speaker: Speaker, speech: Utterance, cfg: SynthesisConfig | 
     cfg = cfg or SynthesisConfig()
     fps = speaker.fps
     T = num_frames or max(1, int(np.floor(speech.duration * fps)))
-    if speaker.uses_flow(cfg.motion):
-        from s2v.pose.flow import sample, word_channels
-
-        y = speech.audio
-        if speech.source == "tts" and cfg.pause_noise_db is not None:
-            y = add_pause_noise(y, SAMPLE_RATE, cfg.pause_noise_db, seed=cfg.seed)
-        x = np.concatenate([align_to_frames(audio_features(y, SAMPLE_RATE), T, fps),
-                            word_channels(speech.words, T, fps)], 1)
-        fc = speaker.flow_meta["config"]
-        poses = sample(speaker.flow, x, seed=cfg.seed, steps=int(fc["sample_steps"]), guidance=float(fc["guidance"]),
-                       words=bool(speech.words))
-    elif speaker.inputs == "text":
+    flow = speaker.uses_flow(cfg.motion)
+    if speaker.inputs == "text" and not flow:
         if not speech.words:
             raise SynthesisError("this speaker's LSTM reads text, but no words were recognised in the audio "
                                  "(speech recognition is English only: give --text instead)")
@@ -379,7 +369,13 @@ def speech_to_poses(speaker: Speaker, speech: Utterance, cfg: SynthesisConfig | 
         if speech.source == "tts" and cfg.pause_noise_db is not None:
             y = add_pause_noise(y, SAMPLE_RATE, cfg.pause_noise_db, seed=cfg.seed)
         x = align_to_frames(audio_features(y, SAMPLE_RATE), T, fps)
-    if not speaker.uses_flow(cfg.motion):
+    if flow:   # the gesture flow hears the audio features and the words
+        from s2v.pose.flow import sample, word_channels
+
+        fc = speaker.flow_meta["config"]
+        poses = sample(speaker.flow, np.concatenate([x, word_channels(speech.words, T, fps)], 1), seed=cfg.seed,
+                       steps=int(fc["sample_steps"]), guidance=float(fc["guidance"]), words=bool(speech.words))
+    else:
         poses = predict(speaker.pose_model, x, fps, delay=float(speaker.pose_meta["config"].get("delay", 0.2)))
     records: list = []
     if cfg.key_poses and speaker.dictionary is not None and speech.words:
