@@ -10,14 +10,21 @@ pocketsphinx recognition for the key words. ``--long M``: M minutes of speech (k
 recognition) to show that memory stays bounded.
 
 The generator runs in the precision synthesis picks (``auto``: bfloat16 on a CPU with bfloat16 in hardware, else
-float32; printed); the text path is measured in float32 too, for comparison.
+the speaker's int8 OpenVINO model where it has one, else float32; printed); the text path is measured in PyTorch
+float32 too, for comparison. Issue 29: the CPU's model and flags are printed first; ``--runtimes`` times the
+shipped generator alone in each runtime (PyTorch float32, OpenVINO float32, OpenVINO int8, PyTorch bfloat16
+where the CPU has it) side by side; ``--busy`` repeats the text path beside one other busy 2-thread process
+(a matrix-multiplying child) and prints the ratio to the idle figure.
 
-python benchmarks/bench_e2e.py [--runs-dir /tmp/bench_e2e] [--long 10] [--only shipped]
+python benchmarks/bench_e2e.py [--runs-dir /tmp/bench_e2e] [--long 10] [--only shipped] [--runtimes] [--busy]
 """
 from __future__ import annotations
 
 import argparse
+import os
 import resource
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -42,16 +49,75 @@ def report(name: str, res, wall: float) -> None:
           f"peak RSS {peak_mb():.0f} MB")
 
 
+def cpu_line() -> str:
+    from bench_portrait import cpu_name
+
+    from s2v.gan.cpu import free_cpus
+    from s2v.gan.infer import _cpu_flags
+
+    flags = _cpu_flags()
+    shown = sorted(f for f in flags if f.startswith(("avx", "amx", "fma")) or "vnni" in f)
+    return f"CPU: {cpu_name()}; flags {' '.join(shown)}; {free_cpus()} of {len(os.sched_getaffinity(0))} cores free"
+
+
+def time_runtimes(sp, frames: int = 40) -> None:
+    """The shipped generator alone, ms a frame in sequence (each frame feeding the next), per runtime."""
+    import openvino as ov
+
+    from s2v.gan import cpu
+    from s2v.gan.infer import FrameGenerator, cpu_has_native_bf16, labels_from_keypoints
+    from s2v.gan.data import run_keypoints
+
+    W, H = sp.cpu_model_size or (320, 384)
+    labels = list(labels_from_keypoints(run_keypoints(sp.run, W, H, backend=sp.backend), (W, H), (W, H)))
+    labels = (labels * (frames // len(labels) + 1))[:frames]
+    threads = cpu.free_cpus()
+
+    def timed(name, fg):
+        for lab in labels[:3]:
+            fg(lab)
+        t = time.perf_counter()
+        for lab in labels:
+            fg(lab)
+        ms = (time.perf_counter() - t) / len(labels) * 1000
+        print(f"    generator alone, {name}: {ms:.1f} ms a frame ({1000 / ms:.1f} frames/s)")
+        return ms
+
+    torch.set_num_threads(threads)
+    base = timed(f"PyTorch float32, {threads} threads", FrameGenerator(sp.generator, "fp32"))
+    if cpu_has_native_bf16():
+        timed("PyTorch bfloat16", FrameGenerator(sp.generator, "bf16"))
+    fp32 = cpu._pack(cpu.convert(sp.generator, (W, H)))
+    for th in sorted({1, threads}):
+        fg = FrameGenerator(sp.generator, "fp32")
+        fg.net = cpu.OpenVINOGenerator(fp32, th)
+        ms = timed(f"OpenVINO float32, {th} thread(s)", fg)
+        if sp.cpu_model is not None:
+            ms8 = timed(f"OpenVINO int8, {th} thread(s)", FrameGenerator(sp.generator, "int8", sp.cpu_model, th))
+            print(f"      -> int8 {base / ms8:.2f}x PyTorch float32's speed, OpenVINO float32 {base / ms:.2f}x")
+    del ov
+
+
+def busy_child() -> subprocess.Popen:
+    """One other busy process with two threads (matrix products), as a second job on the machine would be."""
+    code = ("import torch, time\ntorch.set_num_threads(2)\na = torch.randn(1024, 1024)\n"
+            "t = time.time()\nwhile time.time() - t < 600:\n    a @ a\n")
+    return subprocess.Popen([sys.executable, "-c", code])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs-dir", default="/tmp/bench_e2e")
     ap.add_argument("--long", type=float, default=0.0, help="also M minutes of speech")
     ap.add_argument("--only", default=None, choices=("shipped", "demo"), help="one of the two models")
+    ap.add_argument("--runtimes", action="store_true", help="also time the generator alone in each runtime")
+    ap.add_argument("--busy", action="store_true", help="also the text path beside one other busy process")
     a = ap.parse_args()
-    from s2v.gan.infer import inference_dtype
+    import openvino
 
+    print(cpu_line())
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cuda: {torch.cuda.is_available()}; "
-          f"generator precision auto = {inference_dtype('cuda' if torch.cuda.is_available() else 'cpu')}")
+          f"OpenVINO {openvino.__version__}")
     out = Path(a.runs_dir) / "out"
     speakers = {}
     if a.only in (None, "demo"):
@@ -67,13 +133,28 @@ def main() -> None:
         speakers[f"shipped speaker ada, {sp.camera.width}x{sp.camera.height}"] = sp
     jfk = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech_en" / "jfk.flac"
     for name, sp in speakers.items():
+        if a.runtimes:
+            time_runtimes(sp)
         synthesize(sp, out / "warm.mp4", text="Hello.", progress=False)      # warm-up (librosa/numba, torch)
         t = time.perf_counter()
         res = synthesize(sp, out / "text.mp4", text=TEXT, progress=False)
-        report(f"{name}: text", res, time.perf_counter() - t)
+        report(f"{name}: text (precision auto = {res.precision})", res, time.perf_counter() - t)
+        idle = res.frames / (time.perf_counter() - t)
+        if a.busy:
+            child = busy_child()
+            try:
+                time.sleep(2.0)
+                t = time.perf_counter()
+                res = synthesize(sp, out / "busy.mp4", text=TEXT, progress=False)
+                wall = time.perf_counter() - t
+            finally:
+                child.kill()
+                child.wait()
+            report(f"{name}: text beside a busy 2-thread process ({res.precision})", res, wall)
+            print(f"    busy / idle: {res.frames / wall / idle:.2f}x")
         t = time.perf_counter()
         res = synthesize(sp, out / "text32.mp4", text=TEXT, cfg=SynthesisConfig(precision="fp32"), progress=False)
-        report(f"{name}: text, float32", res, time.perf_counter() - t)
+        report(f"{name}: text, PyTorch float32", res, time.perf_counter() - t)
         t = time.perf_counter()
         res = synthesize(sp, out / "stream.mp4", text=TEXT, cfg=SynthesisConfig(stream=True), progress=False)
         report(f"{name}: text, --stream", res, time.perf_counter() - t)

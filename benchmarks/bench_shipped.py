@@ -7,7 +7,8 @@ never trained on). That recording is not shipped (it is tens of MB); when the ru
 again from the shipped preset's studio settings, which are deterministic (same seed, same frames).
 
 The figures are taken in float32 (the same on every machine) and, where this CPU has bfloat16 in hardware, also in
-the bfloat16 synthesis uses there (``precision="auto"``, :func:`~s2v.gan.infer.inference_dtype`).
+the bfloat16 synthesis uses there (``precision="auto"``, :func:`~s2v.gan.infer.inference_dtype`), and with the
+speaker's int8 OpenVINO generator (issue 29, :mod:`s2v.gan.cpu`) where OpenVINO is installed.
 
 ``--generator PATH`` evaluates another generator of the same speaker (e.g. one retrained with
 ``s2v speaker --preset shipped --run ada_retrain``) on the same frames: the reproducibility check.
@@ -78,12 +79,17 @@ def main() -> None:
         print(f"recorded {run.root} in {time.perf_counter() - t:.0f} s")
     data = ClipDataset([run], gcfg["size"], gcfg["clip"], "test")
     W, H = data.size
+    from s2v.gan.cpu import available, run_cpu_model
     from s2v.gan.infer import inference_dtype
 
+    cpu_model = None if a.generator else run_cpu_model(Run(shipped) if not a.own_run else run, data.size)
+    precisions = ["fp32"] + (["auto"] if inference_dtype("cpu") != torch.float32 else [])
+    precisions += ["int8"] if cpu_model is not None and available() else []   # issue 29: CPUs without bfloat16
     results = {}
-    for precision in ("fp32", "auto") if inference_dtype("cpu") != torch.float32 else ("fp32",):
+    for precision in precisions:
         t = time.perf_counter()
-        results[precision] = m = evaluate(G, data, a.max_frames, progress=True, precision=precision)
+        results[precision] = m = evaluate(G, data, a.max_frames, progress=True, precision=precision,
+                                          cpu_model=cpu_model)
         print(f"{path} ({precision}): {m['frames']} held-out frames at {W}x{H} in {time.perf_counter() - t:.0f} s")
     from s2v.gan.data import boxes_of
 
@@ -98,7 +104,7 @@ def main() -> None:
             "ssim_right_hand"]
     print("| generator | precision | frames | " + " | ".join(keys) + " |")
     for precision, m in results.items():
-        print(f"| {path} | {'fp32' if precision == 'fp32' else 'bf16 (auto)'} | {m['frames']} | "
+        print(f"| {path} | {precision if precision != 'auto' else 'bf16 (auto)'} | {m['frames']} | "
               + " | ".join(f"{m[k]:.3f}" if "ssim" in k else f"{m[k]:.2f}" for k in keys) + " |")
     if a.write:
         m = results["fp32"]
@@ -106,6 +112,9 @@ def main() -> None:
         if "auto" in results:   # what synthesis makes on this CPU
             q[f"held-out frames ({W}x{H}, {m['frames']} frames), bfloat16"] = {k: round(results["auto"][k], 4)
                                                                                for k in keys}
+        if "int8" in results:   # what synthesis makes on a CPU without bfloat16
+            q[f"held-out frames ({W}x{H}, {m['frames']} frames), int8"] = {k: round(results["int8"][k], 4)
+                                                                           for k in keys}
         q["crop heights in px (drawn skeleton, every 10th held-out frame)"] = {k: round(v, 1)
                                                                              for k, v in heights.items()}
         (shipped / "quality.json").write_text(json.dumps(q, indent=1) + "\n")

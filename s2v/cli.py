@@ -407,6 +407,18 @@ def _cmd_gan(a) -> int:
         tr = train_gan(train, Run.create(a.run, a.runs_dir), cfg)
         print(f"trained {tr.step} steps -> {run.path('gan')} (samples in {run.root / 'gan' / 'samples'})")
         return 0
+    if a.action == "optimize":
+        from s2v.gan import cpu
+
+        if not cpu.available():
+            raise SystemExit("s2v gan optimize needs OpenVINO and NNCF: pip install openvino nncf")
+        src = Run.open(a.source, a.runs_dir) if a.source else None
+        with run.lock("gan optimize"):
+            rec = cpu.optimize_run(run, source=src)
+        print(f"int8 CPU generator -> {run.path('gan_int8')} ({rec['bytes'] / 1e6:.1f} MB, {rec['size'][0]}x"
+              f"{rec['size'][1]}, frames {rec['psnr_vs_fp32']:.1f} dB PSNR from float32's, {rec['seconds']:.0f} s); "
+              f"synthesis on a CPU without bfloat16 uses it (precision auto)")
+        return 0
     from s2v.gan.infer import evaluate, load_generator, render_video
 
     G, cfg = load_generator(run.require("gan"), a.device)
@@ -418,7 +430,10 @@ def _cmd_gan(a) -> int:
         part = "test" if src.root.resolve() == run.root.resolve() else "all"
         data = ClipDataset([src], cfg["size"], cfg["clip"], part, hands=cfg["hands"])
         print(f"scoring {'the held-out last 15 % of' if part == 'test' else 'every frame of'} run '{src.name}'")
-        m = evaluate(G, data, a.max_frames, progress=True, precision=a.precision or "fp32")
+        from s2v.gan.cpu import run_cpu_model
+
+        m = evaluate(G, data, a.max_frames, progress=True, precision=a.precision or "fp32",
+                     cpu_model=run_cpu_model(run, data.size))
         print(json.dumps({k: round(v, 3) for k, v in m.items()}))
         return 0
     from s2v.camera import Camera
@@ -435,8 +450,10 @@ def _cmd_gan(a) -> int:
     from s2v.synthesis.synthesize import output_paths
 
     output_paths(out, overwrite=a.force or a.out is None, sides=False)
+    from s2v.gan.cpu import run_cpu_model
+
     render_video(G, pts, (W, H), out, fps, audio=audio, size=(W, H), side_by_side=a.side_by_side,
-                 precision=a.precision or "auto")
+                 precision=a.precision or "auto", cpu_model=run_cpu_model(run, (W, H)))
     print(f"{len(pts)} frames -> {out}")
     return 0
 
@@ -547,7 +564,13 @@ def _cmd_speaker(a) -> int:
         from s2v.run import Run
         from s2v.synthesis.speaker import export_speaker
 
-        dst = export_speaker(Run.open(a.run, a.runs_dir), a.export)
+        src = Run.open(a.run, a.runs_dir)
+        dst = export_speaker(src, a.export)
+        from s2v.gan import cpu
+
+        if cpu.available():   # the int8 CPU generator of the exported (half-precision) weights, from the recording
+            rec = cpu.optimize_run(dst, source=src)
+            print(f"int8 CPU generator: {rec['psnr_vs_fp32']:.1f} dB PSNR from float32's frames")
         size = sum(f.stat().st_size for f in dst.root.rglob("*") if f.is_file())
         print(f"exported: {dst.root} ({size / 1e6:.1f} MB, half-precision weights, checksummed in its manifest)")
     return 0
@@ -665,9 +688,10 @@ def _show(cfg) -> int:
     return 0
 
 
-PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")   # s2v.gan.infer.PRECISIONS (no torch import for --help)
+PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16", "int8")   # s2v.gan.infer.PRECISIONS (no torch for --help)
 PRECISION_HELP = ("generator arithmetic: auto (CUDA: float16; a CPU with bfloat16 in hardware: bfloat16, twice as "
-                  "fast; else float32), fp32, bf16, fp16 (CUDA)")
+                  "fast; else int8 through OpenVINO where the speaker has its int8 model (s2v gan optimize), "
+                  "2.7x as fast; else float32), fp32, bf16, fp16 (CUDA), int8")
 RUNS_HELP = "folder of the runs (default: $S2V_RUNS, else runs/ of the kit's checkout, as the notebooks use)"
 
 
@@ -816,11 +840,13 @@ def build_parser() -> argparse.ArgumentParser:
     dc.set_defaults(func=_cmd_dictionary)
 
     g = sub.add_parser("gan", help="skeleton-to-video GAN (section 3.5): train, render a run's poses, evaluate")
-    g.add_argument("action", choices=("train", "render", "evaluate"))
+    g.add_argument("action", choices=("train", "render", "evaluate", "optimize"),
+                   help="optimize: make the int8 CPU generator (OpenVINO) synthesis uses on CPUs without bfloat16")
     g.add_argument("--run", required=True, help="run holding (or receiving) gan/generator.pt")
     g.add_argument("--runs-dir", default=None, help=RUNS_HELP)
     g.add_argument("--train", nargs="*", default=None, help="training runs (default: --run)")
-    g.add_argument("--source", default=None, help="run whose poses are rendered / evaluated (default: --run)")
+    g.add_argument("--source", default=None, help="run whose poses are rendered / evaluated / calibrate the int8 "
+                   "model (default: --run)")
     g.add_argument("--size", type=int, default=None)
     _config_args(g, "gan", "auto", "training budget; auto: gpu where CUDA is available, else cpu (128 wide, 60 min)")
     g.add_argument("--steps", type=int, default=None)

@@ -48,6 +48,8 @@ ARTIFACTS: dict[str, ArtifactSpec] = {
     "pose_flow": ArtifactSpec("pose/flow.pt", "pose", 1, "trained gesture flow (samples of motion for speech)"),
     "dictionary": ArtifactSpec("dictionary/dictionary.json", "dictionary", 1, "word -> key pose dictionary"),
     "gan": ArtifactSpec("gan/generator.pt", "gan", 1, "trained skeleton-to-video generator"),
+    "gan_int8": ArtifactSpec("gan/generator_int8.ov", "gan optimize", 1,
+                             "the generator for CPUs without bfloat16: OpenVINO int8 (s2v gan optimize)"),
     "portrait": ArtifactSpec("portrait/face.pt", "portrait", 1,
                              "face at the source's resolution: network and reference faces (s2v.portrait)"),
     "portrait_frame": ArtifactSpec("portrait/frame.pt", "portrait", 1,

@@ -242,7 +242,19 @@ def test_inference_precision_is_chosen_by_the_hardware():
     with pytest.raises(ValueError, match="CUDA"):
         inference_dtype("cpu", "fp16")
     with pytest.raises(ValueError, match="one of auto"):
+        inference_dtype("cpu", "int4")
+    from s2v.gan.cpu import available
+    from s2v.gan.infer import resolve_precision
+
+    with pytest.raises(ValueError, match="no int8 CPU generator"):   # int8 needs the speaker's int8 model
         inference_dtype("cpu", "int8")
+    avx2 = {"avx2", "fma"}
+    assert resolve_precision("cpu", "auto", True, avx2) == ("int8" if available() else "fp32")   # issue 29
+    assert resolve_precision("cpu", "auto", False, avx2) == "fp32"
+    assert resolve_precision("cpu", "auto", True, {"avx2", "amx_bf16"}) == "bf16"   # today's AMX path kept
+    assert resolve_precision("cuda", "auto", True, avx2) == "fp16"
+    with pytest.raises(ValueError, match="CPU"):
+        resolve_precision("cuda", "int8", True)
 
 
 def test_bfloat16_frames_match_float32_and_leave_the_generator_alone():
@@ -267,3 +279,18 @@ def test_bfloat16_frames_match_float32_and_leave_the_generator_alone():
         assert psnr > 45 and np.abs(a - b).max() <= 16, psnr
     assert all(p.dtype == torch.float32 for p in G.parameters())
     assert np.array_equal(FrameGenerator(G, "fp32")(labels[0]), FrameGenerator(G, "fp32")(labels[0]))
+
+
+def test_threads_follow_the_free_cores_and_are_restored():
+    """Issue 29: the generator's threads come from the cores other processes leave free (at least one, at most
+    this process's), and the PyTorch setting of the caller is restored after synthesis changes it."""
+    import os
+
+    from s2v.gan.cpu import free_cpus, torch_threads
+
+    n = free_cpus(0.05)
+    assert 1 <= n <= len(os.sched_getaffinity(0))
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before

@@ -6,7 +6,8 @@ first frames start from blank previous frames (training sees such cold starts to
 
 Precision (``precision="auto"``): half precision on CUDA (autocast float16); on a CPU that computes bfloat16
 natively (x86 AVX512-BF16 or AMX-BF16: Intel Cooper Lake / Sapphire Rapids and later, AMD Zen 4 and later) a
-bfloat16 copy of the generator, else float32. Measured on the 2-core CPU here (Sapphire Rapids, AMX) with the
+bfloat16 copy of the generator; on other CPUs the speaker's int8 OpenVINO model where it has one
+(:mod:`s2v.gan.cpu`, issue 29), else float32. Measured on the 2-core CPU here (Sapphire Rapids, AMX) with the
 shipped 320x384 generator: 14.3 ms a frame in bfloat16 against 29.2 in float32 (autocast: 17.7), frames 51-56 dB
 PSNR from the float32 ones, held-out figures within 0.02 dB (``benchmarks/RESULTS.md``). Evaluation defaults to
 float32, so its figures are the same on every machine.
@@ -44,8 +45,9 @@ def load_generator(path: str | Path, device: str | torch.device | None = None) -
     return G, cfg
 
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
+PRECISION_NAMES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "int8": "int8"}
+_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.float32}
 
 
 @lru_cache(maxsize=1)
@@ -65,39 +67,68 @@ def cpu_has_native_bf16(flags: frozenset[str] | set[str] | None = None) -> bool:
     return bool({"avx512_bf16", "amx_bf16"} & set(flags))
 
 
-def inference_dtype(device: str | torch.device, precision: str = "auto",
-                    flags: frozenset[str] | set[str] | None = None) -> torch.dtype:
-    """The dtype generation runs in: ``precision`` one of :data:`PRECISIONS`; ``auto`` is float16 on CUDA,
-    bfloat16 on a CPU with native bfloat16 (:func:`cpu_has_native_bf16`), else float32."""
+def resolve_precision(device: str | torch.device, precision: str = "auto", int8_model: bool = False,
+                      flags: frozenset[str] | set[str] | None = None) -> str:
+    """The arithmetic generation runs in, one of fp32/bf16/fp16/int8, for ``precision`` one of
+    :data:`PRECISIONS`. ``auto``: float16 on CUDA; bfloat16 on a CPU with it in hardware
+    (:func:`cpu_has_native_bf16`); else int8 through OpenVINO where the speaker has an int8 model
+    (``int8_model``; :mod:`s2v.gan.cpu`) and OpenVINO is installed; else float32."""
+    from s2v.gan import cpu
+
     device = torch.device(device)
     if precision not in PRECISIONS:
         raise ValueError(f"precision {precision!r}: one of {', '.join(PRECISIONS)}")
     if precision == "auto":
         if device.type == "cuda":
-            return torch.float16
-        return torch.bfloat16 if device.type == "cpu" and cpu_has_native_bf16(flags) else torch.float32
+            return "fp16"
+        if device.type == "cpu" and cpu_has_native_bf16(flags):
+            return "bf16"
+        return "int8" if device.type == "cpu" and int8_model and cpu.available() else "fp32"
     if precision == "fp16" and device.type == "cpu":
-        raise ValueError("precision fp16 needs a CUDA device; on a CPU use bf16 (or auto)")
-    return _DTYPES[precision]
+        raise ValueError("precision fp16 needs a CUDA device; on a CPU use bf16, int8 (or auto)")
+    if precision == "int8":
+        if device.type != "cpu":
+            raise ValueError("precision int8 runs on a CPU (OpenVINO); on CUDA use fp16 (or auto)")
+        if not cpu.available():
+            raise ValueError("precision int8 needs OpenVINO: pip install openvino")
+        if not int8_model:
+            raise ValueError("this speaker has no int8 CPU generator at this size: make it with "
+                             "python -m s2v gan optimize --run <speaker>")
+    return precision
+
+
+def inference_dtype(device: str | torch.device, precision: str = "auto",
+                    flags: frozenset[str] | set[str] | None = None) -> torch.dtype:
+    """The PyTorch dtype generation runs in (see :func:`resolve_precision`; without an int8 model)."""
+    return _DTYPES[resolve_precision(device, precision, False, flags)]
 
 
 class FrameGenerator:
     """Stateful sequential generation: call with each label image (H, W, 3) uint8, get the frame back.
-    ``precision``: see :func:`inference_dtype` (on a CPU a reduced precision runs a converted copy of ``G``;
-    on CUDA, autocast)."""
+    ``precision``: see :func:`resolve_precision` (on a CPU a reduced precision runs a converted copy of ``G``;
+    on CUDA, autocast; int8 runs ``cpu_model``, the packed OpenVINO model of :mod:`s2v.gan.cpu`, with
+    ``threads`` threads, default the cores free now). ``precision_used`` says which ran; ``last_inputs`` are
+    the (labels, previous frames) of the last call."""
 
-    def __init__(self, G: Generator, precision: str = "auto"):
+    def __init__(self, G: Generator, precision: str = "auto", cpu_model: bytes | None = None,
+                 threads: int | None = None):
         self.G = G
         self.device = next(G.parameters()).device
-        self.dtype = inference_dtype(self.device, precision)
+        self.precision_used = resolve_precision(self.device, precision, cpu_model is not None)
+        self.dtype = _DTYPES[self.precision_used]
         self.autocast = self.device.type == "cuda" and self.dtype != torch.float32
-        # a CPU computes reduced precision fastest with converted weights (14.3 ms against autocast's 17.7)
-        self.net = (copy.deepcopy(G).to(self.dtype) if self.device.type != "cuda" and self.dtype != torch.float32
-                    else G)
-        self.in_dtype = torch.float32 if self.net is G else self.dtype
+        if self.precision_used == "int8":
+            from s2v.gan.cpu import OpenVINOGenerator
+
+            self.net = OpenVINOGenerator(cpu_model, threads)
+        else:   # a CPU computes reduced precision fastest with converted weights (14.3 ms against autocast's 17.7)
+            self.net = (copy.deepcopy(G).to(self.dtype) if self.device.type != "cuda" and self.dtype != torch.float32
+                        else G)
+        self.in_dtype = self.dtype if self.device.type != "cuda" else torch.float32
         P = G.cfg.n_prev
         self.labels: deque = deque(maxlen=P + 1)
         self.frames: deque = deque(maxlen=max(P, 1))
+        self.last_inputs: tuple = ()
 
     @torch.no_grad()
     def __call__(self, label: np.ndarray) -> np.ndarray:
@@ -108,15 +139,19 @@ class FrameGenerator:
             self.frames.extend([torch.zeros_like(lab)] * P)
         self.labels.append(lab)
         prev = torch.cat(list(self.frames)[-P:], 1) if P else None
+        x = torch.cat(list(self.labels), 1)
+        self.last_inputs = (x, prev)
         with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.autocast):
-            out = self.net(torch.cat(list(self.labels), 1), prev).to(self.in_dtype)
+            out = self.net(x, prev).to(self.in_dtype)
         self.frames.append(out)
         return to_uint8(out.float())[0]
 
 
-def generate(G: Generator, labels: Iterable[np.ndarray], precision: str = "auto") -> Iterator[np.ndarray]:
-    """Frames for a stream of label images (uint8 RGB), one at a time."""
-    fg = FrameGenerator(G, precision)
+def generate(G: Generator, labels: Iterable[np.ndarray], precision: str = "auto",
+             cpu_model: bytes | None = None) -> Iterator[np.ndarray]:
+    """Frames for a stream of label images (uint8 RGB), one at a time (``precision``, ``cpu_model``:
+    :class:`FrameGenerator`)."""
+    fg = FrameGenerator(G, precision, cpu_model)
     for lab in labels:
         yield fg(lab)
 
@@ -133,21 +168,26 @@ def labels_from_keypoints(points: np.ndarray, size: tuple[int, int], src_size: t
 
 def render_video(G: Generator, points, src_size: tuple[int, int], path: str | Path, fps: float,
                  audio: str | Path | None = None, size: tuple[int, int] | None = None, side_by_side: bool = False,
-                 progress: bool = True, stream: bool = False, on_frame=None, precision: str = "auto") -> Path:
+                 progress: bool = True, stream: bool = False, on_frame=None, precision: str = "auto",
+                 cpu_model: bytes | None = None, threads: int | None = None) -> Path:
     """Keypoints (T, 137, 3) -> generated MP4 (with ``audio`` muxed), streamed frame by frame.
     ``points`` may also be an iterable of (n, 137, 3) chunks, computed as they are needed. ``side_by_side``
     writes label | generated; ``stream`` writes a fragmented MP4 while generating
     (:func:`~s2v.video.stream_video`); ``on_frame(i)`` is called as frame i goes to the encoder; ``precision``:
-    :func:`inference_dtype`."""
+    :class:`FrameGenerator` (``cpu_model``: the speaker's int8 CPU model, used where ``precision`` picks it);
+    ``threads``: CPU threads for the generator (default: the cores other processes leave free now,
+    :func:`~s2v.gan.cpu.free_cpus`)."""
     from tqdm.auto import tqdm
 
+    from s2v.gan.cpu import free_cpus, torch_threads
     from s2v.video import stream_video, write_video
 
     if size is None:  # the training width, the source's aspect ratio
         from s2v.gan.data import frame_size
 
         size = frame_size(src_size[0], src_size[1], getattr(G, "train_size", 256))
-    fg = FrameGenerator(G, precision)
+    threads = free_cpus() if next(G.parameters()).device.type == "cpu" and threads is None else threads
+    fg = FrameGenerator(G, precision, cpu_model, threads)
     chunks = [points] if isinstance(points, np.ndarray) else points
     total = len(points) if isinstance(points, np.ndarray) else None
 
@@ -159,7 +199,9 @@ def render_video(G: Generator, points, src_size: tuple[int, int], path: str | Pa
             if on_frame is not None:
                 on_frame(i)
 
-    return (stream_video if stream else write_video)(frames(), path, fps, audio=audio)
+    # the int8 model computes in OpenVINO's threads; PyTorch only converts inputs and outputs
+    with torch_threads((1 if fg.precision_used == "int8" else threads) or torch.get_num_threads()):
+        return (stream_video if stream else write_video)(frames(), path, fps, audio=audio)
 
 
 def image_metrics(fake: np.ndarray, real: np.ndarray, label: np.ndarray | None = None, crop: int = 64) -> dict:
@@ -185,7 +227,7 @@ def image_metrics(fake: np.ndarray, real: np.ndarray, label: np.ndarray | None =
 
 
 def evaluate(G: Generator, data, max_frames: int | None = None, progress: bool = False,
-             precision: str = "fp32") -> dict:
+             precision: str = "fp32", cpu_model: bytes | None = None) -> dict:
     """Generate the held-out frames of ``data`` (a :class:`~s2v.gan.data.ClipDataset`, ``part="test"``)
     sequentially from a cold start, per source, and average :func:`image_metrics` (``inf`` PSNR excluded).
     ``precision`` float32 by default (the same figures on every machine); ``"auto"``: as synthesis runs."""
@@ -199,7 +241,7 @@ def evaluate(G: Generator, data, max_frames: int | None = None, progress: bool =
         t0, t1 = min(ts), max(ts) + data.clip
         if max_frames:
             t1 = min(t1, t0 + max_frames)
-        fg = FrameGenerator(G, precision)
+        fg = FrameGenerator(G, precision, cpu_model)
         for t in tqdm(range(t0, t1), desc=f"evaluate {data.sources[s].name}", disable=not progress):
             lab = data.label(s, t)
             rows.append(image_metrics(fg(lab), np.asarray(data.sources[s].frames[t]), lab))
@@ -208,8 +250,9 @@ def evaluate(G: Generator, data, max_frames: int | None = None, progress: bool =
             | {"frames": len(rows)})
 
 
-__all__ = ["PRECISIONS", "FrameGenerator", "cpu_has_native_bf16", "evaluate", "generate", "image_metrics",
-           "inference_dtype", "labels_from_keypoints", "load_generator", "render_video", "to_tensor"]
+__all__ = ["PRECISIONS", "PRECISION_NAMES", "FrameGenerator", "cpu_has_native_bf16", "evaluate", "generate",
+           "image_metrics", "inference_dtype", "labels_from_keypoints", "load_generator", "render_video",
+           "resolve_precision", "to_tensor"]
 
 
 def render_run(G: Generator, run, path: str | Path, first: int = 0, last: int | None = None, size: int | None = None,

@@ -58,9 +58,13 @@ class SynthesisConfig:
     device: str | None = None         # default: CUDA when available
     stream: bool = False              # a fragmented MP4 that plays while it is written; keypoints a second at a time
     stream_piece: float = 5.0         # streamed audio: recognised in pieces of at most this many seconds
+    stream_lead: float = 0.25         # streamed recognised speech: no frame waits for the words past this many
+                                      # seconds after the start plus its own time (a key word recognised later is
+                                      # left out, "late"): the first frame's wait, and the viewer's buffer
     renderer: str = "auto"            # auto (the portrait when the speaker has one, else the GAN) | gan | portrait
     precision: str = "auto"           # generator arithmetic: auto (CUDA float16; bfloat16 on a CPU that has it in
-                                      # hardware: 2x the frames/s, 51 dB from float32), fp32, bf16, fp16 (CUDA)
+                                      # hardware: 2x the frames/s, 51 dB from float32; else int8 through OpenVINO
+                                      # where the speaker has its int8 model: 2.7x), fp32, bf16, fp16 (CUDA), int8
 
 
 # ---------------------------------------------------------------------------------------------- speaker
@@ -85,6 +89,8 @@ class Speaker:
     portrait: object | None = None    # s2v.portrait.render.PortraitRenderer of a recorded speaker (else None)
     flow: object | None = None        # s2v.pose.flow.GestureFlow (pose/flow.pt) when the speaker has one
     flow_meta: dict | None = None
+    cpu_model: bytes | None = None    # the int8 OpenVINO generator (gan/generator_int8.ov) made from this generator
+    cpu_model_size: tuple | None = None   # ... for (W, H) frames
     _body: object = field(default=None, init=False, repr=False, compare=False)
 
     def body_model(self):
@@ -185,9 +191,13 @@ class Speaker:
             from s2v.pose.flow import load_flow
 
             flow, flow_meta = load_flow(run.require("pose_flow"), device)
+        from s2v.gan.cpu import run_cpu_model
+
+        cpu_model = run_cpu_model(run) if G is not None and device == "cpu" else None
+        cpu_size = tuple(man["artifacts"]["gan_int8"]["size"]) if cpu_model is not None else None
         return cls(run, model, ck, G, gcfg, dictionary, Camera.load(run.require("camera")), np.asarray(p.betas),
                    np.median(p.global_orient[:n], 0), np.median(p.transl[:n], 0), voice, seen, basis, backend,
-                   renderer, flow, flow_meta)
+                   renderer, flow, flow_meta, cpu_model, cpu_size)
 
     def uses_flow(self, motion: str = "auto") -> bool:
         """Whether ``motion`` (auto | lstm | flow) samples the gesture flow; ``flow`` without one is an error."""
@@ -407,41 +417,118 @@ def poses_to_keypoints(speaker: Speaker, params, W: int, H: int) -> np.ndarray:
 
 
 class RecognitionStream:
-    """Key poses for streamed speech: iterating yields the (n, 106) poses of the frames that are final, as the
-    speech is recognised piece by piece (``cfg.stream_piece`` seconds at most, cut at pauses).
+    """Key poses for recognised speech while the video is made: iterating yields the (n, 106) poses of the frames
+    that are final, as a child process (:class:`~s2v.speech.stt.BackgroundRecognizer`) recognises the speech
+    piece by piece (``cfg.stream_piece`` seconds at most, cut at pauses).
 
-    The audio LSTM's ``poses`` (no words needed) are known for the whole speech; after each piece the key poses
-    are inserted again for every word recognised so far (:func:`~s2v.dictionary.insertion.apply_dictionary` draws
-    in word order, so earlier draws do not change), and the frames before the piece's end minus ``margin`` are
-    released: a key word heard later can reach back at most its ramp in, plus the ramp out and hold of a key pose
-    it chains from (section 3.3's 0.6 s ramps, 0.3 s hold). What the whole speech gave: ``poses``, ``records``,
-    ``words`` after the last chunk."""
+    The audio LSTM's ``poses`` (no words needed) are known for the whole speech; as each piece's words arrive the
+    key poses are inserted again for every word so far (:func:`~s2v.dictionary.insertion.apply_dictionary` draws
+    in word order, so earlier draws do not change). Released frames never change afterwards. Two policies:
 
-    def __init__(self, speaker: Speaker, speech: Utterance, poses: np.ndarray, cfg: SynthesisConfig):
+    * ``late=False`` (a file): the frames before a piece's end minus ``margin`` are released once the piece is
+      recognised: a key word heard later can reach back at most its ramp in, plus the ramp out and hold of a key
+      pose it chains from (section 3.3's 0.6 s ramps, 0.3 s hold). The result is the whole speech's.
+    * ``late=True`` (streaming, issue 29): frames go out as above while recognition keeps ahead, but no frame
+      waits for it past the moment a viewer needs it (``lead`` seconds after the stream starts, plus the frame's
+      time in the speech), ``step`` frames at a time: the first frame is out within ``lead``; the first piece is
+      short (``first`` seconds). A key word whose insertion would change frames already out is left out,
+      recorded with status ``"late"``.
+
+    What the whole speech gave: ``poses``, ``records``, ``words`` after the last chunk."""
+
+    def __init__(self, speaker: Speaker, speech: Utterance, poses: np.ndarray, cfg: SynthesisConfig,
+                 late: bool = False, step: int | None = None, first: float = 2.0, lead: float = 0.25):
         self.speaker, self.speech, self.base, self.cfg = speaker, speech, poses, cfg
         self.poses, self.records, self.words = poses, [], []
+        self.late, self.first, self.lead = late, first, lead
+        self.step = step or max(1, int(round(speaker.fps / 5)))
+        self.kept: list[dict] = []   # the words whose key poses may go in
+        self.late_records: list = []
         ins = cfg.insertion
         self.margin = 2 * ins.ramp + ins.hold + 0.2
+        self.recognizer = None
+        self.t0 = time.perf_counter()
+
+    def start(self) -> "RecognitionStream":
+        """Start recognising now (before the generator is set up); the ``lead`` counts from here."""
+        from s2v.speech.stt import BackgroundRecognizer
+
+        if self.recognizer is None:
+            self.recognizer = BackgroundRecognizer(self.speech.audio, self.cuts())
+            self.t0 = time.perf_counter()
+        return self
+
+    def close(self) -> None:
+        if self.recognizer is not None:
+            self.recognizer.close()
+
+    def cuts(self) -> list[tuple[int, int]]:
+        y, piece = self.speech.audio, self.cfg.stream_piece
+        if len(y) <= self.first * SAMPLE_RATE:
+            return pieces_at_pauses(y, SAMPLE_RATE, piece)
+        a = pieces_at_pauses(y, SAMPLE_RATE, self.first)[0][1]   # a short first piece: early words in time
+        return [(0, a)] + [(a + u, a + v) for u, v in pieces_at_pauses(y[a:], SAMPLE_RATE, piece)]
+
+    def _insert(self, words: list[dict]):
+        from s2v.dictionary.insertion import apply_dictionary
+
+        return apply_dictionary(self.base, words, self.speaker.dictionary, self.speaker.fps, self.cfg.insertion,
+                                self.cfg.seed)
+
+    def _add(self, words: list, done: int) -> None:
+        """Take a piece's words; with ``done`` frames released, a key word that would change them stays out."""
+        from dataclasses import replace as replace_record
+
+        new = [{"word": w.text, "start": w.start, "end": w.end} for w in words]
+        self.words += new
+        poses, records = self._insert(self.kept + new)
+        if done and not np.array_equal(poses[:done], self.poses[:done]):   # one word at a time, then
+            for rec in new:
+                poses, records = self._insert(self.kept + [rec])
+                if np.array_equal(poses[:done], self.poses[:done]):
+                    self.kept.append(rec)
+                    self.poses = poses
+                else:
+                    self.late_records += [replace_record(r, span=(0, 0), status="late") for r in records
+                                          if r.start == rec["start"]]
+            poses, records = self._insert(self.kept)
+        else:
+            self.kept += new
+        self.poses = poses
+        self.records = sorted(list(records) + self.late_records, key=lambda r: r.start)
 
     def __iter__(self):
-        from s2v.dictionary.insertion import apply_dictionary
-        from s2v.speech.stt import recognize
-
         fps, T, done = self.speaker.fps, len(self.base), 0
-        y = self.speech.audio
-        cuts = pieces_at_pauses(y, SAMPLE_RATE, self.cfg.stream_piece)
-        for i, (a, b) in enumerate(cuts):
-            quiet = b - a < SAMPLE_RATE // 10 or float(np.abs(y[a:b]).max()) < 1e-4   # a pause: nothing said
-            for w in ([] if quiet else recognize(y[a:b], SAMPLE_RATE)):
-                self.words.append({"word": w.text, "start": round(w.start + a / SAMPLE_RATE, 4),
-                                   "end": round(w.end + a / SAMPLE_RATE, 4)})
-            if self.words:
-                self.poses, self.records = apply_dictionary(self.base, self.words, self.speaker.dictionary, fps,
-                                                            self.cfg.insertion, self.cfg.seed)
-            final = T if i == len(cuts) - 1 else min(T, int((b / SAMPLE_RATE - self.margin) * fps))
-            if final > done:
-                yield self.poses[done:final].astype(np.float32)
-                done = final
+        rec = self.start().recognizer
+        cuts, t0 = rec.cuts, self.t0
+        with rec:
+            if self.late:
+                got = 0
+                while done < T:
+                    final = T if got == len(cuts) else (
+                        min(T, int((cuts[got - 1][1] / SAMPLE_RATE - self.margin) * fps)) if got else 0)
+                    if final <= done and got < len(cuts):   # recognition is behind: wait until a viewer needs it
+                        words = rec.get(got, timeout=t0 + self.lead + done / fps - time.perf_counter())
+                        if words is not None:
+                            self._add(words, done)
+                            got += 1
+                            continue
+                    final = min(T, done + self.step, final if final > done else T)
+                    yield self.poses[done:final].astype(np.float32)
+                    done = final
+                    while got < len(cuts) and (words := rec.get(got, block=False)) is not None:
+                        self._add(words, done)
+                        got += 1
+                while got < len(cuts):   # the words of the end, for the side files
+                    self._add(rec.get(got), done)
+                    got += 1
+                return
+            for i, (a, b) in enumerate(cuts):
+                self._add(rec.get(i), 0)
+                final = T if i == len(cuts) - 1 else min(T, int((b / SAMPLE_RATE - self.margin) * fps))
+                if final > done:
+                    yield self.poses[done:final].astype(np.float32)
+                    done = final
 
 
 # ---------------------------------------------------------------------------------------------- all
@@ -545,7 +632,8 @@ def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path 
     import soundfile as sf
 
     from s2v.gan.data import frame_size
-    from s2v.gan.infer import inference_dtype, render_video
+    from s2v.gan.cpu import free_cpus
+    from s2v.gan.infer import PRECISION_NAMES, render_video, resolve_precision
     from s2v.io import save_json
 
     t_call = time.perf_counter()
@@ -557,20 +645,27 @@ def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path 
     t = time.perf_counter()
     sp = speaker if isinstance(speaker, Speaker) else Speaker.load(speaker, runs_dir, cfg.device)
     portrait = choose_renderer(sp, cfg) == "portrait"
+    if portrait:   # the recording's own resolution
+        W, H = sp.portrait.size
+    else:
+        W, H = frame_size(sp.camera.width, sp.camera.height, cfg.size or int(sp.gan_config["size"]))
+    cpu_model = sp.cpu_model if sp.cpu_model_size == (W, H) else None
     try:
-        dtype = "float32" if portrait else str(
-            inference_dtype(next(sp.generator.parameters()).device, cfg.precision)).removeprefix("torch.")
-    except ValueError as e:   # an unknown precision, or fp16 on a CPU
+        dtype = "float32" if portrait else PRECISION_NAMES[
+            resolve_precision(next(sp.generator.parameters()).device, cfg.precision, cpu_model is not None)]
+    except ValueError as e:   # an unknown precision, fp16 on a CPU, int8 without its model
         raise SynthesisError(str(e)) from None
     timings["load"] = time.perf_counter() - t
     out.parent.mkdir(parents=True, exist_ok=True)
 
     t = time.perf_counter()
     need_words = cfg.key_poses or sp.inputs == "text" or sp.uses_flow(cfg.motion)   # the flow reads word timing
-    # streaming recognised speech: the audio LSTM needs no words, so words are recognised piece by piece while
-    # the frames whose key poses they can no longer change are generated (RecognitionStream)
-    live = (cfg.stream and audio is not None and need_words and sp.inputs == "audio" and transcript is None
-            and (lang or "en") == "en" and cfg.key_poses and sp.dictionary is not None)
+    # recognised speech: the audio LSTM needs no words, so a child process recognises the words piece by piece
+    # while the frames whose key poses they can no longer change are generated (RecognitionStream); streaming
+    # does not wait for it at all (late key words are left out)
+    live = (audio is not None and need_words and sp.inputs == "audio" and transcript is None
+            and (lang or "en") == "en" and cfg.key_poses and sp.dictionary is not None and not sp.uses_flow(cfg.motion))
+    threads = free_cpus() if not portrait and next(sp.generator.parameters()).device.type == "cpu" else None
     speech = speech_input(audio, text, lang, cfg, cfg.voice or sp.voice, need_words=need_words and not live,
                           progress=progress, transcript=transcript)
     timings["speech"] = time.perf_counter() - t
@@ -580,12 +675,9 @@ def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path 
     timings["poses"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    if portrait:   # the recording's own resolution
-        W, H = sp.portrait.size
-    else:
-        W, H = frame_size(sp.camera.width, sp.camera.height, cfg.size or int(sp.gan_config["size"]))
     if live:
-        stream = RecognitionStream(sp, speech, poses, cfg)
+        stream = RecognitionStream(sp, speech, poses, cfg, late=cfg.stream, lead=cfg.stream_lead).start()
+        threads = threads and max(1, threads - 1)   # a core for the recognition
         points = (poses_to_keypoints(sp, speaker_params(sp, chunk), W, H) for chunk in stream)
     elif cfg.stream:   # a second of keypoints at a time, as the generator needs them
         params = speaker_params(sp, poses)
@@ -600,28 +692,32 @@ def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path 
         if i == 0:   # latency: from the call to the first frame in the encoder
             timings["first frame"] = time.perf_counter() - t_call
 
-    t = time.perf_counter()
-    with temp_path(out.with_name(out.stem + ".speech"), ".wav") as wav:   # a name of this process's own
-        sf.write(wav, speech.audio, SAMPLE_RATE)
-        with folder_lock(out.parent):   # another synthesis into the same folder writes its three files after ours
-            output_paths(out, overwrite)  # ... and, without overwrite, one that finished meanwhile is not replaced
-            if portrait:
-                render_portrait(sp.portrait, points, out, sp.fps, audio=wav, side_by_side=cfg.side_by_side,
-                                progress=progress, stream=cfg.stream, on_frame=first_frame)
-            else:
-                render_video(sp.generator, points, (W, H), out, sp.fps, audio=wav, size=(W, H),
-                             side_by_side=cfg.side_by_side, progress=progress, stream=cfg.stream,
-                             on_frame=first_frame, precision=cfg.precision)
-            timings["video"] = time.perf_counter() - t
-            if live:   # what the stream recognised and inserted, for the side files
-                poses, records, speech = stream.poses, stream.records, replace(speech, words=stream.words)
-                params = speaker_params(sp, poses)
-            params.save(side_poses, fps=sp.fps)
-            save_json(side_json, {
-                "speaker": sp.run.name, "source": speech.source, "language": speech.language, "fps": sp.fps,
-                "frames": len(poses), "words": speech.words, "timings": timings, "precision": dtype,
-                "renderer": "portrait" if portrait else "gan",
-                "motion": f"gesture flow, seed {cfg.seed}" if sp.uses_flow(cfg.motion) else "LSTM",
-                "insertions": [asdict(r) for r in records], "config": asdict(cfg)})
+    try:
+        t = time.perf_counter()
+        with temp_path(out.with_name(out.stem + ".speech"), ".wav") as wav:   # a name of this process's own
+            sf.write(wav, speech.audio, SAMPLE_RATE)
+            with folder_lock(out.parent):   # another synthesis into the same folder writes its three files after ours
+                output_paths(out, overwrite)  # ... and, without overwrite, one that finished meanwhile is not replaced
+                if portrait:
+                    render_portrait(sp.portrait, points, out, sp.fps, audio=wav, side_by_side=cfg.side_by_side,
+                                    progress=progress, stream=cfg.stream, on_frame=first_frame)
+                else:
+                    render_video(sp.generator, points, (W, H), out, sp.fps, audio=wav, size=(W, H),
+                                 side_by_side=cfg.side_by_side, progress=progress, stream=cfg.stream,
+                                 on_frame=first_frame, precision=cfg.precision, cpu_model=cpu_model, threads=threads)
+                timings["video"] = time.perf_counter() - t
+                if live:   # what the stream recognised and inserted, for the side files
+                    poses, records, speech = stream.poses, stream.records, replace(speech, words=stream.words)
+                    params = speaker_params(sp, poses)
+                params.save(side_poses, fps=sp.fps)
+                save_json(side_json, {
+                    "speaker": sp.run.name, "source": speech.source, "language": speech.language, "fps": sp.fps,
+                    "frames": len(poses), "words": speech.words, "timings": timings, "precision": dtype,
+                    "renderer": "portrait" if portrait else "gan",
+                    "motion": f"gesture flow, seed {cfg.seed}" if sp.uses_flow(cfg.motion) else "LSTM",
+                    "insertions": [asdict(r) for r in records], "config": asdict(cfg)})
+    finally:
+        if live:   # the recognition's child process ends with the call, also on an error or Ctrl-C
+            stream.close()
     res = SynthesisResult(out, len(poses), sp.fps, speech.duration, speech.words, records, timings, dtype)
     return res
