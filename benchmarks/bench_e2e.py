@@ -62,8 +62,6 @@ def cpu_line() -> str:
 
 def time_runtimes(sp, frames: int = 40) -> None:
     """The shipped generator alone, ms a frame in sequence (each frame feeding the next), per runtime."""
-    import openvino as ov
-
     from s2v.gan import cpu
     from s2v.gan.infer import FrameGenerator, cpu_has_native_bf16, labels_from_keypoints
     from s2v.gan.data import run_keypoints
@@ -95,7 +93,6 @@ def time_runtimes(sp, frames: int = 40) -> None:
         if sp.cpu_model is not None:
             ms8 = timed(f"OpenVINO int8, {th} thread(s)", FrameGenerator(sp.generator, "int8", sp.cpu_model, th))
             print(f"      -> int8 {base / ms8:.2f}x PyTorch float32's speed, OpenVINO float32 {base / ms:.2f}x")
-    del ov
 
 
 def busy_child() -> subprocess.Popen:

@@ -114,6 +114,16 @@ def load_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text())
 
 
+def save_torch(path: str | Path, obj: Any) -> Path:
+    """``torch.save`` of ``obj`` (a dict of tensors and plain data, as :func:`load_torch` reads), atomically."""
+    import torch
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+    return path
+
+
 def save_bytes(path: str | Path, data: bytes) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:

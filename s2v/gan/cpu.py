@@ -88,21 +88,18 @@ def torch_threads(n: int):
 
 
 def _pack(model) -> bytes:
+    import tempfile
+
     import openvino as ov
 
-    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f".s2v_ov_{os.getpid()}_{time.monotonic_ns()}"
-    tmp.mkdir(parents=True)
-    try:
+    with tempfile.TemporaryDirectory(prefix="s2v_ov_") as d:   # OpenVINO writes its XML and weights to files
+        tmp = Path(d)
         ov.save_model(model, tmp / "g.xml", compress_to_fp16=False)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
             z.write(tmp / "g.xml", "generator.xml")
             z.write(tmp / "g.bin", "generator.bin")
         return buf.getvalue()
-    finally:
-        for p in tmp.iterdir():
-            p.unlink()
-        tmp.rmdir()
 
 
 def _unpack(data: bytes):
@@ -182,7 +179,7 @@ def optimize_run(run, cfg: QuantizeConfig | None = None, source=None, backend: s
     from s2v.camera import Camera
     from s2v.gan.data import frame_size, run_keypoints
     from s2v.gan.infer import labels_from_keypoints, load_generator
-    from s2v.io import atomic_path
+    from s2v.io import save_bytes
 
     cfg = cfg or QuantizeConfig()
     G, gcfg = load_generator(run.require("gan"), "cpu")
@@ -202,8 +199,7 @@ def optimize_run(run, cfg: QuantizeConfig | None = None, source=None, backend: s
     t = time.perf_counter()
     data = quantize(G, (W, H), calibration_inputs(G, stretches(0), cfg.frames), cfg)
     psnr = fidelity(G, data, stretches(1))   # stretches the calibration did not see
-    with atomic_path(run.path("gan_int8")) as tmp:
-        tmp.write_bytes(data)
+    save_bytes(run.path("gan_int8"), data)
     gen = run.manifest["artifacts"].get("gan", {}).get("sha256")
     return run.record("gan_int8", cfg, generator_sha256=gen, size=[W, H], psnr_vs_fp32=round(psnr, 2),
                       calibrated_on=(source or run).name,

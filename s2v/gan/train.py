@@ -33,7 +33,7 @@ from s2v.gan import losses
 from s2v.gan.config import GANConfig  # noqa: F401  (the training's settings, re-exported)
 from s2v.gan.data import PARTS, ClipDataset, to_uint8
 from s2v.gan.networks import Generator, MultiscaleDiscriminator, crop_boxes
-from s2v.io import atomic_path, load_states, load_torch, numpy_rng_state, set_numpy_rng_state
+from s2v.io import atomic_path, load_states, load_torch, numpy_rng_state, save_torch, set_numpy_rng_state
 from s2v.run import Run
 
 
@@ -134,8 +134,7 @@ class GANTrainer:
     def save_checkpoint(self) -> None:
         if self.rank != 0:
             return
-        with atomic_path(self.checkpoint, ".pt") as tmp:
-            torch.save(self._state(), tmp)
+        save_torch(self.checkpoint, self._state())
 
     def _load(self, path: Path) -> None:
         st = load_torch(path, "GAN training checkpoint", ("G", "D", "opt_g", "opt_d", "step", "config"),
@@ -153,9 +152,8 @@ class GANTrainer:
     def export(self, path: str | Path, meta: dict | None = None) -> Path:
         """The generator alone (what inference needs), with its config."""
         if self.rank == 0:
-            with atomic_path(path, ".pt") as tmp:
-                torch.save({"generator": _unwrap(self.G).state_dict(), "config": self.cfg.to_dict(),
-                            "step": self.step, "meta": meta or {}}, tmp)
+            save_torch(path, {"generator": _unwrap(self.G).state_dict(), "config": self.cfg.to_dict(),
+                              "step": self.step, "meta": meta or {}})
         return Path(path)
 
     # ------------------------------------------------------------------ one step

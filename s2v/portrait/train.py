@@ -110,16 +110,14 @@ class PortraitTrainer:
         return self.history
 
     def save_checkpoint(self) -> None:
-        from s2v.io import atomic_path
+        from s2v.io import save_torch
 
-        self.ckpt.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.ckpt) as tmp:
-            torch.save({"net": self.net.state_dict(), "opt": self.opt.state_dict(), "step": self.step,
-                        "config": _cfg_dict(self.cfg), "history": self.history}, tmp)
+        save_torch(self.ckpt, {"net": self.net.state_dict(), "opt": self.opt.state_dict(), "step": self.step,
+                               "config": _cfg_dict(self.cfg), "history": self.history})
 
     def export(self) -> Path:
         """``<out>``: the network, its config and its reference frames (everything synthesis needs)."""
-        from s2v.io import atomic_path
+        from s2v.io import save_torch
 
         d = self.data
         from s2v.portrait.render import encode_png
@@ -135,9 +133,7 @@ class PortraitTrainer:
                  "anchor_group": torch.from_numpy(d.framing.group[d.run_id[d.anchors]]),
                  "framing": _framing_dict(d),
                  "side": d.side, "source_size": list(d.source_size), "fps": d.fps, "steps": self.step}
-        with atomic_path(self.out) as tmp:
-            torch.save(state, tmp)
-        return self.out
+        return save_torch(self.out, state)
 
 
 def _framing_dict(d: RegionData) -> dict:

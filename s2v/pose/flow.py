@@ -42,7 +42,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from s2v.io import atomic_path, load_state, load_states, load_torch
+from s2v.io import load_state, load_states, load_torch, save_torch
 from s2v.params import ParamLayout
 from s2v.pose.lstm import Sequence, _Windows
 
@@ -240,10 +240,7 @@ class FlowTrainer:
                 "input_dim": self.model.input_dim, "output_dim": self.model.output_dim}
 
     def save(self, path: str | Path | None = None) -> Path:
-        path = Path(path or self.checkpoint)
-        with atomic_path(path, ".pt") as tmp:
-            torch.save(self._payload(), tmp)
-        return path
+        return save_torch(path or self.checkpoint, self._payload())
 
     def _load(self, path: Path) -> None:
         ck = load_torch(path, "gesture-flow training checkpoint", ("model", "ema", "opt", "state", "config"),
@@ -318,11 +315,9 @@ class FlowTrainer:
 
     def export(self, path: str | Path, meta: dict | None = None) -> Path:
         """The EMA network for sampling: ``pose/flow.pt``."""
-        with atomic_path(Path(path), ".pt") as tmp:
-            torch.save({"kind": "flow", "model": self.ema.state_dict(), "config": asdict(self.cfg), "fps": self.fps,
-                        "input_dim": self.model.input_dim, "output_dim": self.model.output_dim,
-                        "target": "smplx", "meta": meta or {}}, tmp)
-        return Path(path)
+        return save_torch(path, {"kind": "flow", "model": self.ema.state_dict(), "config": asdict(self.cfg),
+                                 "fps": self.fps, "input_dim": self.model.input_dim,
+                                 "output_dim": self.model.output_dim, "target": "smplx", "meta": meta or {}})
 
 
 def load_flow(path: str | Path, device=None) -> tuple[GestureFlow, dict]:

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from s2v.io import atomic_path, load_state, load_states, load_torch
+from s2v.io import load_state, load_states, load_torch, save_torch
 from s2v.params import PAPER_PART_WEIGHTS, ParamLayout
 
 
@@ -266,10 +266,7 @@ class Trainer:
                 "input_dim": self.model.lstm.input_size, "output_dim": self.model.out.out_features}
 
     def save(self, path: str | Path | None = None) -> Path:
-        path = Path(path or self.checkpoint)
-        with atomic_path(path, ".pt") as tmp:
-            torch.save(self._payload(), tmp)
-        return path
+        return save_torch(path or self.checkpoint, self._payload())
 
     def _load(self, path: Path) -> None:
         ck = load_torch(path, "pose LSTM training checkpoint", ("model", "opt", "best", "state", "config"),
@@ -365,11 +362,9 @@ class Trainer:
     def export(self, path: str | Path, meta: dict | None = None) -> Path:
         """The trained network (best weights) for inference: ``pose/model.pt``."""
         m = self.best_model()
-        with atomic_path(Path(path), ".pt") as tmp:
-            torch.save({"model": m.state_dict(), "config": asdict(self.cfg), "target": self.target, "fps": self.fps,
-                        "input_dim": m.lstm.input_size, "output_dim": m.out.out_features, "meta": meta or {},
-                        "smooth_dims": m.smooth_dims}, tmp)
-        return Path(path)
+        return save_torch(path, {"model": m.state_dict(), "config": asdict(self.cfg), "target": self.target,
+                                 "fps": self.fps, "input_dim": m.lstm.input_size, "output_dim": m.out.out_features,
+                                 "meta": meta or {}, "smooth_dims": m.smooth_dims})
 
 
 def load_model(path: str | Path, device=None) -> tuple[PoseLSTM, dict]:

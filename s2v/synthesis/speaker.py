@@ -140,7 +140,7 @@ def export_speaker(run: Run | str | Path, out: str | Path, half: bool = True, fr
     import torch
 
     from s2v.fitting.fit import run_poses
-    from s2v.io import atomic_path
+    from s2v.io import save_torch
     from s2v.keypoints import KeypointTrack
     from s2v.params import SMPLXParams
 
@@ -161,8 +161,7 @@ def export_speaker(run: Run | str | Path, out: str | Path, half: bool = True, fr
     for art, weights in (("pose_model", "model"), ("gan", "generator")):
         st = torch.load(src.require(art), map_location="cpu", weights_only=True)
         st[weights] = shrink(st[weights])
-        with atomic_path(dst.path(art), ".pt") as tmp:
-            torch.save(st, tmp)
+        save_torch(dst.path(art), st)
         dst.record(art, src.manifest["artifacts"].get(art, {}).get("config"), **made)
     shutil.copyfile(src.require("camera"), dst.path("camera"))
     dst.record("camera", **made)

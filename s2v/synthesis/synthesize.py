@@ -447,7 +447,6 @@ class RecognitionStream:
         ins = cfg.insertion
         self.margin = 2 * ins.ramp + ins.hold + 0.2
         self.recognizer = None
-        self.t0 = time.perf_counter()
 
     def start(self) -> "RecognitionStream":
         """Start recognising now (before the generator is set up); the ``lead`` counts from here."""
