@@ -120,6 +120,22 @@ res_zh = synthesize(speaker, str(out).replace(".mp4", "_zh.mp4"), text=text_zh, 
 print(res_zh.summary())
 inline_video(res_zh.video, width=speaker.camera.width)
 
+# %% [markdown]
+# ## Every video says it is synthetic
+#
+# A synthesised person is made to be hard to tell from a recording of them. So record and train only people who
+# agreed to it, and never pass a synthesised video off as a recording. Each MP4 the kit writes carries that
+# disclosure in its metadata: one sentence in the standard `comment` tag that players show (and an ffmpeg re-encode
+# keeps), the same as fields (`s2v_*`, with IPTC's source type for media made by a trained model), and in the side
+# JSON. Speakers learned from real recordings also draw a small "SYNTHETIC" mark in a corner of every frame
+# (`SynthesisConfig(mark=...)`, `--mark/--no-mark`); this studio speaker is synthetic to begin with, so her videos
+# carry the metadata only. `python -m s2v inspect VIDEO` (or `describe` below) reads it back.
+
+# %%
+from s2v.provenance import describe
+
+print(describe(res.video)["summary"])
+
 # %%
 if audio:   # your own speech: recognised word times (pocketsphinx) drive the key poses
     res2 = synthesize(speaker, str(out).replace(".mp4", "_audio.mp4"), audio=audio, cfg=scfg)

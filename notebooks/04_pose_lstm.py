@@ -114,7 +114,8 @@ trainer = train_pose([runs[s] for s in train_scripts], [runs[val_script]], out, 
                      dictionary=dictionary)
 loss_curves(trainer.state); plt.show()
 st = trainer.state
-print(f"{st.step} steps, best validation loss {st.best_val:.3f} at step {st.best_step}")
+print(f"{st.step} steps, " + (f"best validation loss {st.best_val:.3f} at step {st.best_step}"
+                              if st.best_val < float("inf") else "no validation check kept a best model"))
 
 # %% [markdown]
 # ## On a script the network never heard

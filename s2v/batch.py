@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,10 @@ from s2v.io import load_json, save_json
 from s2v.notebooks import NOTEBOOKS, run_notebook
 
 ORDER = ("01_capture", "02_fitting", "03_dictionary", "04_pose_lstm", "05_gan_training", "06_evaluation")
+
+#: A stage is a notebook's name, without ``.ipynb``: no path, so it cannot reach outside the notebooks folder (where
+#: it is read) or the batch folder (where its executed copy goes).
+_STAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
 class BatchError(RuntimeError):
@@ -64,17 +69,65 @@ class BatchConfig:
         if unknown:
             raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
         if "order" in data:
+            if not isinstance(data["order"], (list, tuple)):
+                raise ValueError(f"{path}: order is a list of notebook names, got {data['order']!r}")
             data["order"] = tuple(data["order"])
-        return cls(**data)
+        for key in ("parameters", "stages"):
+            if data.get(key) is None:
+                data.pop(key, None)
+            elif not isinstance(data[key], dict):
+                raise ValueError(f"{path}: {key} is a mapping, got {data[key]!r}")
+        try:
+            return cls(**data)
+        except BatchError as err:
+            raise BatchError(f"{path}: {err}") from None
 
     def __post_init__(self) -> None:
         from s2v.run import check_name
 
         check_name(self.name)          # the batch's folder lies inside runs_dir, like any run
+        self.order = tuple(self.order)
+        check_stages(self, kit=False)  # which notebooks there are is plan()'s to check: notebooks_dir may change
 
     @property
     def folder(self) -> Path:
         return Path(self.runs_dir) / self.name
+
+
+def check_stage(stage) -> str:
+    """``stage`` if it is a plain notebook name (letters, digits, ``.``, ``_``, ``-``; no path, no ``..``), else
+    :class:`BatchError`."""
+    if not isinstance(stage, str) or not _STAGE.fullmatch(stage) or ".." in stage:
+        raise BatchError(f"stage {stage!r}: a stage is the name of a notebook without .ipynb (letters, digits, '.', "
+                         "'_' and '-', starting with a letter or digit), not a path")
+    return stage
+
+
+def kit_stages() -> set[str]:
+    """The notebooks the kit ships (its notebooks folder): the stages a config without ``notebooks_dir`` may run."""
+    return set(ORDER) | {p.stem for p in NOTEBOOKS.glob("*.ipynb")}
+
+
+def check_stages(cfg: BatchConfig, kit: bool = True) -> None:
+    """Every stage of ``order`` and every key of ``stages`` is a plain notebook name, and (with ``kit``), in a
+    config without ``notebooks_dir``, one of the kit's notebooks (:class:`BatchError` naming the stage otherwise)."""
+    for stage in (*cfg.order, *(cfg.stages or {})):
+        check_stage(stage)
+    for stage, own in (cfg.stages or {}).items():
+        if own is not None and not isinstance(own, dict):
+            raise BatchError(f"stage {stage!r}: its parameters are a mapping, got {own!r}")
+    if kit and not cfg.notebooks_dir:
+        known = kit_stages()
+        for stage in (*cfg.order, *(cfg.stages or {})):
+            if stage not in known:
+                raise BatchError(f"stage {stage!r} is not one of the kit's notebooks {sorted(known)}")
+
+
+def _inside(path: Path, folder: Path, what: str, stage: str) -> Path:
+    """``path`` if it resolves inside ``folder`` (links followed), else :class:`BatchError`."""
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise BatchError(f"stage {stage!r}: its {what} {path} lies outside {folder}")
+    return path
 
 
 def declared_parameters(notebook: Path) -> set[str]:
@@ -98,10 +151,11 @@ def plan(cfg: BatchConfig, other_notebooks: bool = True) -> list[tuple[str, Path
     if cfg.notebooks_dir and not other_notebooks and Path(cfg.notebooks_dir).resolve() != NOTEBOOKS.resolve():
         raise BatchError(f"the config runs the notebooks of {cfg.notebooks_dir}, not the kit's: code from there "
                          "would run. If you trust them, add --other-notebooks")
+    check_stages(cfg)            # the names again (the config may have changed since), and the kit's
     src = Path(cfg.notebooks_dir) if cfg.notebooks_dir else NOTEBOOKS
     out = []
     for stage in cfg.order:
-        nb = src / f"{stage}.ipynb"
+        nb = _inside(src / f"{stage}.ipynb", src, "notebook", stage)
         if not nb.exists():
             raise BatchError(f"no notebook {nb}")
         declared = declared_parameters(nb)
@@ -118,11 +172,11 @@ def plan(cfg: BatchConfig, other_notebooks: bool = True) -> list[tuple[str, Path
 
 def run_batch(cfg: BatchConfig, progress: bool = True, log=print, other_notebooks: bool = True) -> dict:
     """Execute the stages, resuming: returns the state ({stage: {"status", "seconds", "notebook", ...}})."""
+    stages = plan(cfg, other_notebooks)        # a config that cannot run creates nothing
     folder = cfg.folder
     (folder / "notebooks").mkdir(parents=True, exist_ok=True)
     state_path = folder / "batch.json"
     state = load_json(state_path) if state_path.exists() else {}
-    stages = plan(cfg, other_notebooks)
     rerun = False
     for stage, nb, params, fp in stages:
         done = state.get(stage, {})
@@ -130,7 +184,7 @@ def run_batch(cfg: BatchConfig, progress: bool = True, log=print, other_notebook
             log(f"{stage}: done before, skipped")
             continue
         rerun = True
-        out = folder / "notebooks" / f"{stage}.ipynb"
+        out = _inside(folder / "notebooks" / f"{stage}.ipynb", folder, "executed copy", stage)
         log(f"{stage}: running {nb.name} with {params}")
         t = time.perf_counter()
         try:

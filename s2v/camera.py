@@ -35,10 +35,13 @@ class Camera:
             raise ValueError(f"camera values must be finite numbers (fx, fy, cx, cy, size: {vals.tolist()})")
         if self.fx <= 0 or self.fy <= 0 or self.width <= 0 or self.height <= 0:
             raise ValueError("focal lengths and image size must be positive")
-        # a pinhole of a real recording: field of view between ~1 and ~170 degrees, square-ish pixels
-        if not (0.05 <= self.fx / self.width <= 60 and 0.2 <= self.fy / self.fx <= 5):
+        # a pinhole of a recording of a speaker: horizontal field of view between 8 degrees (a long telephoto
+        # across a room) and 170 (a fish-eye), square-ish pixels; fx x10 of a phone's ~65 degrees (2 degrees) is out
+        if not (0.044 <= self.fx / self.width <= 7.1 and 0.2 <= self.fy / self.fx <= 5):
+            fov = 2 * np.degrees(np.arctan(self.width / (2 * self.fx)))
             raise ValueError(f"implausible camera: fx {self.fx:g}, fy {self.fy:g} for a {self.width}x{self.height} "
-                             "image (field of view outside 1-170 degrees, or pixels far from square)")
+                             f"image (horizontal field of view {fov:.1f} degrees, outside 8-170, or pixels far from "
+                             "square)")
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -171,5 +174,5 @@ class Camera:
         try:
             return cls.from_dict(load_json(path))
         except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError, AttributeError) as e:
-            raise ArtifactError(f"{path} is not a usable camera ({type(e).__name__}: {e}); remake it with the "
-                                "capture stage (python -m s2v capture ...)") from None
+            raise ArtifactError(f"{path} is not a usable camera ({type(e).__name__}: {e}); capture the run again "
+                                "(the capture stage writes it), or correct the file") from None

@@ -56,6 +56,10 @@ def probe(path: str | Path) -> MediaInfo:
     if not video:
         raise CaptureError(f"{path}: not a readable video "
                            f"(ffmpeg: {err.strip().splitlines()[-1] if err.strip() else '?'})")
+    still = re.search(r"Input #0, (\w+_pipe|image2)\b", err)     # ffmpeg's demuxers of still images
+    if still and not re.search(r"Stream #.*Audio:", err):
+        raise CaptureError(f"{path}: an image ({still.group(1).removesuffix('_pipe')}), not a video; give a "
+                           "recording with its speech (--video), or a folder of frames with --frames, --audio, --fps")
     dur = re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", err)
     seconds = int(dur.group(1)) * 3600 + int(dur.group(2)) * 60 + float(dur.group(3)) if dur else 0.0
     audio = re.search(r"Stream #.*Audio: .*?(\d+) Hz", err)

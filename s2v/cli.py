@@ -18,6 +18,57 @@ STAGES = (
 )
 
 
+class UsageError(ValueError):
+    """Options that cannot work together or on this machine (e.g. float16 on a CPU)."""
+
+
+def _precision(G, precision: str, cpu_model) -> str:
+    """``precision`` resolved for the generator's device, or a :class:`UsageError` (fp16 on a CPU, int8 without
+    its model); a forced bf16 on a CPU without it in hardware runs, with a warning (PyTorch emulates it)."""
+    from s2v.gan.infer import resolve_precision
+
+    try:
+        return resolve_precision(next(G.parameters()).device, precision, cpu_model is not None)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def _provenance(run, tool: str, poses, mark: bool | None):
+    """What a rendered video says about itself (:mod:`s2v.provenance`): the run's poses as its source."""
+    from s2v.provenance import Provenance, learned_from_real_recordings
+
+    return Provenance.make(run.name, "poses", poses, tool=tool,
+                           marked=learned_from_real_recordings(run) if mark is None else mark)
+
+
+def _cmd_inspect(a) -> int:
+    """``s2v inspect VIDEO``: what the file says about its origin."""
+    import json
+
+    from s2v.provenance import describe
+
+    try:
+        d = describe(a.video)
+    except (OSError, ValueError) as e:
+        print(f"s2v: error: {e}", file=sys.stderr)
+        return 2
+    if a.json:
+        print(json.dumps({k: v for k, v in d.items()}, indent=2, ensure_ascii=False))
+    else:
+        print(f"{a.video}: " + ("SYNTHETIC" if d["synthetic"] else "no disclosure found"))
+        print(f"  {d['summary']}")
+        for k, v in d["s2v"].items():
+            print(f"  {k}: {v}")
+    return 0 if d["synthetic"] else 1
+
+
+def _mark_args(parser) -> None:
+    parser.add_argument("--mark", dest="mark", action="store_true", default=None,
+                        help="draw a visible SYNTHETIC mark in a corner (default: on for speakers learned from real "
+                             "recordings, off for studio speakers; every video's metadata says it is synthetic)")
+    parser.add_argument("--no-mark", dest="mark", action="store_false", help="no visible mark")
+
+
 def _epilog() -> str:
     lines = ["pipeline stages (notebook, what it does):"]
     here = Path(__file__).resolve().parents[1] / "notebooks"
@@ -95,15 +146,24 @@ def _cmd_run(a) -> int:
         r = Run.create(a.name, a.runs_dir)
         print(f"created {r.root}")
     elif a.action == "accept":
-        r = Run.open(a.name, a.runs_dir)
-        if not a.artifact or not r.has(a.artifact):
-            print(f"s2v: error: give --artifact, one of {sorted(r.manifest['artifacts'])}", file=sys.stderr)
+        from s2v.run import ARTIFACTS
+        from s2v.synthesis.speaker import shipped_fallback
+
+        r = shipped_fallback(Run.open(a.name, a.runs_dir))     # the shipped speaker's own files too
+        if not r.root.is_dir():
+            print(f"s2v: error: no run folder {r.root}", file=sys.stderr)
             return 2
-        with r.lock("run accept"):
+        if not a.artifact or a.artifact not in ARTIFACTS or not r.has(a.artifact):
+            there = [k for k in ARTIFACTS if r.has(k)]
+            print(f"s2v: error: give --artifact, one of the run's {there}", file=sys.stderr)
+            return 2
+        with r.lock("run accept", stage=ARTIFACTS[a.artifact].stage.split(" ")[0]):
             rec = r.accept(a.artifact)
         print(f"accepted {rec['path']} (sha256 {rec['sha256'][:12]}...) as run '{r.name}''s {a.artifact}")
     else:
-        r = Run.open(a.name, a.runs_dir)
+        from s2v.synthesis.speaker import shipped_fallback
+
+        r = shipped_fallback(Run.open(a.name, a.runs_dir))
         if not r.root.exists():
             print(f"no run folder {r.root}", file=sys.stderr)
             return 2
@@ -385,6 +445,19 @@ def _cmd_dictionary(a) -> int:
     return 0
 
 
+GAN_ACTIONS = """actions and the options each reads:
+  train     --run SPEAKER [--train RUN ...] [--size N] [--preset P] [--config FILE] [--set K=V] [--steps N]
+            [--minutes M] [--device D] [--fresh]: train the generator (resumes gan/checkpoint.pt)
+  render    --run SPEAKER [--source RUN] [--out FILE.mp4] [--fps F] [--side-by-side] [--precision P]
+            [--device D] [--force]: the source run's own poses through the generator
+  evaluate  --run SPEAKER [--source RUN] [--max-frames N] [--precision P] [--device D]: PSNR/SSIM on held-out
+            frames (the run's last 15 %, or every frame of another run)
+  optimize  --run SPEAKER [--source RUN]: the int8 CPU generator (OpenVINO) for CPUs without bfloat16
+examples:
+  python -m s2v gan train --run ada --preset cpu
+  python -m s2v gan render --run ada --out ada.mp4"""
+
+
 def _cmd_gan(a) -> int:
     import json
 
@@ -404,6 +477,8 @@ def _cmd_gan(a) -> int:
         train = [Run.open(n, a.runs_dir) for n in (a.train or [a.run])]
         if a.fresh and (old := run.set_aside("gan/checkpoint.pt")):
             print(f"earlier checkpoint moved aside: {old}")
+        elif (run.root / "gan" / "checkpoint.pt").exists():
+            print(f"resuming from {run.root / 'gan' / 'checkpoint.pt'} (--fresh starts again)")
         tr = train_gan(train, Run.create(a.run, a.runs_dir), cfg)
         print(f"trained {tr.step} steps -> {run.path('gan')} (samples in {run.root / 'gan' / 'samples'})")
         return 0
@@ -432,8 +507,9 @@ def _cmd_gan(a) -> int:
         print(f"scoring {'the held-out last 15 % of' if part == 'test' else 'every frame of'} run '{src.name}'")
         from s2v.gan.cpu import run_cpu_model
 
-        m = evaluate(G, data, a.max_frames, progress=True, precision=a.precision or "fp32",
-                     cpu_model=run_cpu_model(run, data.size))
+        cpu_model = run_cpu_model(run, data.size)
+        _precision(G, a.precision or "fp32", cpu_model)
+        m = evaluate(G, data, a.max_frames, progress=True, precision=a.precision or "fp32", cpu_model=cpu_model)
         print(json.dumps({k: round(v, 3) for k, v in m.items()}))
         return 0
     from s2v.camera import Camera
@@ -452,8 +528,11 @@ def _cmd_gan(a) -> int:
     output_paths(out, overwrite=a.force or a.out is None, sides=False)
     from s2v.gan.cpu import run_cpu_model
 
+    cpu_model = run_cpu_model(run, (W, H))
+    _precision(G, a.precision or "auto", cpu_model)
     render_video(G, pts, (W, H), out, fps, audio=audio, size=(W, H), side_by_side=a.side_by_side,
-                 precision=a.precision or "auto", cpu_model=run_cpu_model(run, (W, H)))
+                 precision=a.precision or "auto", cpu_model=cpu_model, provenance=_provenance(run, "gan render", pts,
+                                                                                              a.mark))
     print(f"{len(pts)} frames -> {out}")
     return 0
 
@@ -523,7 +602,11 @@ def _cmd_portrait(a) -> int:
     pts, _, fps, _ = region_points(src, r.face.cfg.labels)
     out = Path(a.out or src.root / "videos" / "portrait.mp4")
     output_paths(out, overwrite=a.force or a.out is None, sides=False)
-    write_video(r.frames(pts), out, fps, audio=src.require("audio") if src.has("audio") else None)
+    prov = _provenance(run, "portrait render", pts, a.mark)
+    from s2v.provenance import mark_frame
+
+    frames = (mark_frame(f) if prov.marked else f for f in r.frames(pts))
+    write_video(frames, out, fps, audio=src.require("audio") if src.has("audio") else None, metadata=prov.tags())
     print(f"{len(pts)} frames at {r.size[0]}x{r.size[1]} -> {out}")
     return 0
 
@@ -583,7 +666,8 @@ def _cmd_synthesize(a) -> int:
         print("s2v: error: give --audio FILE or --text TEXT", file=sys.stderr)
         return 2
     cfg = SynthesisConfig(key_poses=not a.no_key_poses, seed=a.seed, size=a.size, side_by_side=a.side_by_side,
-                          voice=a.voice, stream=a.stream, precision=a.precision, renderer=a.renderer, motion=a.motion)
+                          voice=a.voice, stream=a.stream, precision=a.precision, renderer=a.renderer, motion=a.motion,
+                          mark=a.mark)
     from s2v.run import Run
     from s2v.synthesis.speaker import shipped_fallback
 
@@ -839,7 +923,8 @@ def build_parser() -> argparse.ArgumentParser:
     dc.add_argument("--replace", action="store_true", help="start a new dictionary instead of extending the run's")
     dc.set_defaults(func=_cmd_dictionary)
 
-    g = sub.add_parser("gan", help="skeleton-to-video GAN (section 3.5): train, render a run's poses, evaluate")
+    g = sub.add_parser("gan", help="skeleton-to-video GAN (section 3.5): train, render a run's poses, evaluate",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=GAN_ACTIONS)
     g.add_argument("action", choices=("train", "render", "evaluate", "optimize"),
                    help="optimize: make the int8 CPU generator (OpenVINO) synthesis uses on CPUs without bfloat16")
     g.add_argument("--run", required=True, help="run holding (or receiving) gan/generator.pt")
@@ -861,6 +946,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--fresh", action="store_true",
                    help="train: start again, moving the checkpoint of an earlier training aside instead of resuming")
     g.add_argument("--force", action="store_true", help="render: replace the output video")
+    _mark_args(g)
     g.set_defaults(func=_cmd_gan)
 
     r = sub.add_parser("run", help="create or inspect a run folder")
@@ -892,6 +978,7 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--max-frames", type=int, default=None)
     pt.add_argument("--out", default=None)
     pt.add_argument("--force", action="store_true", help="render: replace the output video")
+    _mark_args(pt)
     pt.add_argument("--fresh", action="store_true", help="train: set earlier checkpoints aside")
     pt.add_argument("--hands", default="auto", choices=("auto", "none"),
                     help="train: a region per hand seen in a fifth of the frames (auto), or the frame's hands only")
@@ -947,7 +1034,14 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--stream", action="store_true",
                     help="write a fragmented MP4 that plays while it is being made (latency: 'first frame' in the "
                          "summary)")
+    _mark_args(sy)
     sy.set_defaults(func=_cmd_synthesize)
+
+    ins = sub.add_parser("inspect", help="what a video says about its origin: the kit's synthetic-media disclosure "
+                                         "in its metadata (exit 0 when found, 1 when not)")
+    ins.add_argument("video")
+    ins.add_argument("--json", action="store_true", help="every tag, as JSON")
+    ins.set_defaults(func=_cmd_inspect)
 
     ev = sub.add_parser("evaluate", help="section 4's experiments on held-out studio data (tables + JSON)")
     ev.add_argument("--runs-dir", default=None, help=RUNS_HELP)
@@ -975,7 +1069,55 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: commands whose work survives an interruption (checkpoints, finished stages): rerunning them resumes
+RESUMABLE = ("pose", "gan train", "portrait train", "speaker", "batch", "fit", "evaluate")
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so that both unwind the same way (finally blocks remove
+    temporary files, checkpoints stay) and end with the same one line."""
+
+
+def _interrupted(argv: list[str], code: int) -> int:
+    import shlex
+
+    cmd = " ".join(argv[:2]) if len(argv) > 1 and not argv[1].startswith("-") else (argv[0] if argv else "")
+    resumable = any(cmd == r or cmd.split(" ")[0] == r for r in RESUMABLE)
+    again = shlex.join(["python", "-m", "s2v", *(x for x in argv if not (resumable and x == "--fresh"))])
+    print("\ns2v: interrupted; nothing half-written was kept. "     # \n: after a progress bar's last line
+          + (f"Resume from the last checkpoint with: {again}" if resumable else f"To start again: {again}"),
+          file=sys.stderr)
+    return code
+
+
+def _warning_line(message, category, filename, lineno, line=None) -> str:
+    """Warnings as one line for the user (Python's default also prints the source line that warned)."""
+    return f"s2v: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+    import warnings
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+
+    def terminate(*_):
+        raise Interrupted()
+
+    # a terminated command unwinds like an interrupted one: the finally blocks remove its temporary files
+    old_term = signal.signal(signal.SIGTERM, terminate)
+    old_format = warnings.formatwarning
+    warnings.formatwarning = _warning_line
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as err:
+        return _interrupted(argv, 143 if isinstance(err, Interrupted) else 130)
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+        warnings.formatwarning = old_format
+
+
+def _main(argv: list[str]) -> int:
     p = build_parser()
     a = p.parse_args(argv)
     if not getattr(a, "func", None):
@@ -985,8 +1127,6 @@ def main(argv: list[str] | None = None) -> int:
         from s2v.run import runs_root
 
         a.runs_dir = str(runs_root(a.runs_dir))     # one runs root for the CLI and the notebooks
-    import signal
-
     from s2v.body.model import BodyModelNotFound
     from s2v.capture import CaptureError
     from s2v.config import ConfigError
@@ -998,15 +1138,14 @@ def main(argv: list[str] | None = None) -> int:
     from s2v.params import ParamsError
     from s2v.pose.stage import SpanError
     from s2v.run import MissingArtifactError, RunBusyError, RunNameError
+    from s2v.speech.align import TranscriptError
     from s2v.synthesis.synthesize import SynthesisError
 
-    # a terminated command unwinds like an interrupted one: the finally blocks remove its temporary files
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         return int(a.func(a) or 0)
     except (ArtifactError, BodyModelNotFound, CaptureError, ConfigError, DictionaryError, FitQualityError,
             KeypointImportError, MissingArtifactError, MocapError, ParamsError, RunBusyError, RunNameError,
-            SpanError, SynthesisError) as err:
+            SpanError, SynthesisError, TranscriptError, UsageError) as err:
         print(f"s2v: error: {err}", file=sys.stderr)
         return 2
 

@@ -11,7 +11,11 @@ This module is the one place that chooses and changes them — for the CLI (``--
   for the paper's sizes; ``auto`` picks ``gpu`` where CUDA is available, else ``cpu``);
 * then **overrides**: ``"gan.size=256"``-style strings (dotted for nested configs: ``generator.ngf=16``) or a
   mapping, merged and type-checked by OmegaConf structured configs (as smplx's ``transfer_model/config``
-  does), so a misspelt key or a wrong type is a :class:`ConfigError` that names the key and the closest one.
+  does), so a misspelt key or a wrong type is a :class:`ConfigError` that names the key and the closest one;
+* then **checks** (:func:`validate`): every float finite (no NaN, no infinity), and fields by what their names
+  mean (:data:`POSITIVE`, :data:`NON_NEGATIVE`, :data:`FRACTIONS`): a learning rate, a size, a batch, a step
+  budget, an interval are positive, a weight is not negative, a probability lies in [0, 1]. A value that would only
+  fail deep inside training (``lr=-1``, ``lr=nan``, ``max_steps=-5``) is a :class:`ConfigError` naming the field.
 
 >>> make("gan", "quickstart", ["size=256", "generator.ngf=32"]).generator.ngf
 32
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -101,7 +106,84 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 
 
 class ConfigError(ValueError):
-    """An unknown preset, a misspelt key or a value of the wrong type."""
+    """An unknown preset, a misspelt key, a value of the wrong type or one that makes no sense (:func:`validate`)."""
+
+
+#: Fields (by name, in every config) that must be > 0: learning rates, sizes and widths, batch sizes, step budgets,
+#: intervals (``*_every``: training takes ``step % every``), time budgets and rates (None, where allowed, is "no
+#: limit"). Elementwise for a tuple (``sizes``).
+POSITIVE = frozenset({
+    "lr", "batch_size", "max_steps", "sample_steps", "patience", "max_minutes", "max_seconds",
+    "size", "sizes", "width", "height", "fps", "window", "clip", "init_frames",
+    "hidden", "layers", "channels", "blocks", "kernel", "ngf", "ndf", "part_ndf", "part_crop", "d_layers",
+    "part_layers", "num_d", "max_channels", "label_nc", "output_nc", "stem_kernel", "shuffle",
+    "robust_sigma", "max_step", "shoulder_width", "fail_frac"})
+POSITIVE_SUFFIXES = ("_every",)
+#: Fields that must be >= 0, where 0 is "off" or "none": loss weights (``w_*``, ``lambda_*``, and the values of the
+#: ``part_weights``/``joint_prior`` mappings), smoothing, delays and margins in seconds or pixels, counts of extra
+#: steps, rounds, blocks or workers.
+NON_NEGATIVE = frozenset({
+    "part_weights", "joint_prior", "unseen_prior", "weight_decay", "min_val_spread",
+    "delay", "smooth", "lead", "tail", "ramp", "hold", "session_hold", "mouth_smoothing", "beat_min_gap",
+    "keypose_scale", "edge_margin", "fail_min_px", "min_person_px",
+    "steps", "init_steps", "recovery_steps", "recovery_rounds",
+    "n_blocks", "n_local", "local_blocks", "n_downsample", "n_prev", "num_workers"})
+NON_NEGATIVE_PREFIXES = ("w_", "lambda_")
+#: Fields that are probabilities or shares, in [0, 1] (Adam's ``betas``: [0, 1)).
+FRACTIONS = frozenset({"dropout", "word_dropout", "cond_dropout", "cold_start", "beat_probability", "ema",
+                       "conf_threshold", "betas"})
+
+
+def validate(cfg, name: str | None = None):
+    """``cfg`` (a config dataclass, nested ones included) if its values make sense, else :class:`ConfigError`
+    naming the field: every float (in tuples and mappings too) is finite, and the fields of :data:`POSITIVE`,
+    :data:`NON_NEGATIVE` and :data:`FRACTIONS` lie in their ranges. A mapping whose default values are numbers
+    (``part_weights``) takes numbers only."""
+    for key, problem in _problems(cfg, ""):
+        raise ConfigError(f"{name or type(cfg).__name__}: {key} {problem}")
+    return cfg
+
+
+def _problems(cfg, prefix: str):
+    for f in dataclasses.fields(cfg):
+        value, key = getattr(cfg, f.name), prefix + f.name
+        if dataclasses.is_dataclass(value):
+            yield from _problems(value, key + ".")
+        elif isinstance(value, Mapping):
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else None
+            numeric = isinstance(default, Mapping) and default and all(_is_number(v) for v in default.values())
+            for k, v in value.items():
+                if numeric and not _is_number(v):
+                    yield f"{key}.{k}", f"must be a number, got {v!r}"
+                elif problem := _problem(f.name, v):
+                    yield f"{key}.{k}", problem
+        elif isinstance(value, (tuple, list)):
+            for i, v in enumerate(value):
+                if problem := _problem(f.name, v):
+                    yield f"{key}[{i}]", problem
+        elif problem := _problem(f.name, value):
+            yield key, problem
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _problem(field: str, v) -> str | None:
+    """What is wrong with the number ``v`` of the field named ``field`` (None: nothing, or not a number)."""
+    if not _is_number(v):
+        return None
+    if not math.isfinite(v):
+        return f"must be a finite number, got {v}"
+    if field in POSITIVE or field.endswith(POSITIVE_SUFFIXES):
+        return None if v > 0 else f"must be a positive finite number, got {v}"
+    if field in NON_NEGATIVE or field.startswith(NON_NEGATIVE_PREFIXES):
+        return None if v >= 0 else f"must be a finite number >= 0, got {v}"
+    if field == "betas":
+        return None if 0 <= v < 1 else f"must lie in [0, 1), got {v}"
+    if field in FRACTIONS:
+        return None if 0 <= v <= 1 else f"must lie in [0, 1], got {v}"
+    return None
 
 
 def config_class(kind: str) -> type:
@@ -128,7 +210,7 @@ def make(kind: str, preset: str | None = "default", overrides: Iterable[str] | M
         config_class(kind)   # an unknown kind says so first
         raise ConfigError(f"unknown {kind} preset {preset!r}; choose from {presets(kind)}")
     cfg = override(config_class(kind)(), _resolve(PRESETS[kind][preset]))
-    return override(cfg, overrides) if overrides else cfg
+    return validate(override(cfg, overrides) if overrides else cfg)
 
 
 def override(cfg, overrides: Iterable[str] | Mapping | None):
@@ -160,7 +242,7 @@ def override(cfg, overrides: Iterable[str] | Mapping | None):
                           + f"; its keys: {sorted(f.name for f in dataclasses.fields(cfg))}") from None
     except (TypeError, ValueError) as err:     # a dataclass's own checks (__post_init__)
         raise ConfigError(f"{type(cfg).__name__}: {err}") from None
-    return out
+    return validate(out)
 
 
 def load(kind: str, path: str | Path, preset: str | None = None):
@@ -215,7 +297,7 @@ def _resolve(preset: dict) -> dict:
         if isinstance(v, dict):
             out[k] = _resolve(v)
         elif v == "ALL_ENGLISH":
-            from s2v.studio.record import ALL_ENGLISH
+            from s2v.studio.cast import ALL_ENGLISH     # not record: record's presets come from here
 
             out[k] = ALL_ENGLISH
         else:

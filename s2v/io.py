@@ -9,11 +9,49 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+
+
+def _temp_prefix(path: Path) -> str:
+    """Temporary files are ``.<name>.p<pid>.<random>.tmp<ext>``: hidden, and naming the process that owns them,
+    so :func:`sweep_orphans` can remove those of a killed process without touching a running one's."""
+    return f".{path.stem}.p{os.getpid()}."
+
+
+_OWNER = re.compile(r"\.p(\d+)\.[A-Za-z0-9_]+\.tmp")
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (on this machine)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # someone else's process
+        return True
+    return True
+
+
+def sweep_orphans(folder: str | Path, recursive: bool = False) -> list[Path]:
+    """Remove the temporary files (:func:`atomic_path`, :func:`temp_path`) in ``folder`` (and below it with
+    ``recursive``) whose process has ended (killed: SIGKILL runs no cleanup); what was removed. Safe beside
+    running writers: their files name a living process. Used on output folders, which no run lock covers, and
+    on runs, whose stages may be written side by side."""
+    gone = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return gone
+    for p in (folder.rglob if recursive else folder.glob)(".*.tmp*"):
+        m = _OWNER.search(p.name)
+        if m and p.is_file() and not p.is_symlink() and not process_alive(int(m[1])):
+            p.unlink(missing_ok=True)
+            gone.append(p)
+    return gone
 
 
 @contextlib.contextmanager
@@ -26,7 +64,7 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix if suffix is None else suffix
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp" + suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp" + suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
     try:
@@ -46,7 +84,7 @@ def temp_path(beside: str | Path, suffix: str = "") -> Iterator[Path]:
     :func:`sweep_temp` finds it if the process is killed), removed when the block ends however it ends."""
     beside = Path(beside)
     beside.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{beside.stem}.", suffix=".tmp" + suffix, dir=beside.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(beside), suffix=".tmp" + suffix, dir=beside.parent)
     os.close(fd)
     try:
         yield Path(tmp)

@@ -72,8 +72,9 @@ class MocapConfig:
                               ("root", ("fixed", "keep"))):
             if getattr(self, name) not in allowed:
                 raise MocapError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
-        if self.fps <= 0 or (self.source_fps is not None and self.source_fps <= 0):
-            raise MocapError("frame rates must be positive")
+        check_fps(self.fps, "the run's frame rate (--fps)")
+        if self.source_fps is not None:
+            check_fps(self.source_fps, "--mocap-fps")
 
 
 @dataclass
@@ -115,10 +116,43 @@ def read_mocap(path: str | Path) -> dict[str, np.ndarray]:
         raise MocapError(f"{path}: not a readable .npz ({type(err).__name__}: {err})") from None
 
 
+def check_fps(fps, what: str = "frame rate") -> float:
+    """``fps`` as a float, or :class:`MocapError` unless it is a positive finite number (a NaN or infinite rate
+    would reach the resampling as a traceback; zero or negative ones are no rate at all)."""
+    try:
+        v = float(fps)
+    except (TypeError, ValueError):
+        raise MocapError(f"{what}: frame rate must be a positive finite number, got {fps!r}") from None
+    if not (np.isfinite(v) and v > 0):
+        raise MocapError(f"{what}: frame rate must be a positive finite number, got {v:g}")
+    return v
+
+
+def check_finite(name: str, a: np.ndarray, per: str = "frames") -> None:
+    """:class:`MocapError` naming the first ``per`` (rows of ``a``) holding NaN or inf (a damaged export, or a
+    tool that writes lost markers as NaN): they would poison the resampling and the hand components."""
+    a = np.asarray(a, np.float64)
+    bad = ~np.isfinite(a.reshape(len(a), -1) if a.ndim > 1 else a.reshape(-1, 1))
+    if bad.any():
+        rows = np.flatnonzero(bad.any(1))
+        more = f" and {len(rows) - 10} more" if len(rows) > 10 else ""
+        raise MocapError(f"{name} contain NaN/inf at {per} {rows[:10].tolist()}{more} (of {len(a)}): a damaged "
+                         "export or lost markers; repair or cut those frames")
+
+
 def mocap_fps(d: dict, given: float | None = None) -> float:
     """The motion's frame rate: the file's own, or ``given`` when it names none. A ``given`` rate that contradicts
-    the file's is refused (the motion would stretch against its speech without a word)."""
-    named = next((float(np.asarray(d[k]).reshape(-1)[0]) for k in FPS_KEYS if k in d), None)
+    the file's is refused (the motion would stretch against its speech without a word), and so is a rate that is
+    not a positive finite number (NaN, inf, 0, negative: the file's or ``given``)."""
+    key = next((k for k in FPS_KEYS if k in d), None)
+    named = None
+    if key is not None:
+        raw = np.asarray(d[key]).reshape(-1)
+        if raw.size == 0:
+            raise MocapError(f"the file's '{key}' is empty: frame rate must be a positive finite number")
+        named = check_fps(raw[0], f"the file's '{key}'")
+    if given is not None:
+        given = check_fps(given, "--mocap-fps")
     if given and named and abs(given - named) > 1e-3 * named:
         raise MocapError(f"--mocap-fps {given:g} contradicts the file's own frame rate ({named:g} Hz): the motion "
                          f"would stretch {100 * abs(named / given - 1):.1f} % against its speech. Leave --mocap-fps "
@@ -258,6 +292,7 @@ def to_kit(d: dict, model, cfg: MocapConfig | None = None) -> tuple[SMPLXParams,
     cfg = cfg or MocapConfig()
     lay = model.layout if model.layout.use_pca else ParamLayout(num_hand_comps=FULL_HAND_DIM)
     poses = full_poses(d)
+    check_finite("poses", poses)
     T0 = len(poses)
     if T0 < 2:
         raise MocapError(f"the motion has {T0} frame(s); nothing to learn from")
@@ -267,6 +302,7 @@ def to_kit(d: dict, model, cfg: MocapConfig | None = None) -> tuple[SMPLXParams,
     poses = rot.reshape(T, 165)
     trans = np.zeros((T0, 3), np.float32) if "trans" not in d and "transl" not in d else \
         np.asarray(d.get("trans", d.get("transl")), np.float32).reshape(T0, 3)
+    check_finite("trans", trans)
     trans = resample_linear(trans, fps_in, cfg.fps, T)
     notes = []
 
@@ -281,10 +317,12 @@ def to_kit(d: dict, model, cfg: MocapConfig | None = None) -> tuple[SMPLXParams,
                      "(the jaw is kept); put the official SMPL-X model in place to keep them")
         betas_all = np.zeros(len(betas_all), np.float32)
         ek = None
+    check_finite("betas", betas_all, "coefficients")
     betas = np.zeros(lay.num_betas, np.float32)
     betas[:min(len(betas_all), lay.num_betas)] = betas_all[:lay.num_betas]
     cut_b = float(np.linalg.norm(betas_all[lay.num_betas:]))
     expr_all = np.zeros((T0, 10), np.float32) if ek is None else np.asarray(d[ek], np.float32).reshape(T0, -1)
+    check_finite(ek or "expressions", expr_all)
     expr = np.zeros((T, lay.num_expression), np.float32)
     nx = min(expr_all.shape[1], lay.num_expression)
     expr[:, :nx] = resample_linear(expr_all[:, :nx], fps_in, cfg.fps, T)

@@ -15,11 +15,14 @@ import json
 import os
 import platform
 import re
+import shlex
+import socket
+import sys
 from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from s2v.io import ArtifactError, load_json, save_json, sweep_temp
+from s2v.io import ArtifactError, folder_lock, load_json, process_alive, save_json, sweep_orphans, sweep_temp
 
 
 @dataclass(frozen=True)
@@ -73,8 +76,16 @@ class RunBusyError(RuntimeError):
     """Another process is writing the run."""
 
 
-#: locks this process holds: run folder -> (open lock file, depth), so a stage inside a locked command re-enters
-_LOCKS: dict[str, list] = {}
+#: locks this process holds: run folder -> {stage: [open lock file, flock mode, depth]}, so a stage inside a
+#: locked command re-enters
+_LOCKS: dict[str, dict[str, list]] = {}
+
+#: the stages whose artifacts each writer reads: it holds their locks shared while it writes its own
+READS: dict[str, tuple[str, ...]] = {
+    "capture": (), "detect": ("capture",), "fit": ("capture", "detect"), "dictionary": ("capture", "fit"),
+    "pose": ("capture", "fit", "dictionary"), "gan": ("capture", "detect", "fit"),
+    "portrait": ("capture", "detect", "fit"),
+}
 
 
 class RunNameError(ValueError):
@@ -141,6 +152,15 @@ def _sha256(path: Path, chunk: int = 1 << 20) -> str:
 def _same_file(path: Path, rec: dict) -> bool:
     """``path`` is the file a manifest record describes (same sha256)."""
     return _sha256(path) == rec.get("sha256")
+
+
+def cli_command() -> str | None:
+    """The command line of this process when it is the kit's CLI (``python -m s2v ...``), else None (a notebook,
+    a test, a script): recorded with each artifact so that an error can say exactly how to remake it."""
+    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if argv0 is None or argv0.name != "__main__.py" or argv0.parent.name != "s2v":
+        return None
+    return shlex.join(["python", "-m", "s2v", *sys.argv[1:]])
 
 
 def _plain(config: Any) -> Any:
@@ -215,18 +235,21 @@ class Run:
         p = self.root / spec.relpath
         if not p.exists():
             raise MissingArtifactError(
-                f"run '{self.name}' has no {artifact} ({spec.relpath}): run the '{spec.stage}' stage first "
-                f"(python -m s2v {spec.stage} --run {self.name}, or its notebook)")
+                f"run '{self.name}' has no {artifact} ({spec.relpath}): run the '{spec.stage}' stage first: "
+                f"{self.remake_command(artifact)} (or its notebook)")
         rec = self.manifest["artifacts"].get(artifact)
         if rec and rec.get("version", spec.version) > spec.version:
             raise MissingArtifactError(f"{p} has format version {rec['version']}, newer than this s2v "
                                        f"understands ({spec.version}); upgrade s2v")
-        if verify and rec and rec.get("sha256") and not _same_file(p, rec):
+        if verify and not (rec and rec.get("sha256")):
+            raise ArtifactError(
+                f"run '{self.name}': {spec.relpath} has no record in the run's manifest, so nothing says which stage "
+                f"wrote it or that it is intact. {self.fix_advice(artifact)}")
+        if verify and not _same_file(p, rec):
             raise ArtifactError(
                 f"run '{self.name}': {spec.relpath} is not the file the '{spec.stage}' stage wrote on "
                 f"{rec.get('written', '?')} (its checksum differs from the manifest's): it was changed, damaged or "
-                f"replaced since. Remake it (python -m s2v {spec.stage} --run {self.name}, or its notebook), or, "
-                f"if you changed it on purpose, accept it: python -m s2v run accept {self.name} --artifact {artifact}")
+                f"replaced since. {self.fix_advice(artifact)}")
         return p
 
     def record(self, artifact: str, config: Any = None, **info: Any) -> dict:
@@ -235,61 +258,148 @@ class Run:
         p = self.require(artifact, verify=False)
         rec = {"path": spec.relpath, "stage": spec.stage, "version": spec.version, "written": _now(),
                "bytes": p.stat().st_size, "sha256": _sha256(p), "config": _plain(config),
-               "packages": package_versions(), **info}
-        m = self.manifest
-        m["artifacts"][artifact] = rec
-        m.setdefault("stages", {})[spec.stage] = {"finished": rec["written"], "config": rec["config"]}
-        save_json(self.root / MANIFEST, m)
+               "packages": package_versions(), **({"command": cmd} if (cmd := cli_command()) else {}), **info}
+        with folder_lock(self.root):   # writers of two stages may record at once: one read-modify-write at a time
+            m = self.manifest
+            m["artifacts"][artifact] = rec
+            m.setdefault("stages", {})[spec.stage] = {"finished": rec["written"], "config": rec["config"]}
+            save_json(self.root / MANIFEST, m)
         return rec
 
     @contextlib.contextmanager
-    def lock(self, what: str):
-        """Hold the run's write lock while ``what`` (e.g. "gan train") writes it: a second writer, in any process,
-        is refused with who holds it (two trainings of one run would silently overwrite each other). On taking
-        the lock, temporary files a killed writer left behind are swept. Re-entrant within a process; a no-op
-        where ``fcntl`` does not exist."""
-        key = str(self.root.resolve())
-        if key in _LOCKS:
-            _LOCKS[key][1] += 1
-            try:
-                yield self
-            finally:
-                _LOCKS[key][1] -= 1
-            return
+    def lock(self, what: str, stage: str | None = None):
+        """Hold the run's write locks while ``what`` (e.g. "gan train") writes it: its own stage's exclusively and,
+        shared, those of the stages whose files it reads (:data:`READS`). So two trainings of one stage, or a fit
+        under a GAN that reads its poses, are refused with who holds the run, while writers of independent
+        stages (``pose`` and ``gan train``) run side by side. ``stage``: default the first word of ``what``;
+        one not in :data:`READS` takes every stage exclusively. Temporary files of writers that were killed are
+        swept on taking the lock. Re-entrant within a process; a no-op where ``fcntl`` does not exist."""
         try:
             import fcntl
         except ImportError:  # not POSIX
             yield self
             return
-        import socket
-
+        stage = stage or what.split(" ")[0]
+        wanted = ({stage: fcntl.LOCK_EX} | {s: fcntl.LOCK_SH for s in READS[stage]} if stage in READS
+                  else {s: fcntl.LOCK_EX for s in READS})
         self.root.mkdir(parents=True, exist_ok=True)
-        f = open(self.root / ".lock", "a+", encoding="utf-8")  # noqa: SIM115 (held across the yield)
+        key = str(self.root.resolve())
+        held = _LOCKS.setdefault(key, {})
+        taken = []
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            holder = f.read().strip() or "another process"
-            f.close()
-            raise RunBusyError(f"run '{self.name}' is being written by {holder}; wait until it finishes (or stop "
-                               "it), then run this again") from None
-        try:
-            f.seek(0)
-            f.truncate()
-            f.write(f"'{what}' (pid {os.getpid()} on {socket.gethostname()}, since {_now()})")
-            f.flush()
-            sweep_temp(self.root)
-            _LOCKS[key] = [f, 1]
+            for s, mode in wanted.items():
+                if s in held and (held[s][1] == fcntl.LOCK_EX or mode == fcntl.LOCK_SH):
+                    held[s][2] += 1                  # this process holds it already (a stage inside a command)
+                    taken.append(s)
+                    continue
+                f = held[s][0] if s in held else open(self.root / f".lock.{s}", "a+", encoding="utf-8")  # noqa: SIM115
+                try:
+                    fcntl.flock(f, mode | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    if s not in held:
+                        f.close()
+                    raise RunBusyError(f"run '{self.name}' is being written by {self._holders() or 'another process'}"
+                                       "; wait until it finishes (or stop it), then run this again") from None
+                if s in held:
+                    held[s][1:] = [mode, held[s][2] + 1]
+                else:
+                    held[s] = [f, mode, 1]
+                taken.append(s)
+                if mode == fcntl.LOCK_EX and held[s][2] == 1:
+                    f.seek(0)
+                    f.truncate()
+                    f.write(f"'{what}' (pid {os.getpid()} on {socket.gethostname()}, since {_now()})")
+                    f.flush()
+            if all(held[s][2] == 1 for s in taken):   # the outermost lock of this process
+                sweep_orphans(self.root, recursive=True)
+                for s, mode in wanted.items():
+                    if mode == fcntl.LOCK_EX:        # no other writer of this stage: files of older kits too
+                        for folder in {(self.root / a.relpath).parent for a in ARTIFACTS.values() if a.stage == s}:
+                            if folder != self.root and folder.is_dir():
+                                sweep_temp(folder)
             yield self
         finally:
-            _LOCKS.pop(key, None)
-            f.seek(0)
-            f.truncate()
-            fcntl.flock(f, fcntl.LOCK_UN)
-            f.close()
+            for s in reversed(taken):
+                entry = held[s]
+                entry[2] -= 1
+                if entry[2] == 0:
+                    if entry[1] == fcntl.LOCK_EX:
+                        entry[0].seek(0)
+                        entry[0].truncate()
+                    fcntl.flock(entry[0], fcntl.LOCK_UN)
+                    entry[0].close()
+                    del held[s]
+            if not held:
+                _LOCKS.pop(key, None)
+
+    def _holders(self) -> str:
+        """Who holds the run's locks now, from their lock files (living processes only)."""
+        out = []
+        for f in sorted(self.root.glob(".lock.*")):
+            text = f.read_text(encoding="utf-8", errors="replace").strip()
+            m = re.search(r"\(pid (\d+)", text)
+            if text and m and int(m[1]) != os.getpid() and process_alive(int(m[1])) and text not in out:
+                out.append(text)
+        return " and ".join(out)
+
+    def fix_advice(self, artifact: str) -> str:
+        """What to do about a changed or unrecorded ``artifact``: the command that remakes it, or the one that
+        accepts the file as it is (each run by ``tests/test_reliability.py``)."""
+        shipped = self.shipped
+        where = "" if shipped or self.root.parent.resolve() == runs_root().resolve() else \
+            f" --runs-dir {shlex.quote(str(self.root.parent))}"
+        accept = f"python -m s2v run accept {self.name} --artifact {artifact}{where}"
+        if shipped:
+            return (f"'{self.name}' is the speaker shipped with the kit ({self.root}): restore the kit's file (git "
+                    f"checkout, or reinstall the kit), or, if you changed it on purpose, accept it: {accept}")
+        return (f"Remake it: {self.remake_command(artifact)} (or its notebook); or, if you changed it on purpose, "
+                f"accept it: {accept}")
+
+    def remake_command(self, artifact: str) -> str:
+        """The command that wrote ``artifact`` (recorded when the CLI made it), else the one that makes it from
+        the run's earlier artifacts (capture: from the source the manifest names)."""
+        spec = _spec(artifact)
+        rec = self.manifest["artifacts"].get(artifact) or {}
+        if rec.get("command") and not re.match(r"python -m s2v (speaker|batch|demo)\b", rec["command"]):
+            return rec["command"]      # ('speaker' skips what exists: it would not remake this one)
+        n = self.name + ("" if self.root.parent.resolve() == runs_root().resolve()
+                         else f" --runs-dir {shlex.quote(str(self.root.parent))}")
+        if spec.stage == "capture":
+            conf = rec.get("config") or {}
+            studio = conf.get("studio") if isinstance(conf.get("studio"), dict) else None
+            if studio:
+                opts = [f"--speaker {studio['speaker']}", f"--script {studio['script']}", f"--seed {studio['seed']}",
+                        f"--framing {studio['framing']}", f"--size {studio['width']}", f"--height {studio['height']}"]
+                if studio.get("max_seconds"):
+                    opts.append(f"--seconds {studio['max_seconds']:g}")
+                return f"python -m s2v capture --run {n} " + " ".join(opts)
+            if conf.get("source"):
+                return f"python -m s2v capture --run {n} --video {shlex.quote(str(conf['source']))}"
+            return f"python -m s2v capture --run {n}"      # the studio's default recording
+        return {"detect": f"python -m s2v detect --run {n}",
+                "fit": f"python -m s2v fit --run {n}",
+                "features": f"python -m s2v pose --train {n} --out {n}",
+                "pose": f"python -m s2v pose --train {n} --out {n}"
+                        + (" --kind flow" if artifact == "pose_flow" else ""),
+                "dictionary": f"python -m s2v dictionary build --run {n} "
+                              + ("--from-studio" if self.has("truth_keyposes") else "--suggested"),
+                "gan": f"python -m s2v gan train --run {n}",
+                "gan optimize": f"python -m s2v gan optimize --run {n}",
+                "portrait": f"python -m s2v portrait train --run {n}",
+                "synthesize": f"python -m s2v synthesize --run {n} --text '...'"}[spec.stage]
+
+    @property
+    def shipped(self) -> bool:
+        """Whether this is a speaker shipped with the kit (``data/speakers/<name>``)."""
+        from s2v.body.model import data_dir
+
+        return (data_dir() / "speakers").resolve() == self.root.resolve().parent
 
     def accept(self, artifact: str) -> dict:
-        """Record the file now on disk as ``artifact`` (after a deliberate edit), keeping its stage's config."""
+        """Record the file now on disk as ``artifact`` (after a deliberate edit), keeping its stage's config. The
+        file must still be usable as what it is (a camera that loads, a JSON that parses): accepting a NaN
+        camera would make a garbage video with exit status 0."""
+        validate_artifact(artifact, self.require(artifact, verify=False))
         old = self.manifest["artifacts"].get(artifact, {})
         return self.record(artifact, old.get("config"), accepted=_now())
 
@@ -321,6 +431,24 @@ class Run:
     def __repr__(self) -> str:
         done = [a for a in ARTIFACTS if self.has(a)]
         return f"Run({str(self.root)!r}, artifacts={done})"
+
+
+def validate_artifact(artifact: str, path: Path) -> None:
+    """An :class:`ArtifactError` when ``path`` cannot be used as ``artifact``: a camera must load (finite and
+    plausible, :class:`s2v.camera.Camera`), JSON artifacts must parse, torch files must load as plain data."""
+    if artifact == "camera":
+        from s2v.camera import Camera
+
+        Camera.load(path)
+    elif path.suffix == ".json":
+        try:
+            load_json(path)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ArtifactError(f"{path} is not valid JSON ({e})") from None
+    elif path.suffix == ".pt":
+        from s2v.io import load_torch
+
+        load_torch(path, ARTIFACTS[artifact].description)
 
 
 def _spec(artifact: str) -> ArtifactSpec:

@@ -53,7 +53,7 @@ def test_no_official_model_files_are_tracked():
 #: belongs to the longest prefix that names it; the orchestrators (CLI, batch, config registry, notebook runner,
 #: plots) to none.
 STAGES = {"s2v.body": 0, "s2v.params": 0, "s2v.camera": 0, "s2v.render": 0, "s2v.io": 0, "s2v.run": 0,
-          "s2v.video": 0, "s2v.keypoints": 0, "s2v.speech": 0, "s2v.metrics": 0,
+          "s2v.video": 0, "s2v.keypoints": 0, "s2v.speech": 0, "s2v.metrics": 0, "s2v.provenance": 0,
           "s2v.capture": 1, "s2v.studio": 1, "s2v.mocap": 1,
           "s2v.fitting": 2, "s2v.dictionary": 3, "s2v.pose": 4, "s2v.gan": 5, "s2v.portrait": 5, "s2v.synthesis": 6,
           "s2v.evaluation": 7}

@@ -82,7 +82,9 @@ def test_a_shared_speaker_with_a_payload_in_its_manifest_runs_nothing(speaker, t
     ck = torch.load(run.path("pose_model"), weights_only=True)
     ck["meta"] = {"x": _Payload(marker)}
     torch.save(ck, run.path("pose_model"))
-    run.accept("pose_model")
+    with pytest.raises(ArtifactError, match="could run code"):        # `run accept` will not take it ...
+        run.accept("pose_model")
+    run.record("pose_model")                                          # ... so the attacker writes the manifest
     r = _cli("synthesize", "--run", "shared", "--runs-dir", str(tmp_path / "runs"), "--text", "hello there",
              "--out", str(tmp_path / "o.mp4"))
     assert r.returncode == 2 and "could run code" in r.stderr and "Traceback" not in r.stderr, r.stderr
@@ -217,8 +219,12 @@ def test_a_second_writer_is_told_who_holds_the_run(run_copy):
         with pytest.raises(RunBusyError, match=rf"run 'tiny' is being written by 'gan train' \(pid {p.pid}"), \
                 run_copy.lock("fit"):
             pass
-        r = _cli("dictionary", "build", "--run", "tiny", "--runs-dir", str(run_copy.root.parent), "--from-studio")
+        r = _cli("detect", "--run", "tiny", "--runs-dir", str(run_copy.root.parent))   # the keypoints it reads
         assert r.returncode == 2 and "being written by 'gan train'" in r.stderr
+        with run_copy.lock("pose"):                                   # item 10: writers of stages the GAN does not
+            pass                                                      # read go on beside it
+        with run_copy.lock("dictionary build"):
+            pass
     finally:
         p.kill()
         p.wait()
@@ -376,3 +382,265 @@ def test_resuming_a_gan_with_other_settings_names_them(speaker, tmp_path):
     assert (out.root / "gan" / "checkpoint.pt").exists()
     with pytest.raises(ArtifactError, match=r"generator.ngf: checkpoint 8, now 16.*--fresh"):
         train_gan([speaker], out, cfg(16), progress=False)
+
+
+# ================================================================== second pass (issue 30)
+def _syn(speaker, *args, cwd=None):
+    return _cli("synthesize", "--run", speaker.name, "--runs-dir", str(speaker.root.parent), *args, cwd=cwd)
+
+
+def _one_line_error(r, code=2):
+    assert r.returncode == code, (r.returncode, r.stderr[-2000:])
+    assert "Traceback" not in r.stderr, r.stderr[-2000:]
+    return r.stderr
+
+
+def test_no_output_is_written_through_a_link_or_into_a_folder(speaker, tmp_path):
+    """Item 2: `--stream --force` onto a link to a run's generator overwrote the generator; a dangling link made
+    the stream write where it pointed; an existing folder named like the video failed after the whole render."""
+    gen = speaker.path("gan")
+    before = gen.read_bytes()
+    (tmp_path / "link.mp4").symlink_to(gen)
+    for extra in (["--stream", "--force"], ["--force"], []):
+        err = _one_line_error(_syn(speaker, "--text", "hello there", "--out", str(tmp_path / "link.mp4"), *extra))
+        assert "symbolic link" in err
+    assert gen.read_bytes() == before                                  # the generator is intact
+    (tmp_path / "dangling.mp4").symlink_to(tmp_path / "elsewhere" / "made.mp4")
+    err = _one_line_error(_syn(speaker, "--text", "hello there", "--out", str(tmp_path / "dangling.mp4"), "--stream"))
+    assert "symbolic link" in err and not (tmp_path / "elsewhere").exists()
+    (tmp_path / "folder.mp4").mkdir()
+    t = time.perf_counter()
+    err = _one_line_error(_syn(speaker, "--text", "hello there", "--out", str(tmp_path / "folder.mp4"), "--force"))
+    assert "is a folder" in err and time.perf_counter() - t < 60 and not list((tmp_path / "folder.mp4").iterdir())
+    from s2v.video import stream_video
+
+    with pytest.raises(ValueError, match="symbolic link"):           # the streamer's own guard
+        stream_video(iter([np.zeros((8, 8, 3), np.uint8)]), tmp_path / "link.mp4", 25)
+
+
+def test_streamed_and_written_videos_are_both_yuv420p(tmp_path):
+    import subprocess as sp
+
+    from s2v.video import ffmpeg_exe, stream_video, write_video
+
+    frames = [np.full((32, 32, 3), (40 * i) % 255, np.uint8) for i in range(10)]
+    for fn, name in ((write_video, "w.mp4"), (stream_video, "s.mp4")):
+        fn(iter(frames), tmp_path / name, 25)
+        info = sp.run([ffmpeg_exe(), "-hide_banner", "-i", str(tmp_path / name)], capture_output=True, text=True).stderr
+        assert "yuv420p" in info and "yuv444p" not in info, info
+
+
+def test_a_killed_synthesis_leaves_no_temporary_file_after_the_next(speaker, tmp_path):
+    """Item 6: SIGKILL runs no cleanup; the next synthesis into the folder removes what a dead process left, and
+    never what a living one is writing."""
+    import signal
+
+    out = tmp_path / "out"
+    out.mkdir()
+    p = subprocess.Popen([*PY, "synthesize", "--run", speaker.name, "--runs-dir", str(speaker.root.parent),
+                          "--text", "a long sentence " * 120, "--out", str(out / "k.mp4")], stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(out.glob(".*tmp*")) and p.poll() is None:
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL)
+    p.wait(60)
+    left = list(out.glob(".*tmp*"))
+    assert left and all(f".p{p.pid}." in f.name for f in left), left    # the temp names say whose they are
+    living = out / f".other.p{os.getpid()}.abcd1234.tmp.wav"             # a running writer's (this process)
+    living.write_bytes(b"x")
+    r = _syn(speaker, "--text", "hello there", "--out", str(out / "next.mp4"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert list(out.glob(".*tmp*")) == [living]
+
+
+def test_a_transcript_that_is_not_the_speech_is_refused(speaker, tmp_path):
+    """Item 3: a Mandarin transcript of English speech, an unrelated English transcript: refused with the
+    alignment's evidence, not stretched over the speech (or a TypeError from pocketsphinx)."""
+    import soundfile as sf
+
+    from s2v.speech.tts import ESpeak, resample
+
+    s = ESpeak().synthesize("ask not what your country can do for you, ask what you can do for your country",
+                            voice="en-us")
+    sf.write(tmp_path / "en.wav", resample(s.audio, s.sample_rate, 16000), 16000)
+    (tmp_path / "zh.txt").write_text("这个市场很大", encoding="utf-8")
+    (tmp_path / "other.txt").write_text("The weather today is sunny with a light breeze from the west and the "
+                                        "market is huge for everybody here", encoding="utf-8")
+    for txt, says in (("zh.txt", "zh transcript does not match"), ("other.txt", "does not (fit|match) the speech")):
+        r = _syn(speaker, "--audio", str(tmp_path / "en.wav"), "--transcript", str(tmp_path / txt),
+                 "--out", str(tmp_path / "o.mp4"))
+        import re
+
+        assert re.search(says, _one_line_error(r)), r.stderr
+        assert not (tmp_path / "o.mp4").exists()
+    r = _cli("capture", "--run", "other", "--runs-dir", str(tmp_path / "runs"), "--video",
+             str(speaker.require("recording")), "--transcript", str(tmp_path / "other.txt"), "--allow-several-people")
+    assert "does not" in _one_line_error(r) and not (tmp_path / "runs" / "other").exists()
+
+
+def test_unrecorded_artifacts_and_implausible_cameras_are_not_used_or_accepted(run_copy):
+    """Item 4: an artifact without a manifest record skipped its checksum; `run accept` took a NaN camera and a
+    2-degree field of view (fx x10)."""
+    m = json.loads((run_copy.root / "manifest.json").read_text())
+    del m["artifacts"]["camera"]
+    (run_copy.root / "manifest.json").write_text(json.dumps(m))
+    cam = json.loads(run_copy.path("camera").read_text())
+    cam["fx"] *= 10
+    cam["fy"] *= 10
+    run_copy.path("camera").write_text(json.dumps(cam))
+    with pytest.raises(ArtifactError, match="has no record in the run's manifest"):
+        run_copy.require("camera")
+    runs = str(run_copy.root.parent)
+    r = _cli("run", "accept", "tiny", "--artifact", "camera", "--runs-dir", runs)
+    assert "implausible camera" in _one_line_error(r) and "field of view 2." in r.stderr
+    cam["fx"] = float("nan")
+    run_copy.path("camera").write_text(json.dumps(cam))
+    assert "finite" in _one_line_error(_cli("run", "accept", "tiny", "--artifact", "camera", "--runs-dir", runs))
+    assert "camera" not in json.loads((run_copy.root / "manifest.json").read_text())["artifacts"]
+
+
+def test_text_is_bounded_like_audio(speaker, tmp_path):
+    t = time.perf_counter()
+    r = _syn(speaker, "--text", "word " * 10000, "--out", str(tmp_path / "long.mp4"))
+    err = _one_line_error(r)
+    assert "49999 characters" in err and "longer than 30 min" in err and time.perf_counter() - t < 60
+    from s2v.synthesis.synthesize import SynthesisError, speech_from_text
+
+    with pytest.raises(SynthesisError, match="longer than 0.5 min"):
+        speech_from_text("这是一个很长的句子。" * 20, max_seconds=30)    # 200 characters, ~50 s
+    assert speech_from_text("hello there", max_seconds=30).duration < 30
+
+
+def test_ctrl_c_ends_a_long_command_with_one_line_and_the_way_on(speaker, tmp_path):
+    """Item 7: Ctrl-C gave tracebacks; now, like SIGTERM, one line and the command that resumes (training) or
+    starts again (synthesis); the resume command printed is run and finishes the training."""
+    import shlex
+    import signal
+
+    root = tmp_path / "runs"
+    shutil.copytree(speaker.root, root / "sp")
+    ckpt = root / "sp" / "gan" / "checkpoint.pt"
+    ckpt.unlink(missing_ok=True)
+    gan = ["gan", "train", "--run", "sp", "--runs-dir", str(root), "--preset", "tiny", "--steps", "12", "--set",
+           "checkpoint_every=2", "--fresh"]
+    syn = ["synthesize", "--run", "sp", "--runs-dir", str(root), "--text", "a long sentence " * 60, "--out",
+           str(tmp_path / "c.mp4")]
+    said = {}
+    for args, ready, kind in ((gan, lambda: ckpt.exists(), "Resume from the last checkpoint with: "),
+                              (syn, lambda: list(tmp_path.glob(".c.*tmp*")), "To start again: ")):
+        p = subprocess.Popen([*PY, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 180
+        while not ready() and p.poll() is None and time.time() < deadline:
+            time.sleep(0.02)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 130, (p.returncode, err[-2000:])
+        lines = [ln for ln in err.replace("\r", "\n").splitlines() if ln.strip() and "|" not in ln]  # bars aside
+        assert "Traceback" not in err and len(lines) == 1 and kind in lines[0], err[-2000:]
+        said[args[0]] = lines[0].split(kind)[1]
+    assert not list(tmp_path.glob(".*tmp*")) and not (tmp_path / "c.mp4").exists()
+    cmd = shlex.split(said["gan"])
+    assert cmd[:3] == ["python", "-m", "s2v"] and cmd[3:] == gan[:-1]           # without --fresh
+    r = subprocess.run([*PY, *cmd[3:]], capture_output=True, text=True)
+    assert r.returncode == 0 and "resuming from" in r.stdout and "trained 12 steps" in r.stdout, r
+
+
+def _advice(err: str, after: str) -> list[str]:
+    """The command an error message gives after ``after`` (up to ' (or', ';' or the end), as argv."""
+    import re
+    import shlex
+
+    m = re.search(re.escape(after) + r"(python -m s2v .+?)(?: \(or |; |\)|$)", err.strip())
+    assert m, err
+    cmd = shlex.split(m.group(1))
+    assert cmd[:3] == ["python", "-m", "s2v"], cmd
+    return cmd[3:]
+
+
+def test_every_fix_command_an_error_prints_works(run_copy, tmp_path):
+    """Item 8: the checksum error suggested `pose --run X`, `gan --run X`, `dictionary --run X` (argparse errors),
+    and `run accept ada` for the shipped speaker (which answered 'give --artifact, one of []'). Each command the
+    errors print now is run here and does what it says."""
+    runs = str(run_copy.root.parent)
+    cam = json.loads(run_copy.path("camera").read_text())
+    cam["fx"] *= 1.5
+    cam["fy"] *= 1.5
+    run_copy.path("camera").write_text(json.dumps(cam))
+    with pytest.raises(ArtifactError) as e:
+        run_copy.require("camera")
+    remake, accept = _advice(str(e.value), "Remake it: "), _advice(str(e.value), "accept it: ")
+    assert remake[:3] == ["capture", "--run", "tiny"] and "--runs-dir" in remake
+    r = _cli(*accept)
+    assert r.returncode == 0 and "accepted capture/camera.json" in r.stdout, r.stderr
+    assert run_copy.require("camera") and json.loads(run_copy.path("camera").read_text())["fx"] == cam["fx"]
+    run_copy.path("camera").write_text(json.dumps({**cam, "fx": cam["fx"] * 1.1}))
+    r = _cli(*remake)                                                 # the studio records the run again
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert run_copy.require("camera") and json.loads(run_copy.path("camera").read_text())["fx"] != cam["fx"] * 1.1
+    # a stage's missing artifact: the command that makes it (here the dictionary, from the studio's key poses)
+    err = _one_line_error(_cli("dictionary", "show", "--run", "tiny", "--runs-dir", runs))
+    make = _advice(err, "run the 'dictionary' stage first: ")
+    assert make[:2] == ["dictionary", "build"], make
+    assert _cli(*make).returncode == 0
+    assert _cli("dictionary", "show", "--run", "tiny", "--runs-dir", runs).returncode == 0
+    # every stage's advice parses as a command of the CLI
+    from s2v.cli import build_parser
+    from s2v.run import ARTIFACTS
+
+    import shlex
+
+    for artifact in ARTIFACTS:
+        cmd = shlex.split(run_copy.remake_command(artifact))
+        assert cmd[:3] == ["python", "-m", "s2v"], cmd
+        try:
+            build_parser().parse_args(cmd[3:])
+        except SystemExit:
+            pytest.fail(f"the advice for {artifact} is not a command of the CLI: {shlex.join(cmd)}")
+
+
+def test_the_shipped_speakers_fix_command_works(tmp_path, monkeypatch):
+    from s2v.body.model import body_models_dir, data_dir
+
+    data = tmp_path / "data"
+    shutil.copytree(data_dir() / "speakers" / "ada", data / "speakers" / "ada")
+    env = {**os.environ, "S2V_DATA": str(data), "S2V_BODY_MODELS": str(body_models_dir())}
+    monkeypatch.setenv("S2V_DATA", str(data))
+    cam_path = data / "speakers" / "ada" / "capture" / "camera.json"
+    cam = json.loads(cam_path.read_text())
+    cam_path.write_text(json.dumps({**cam, "fx": cam["fx"] * 1.2, "fy": cam["fy"] * 1.2}))
+    r = subprocess.run([*PY, "synthesize", "--run", "ada", "--runs-dir", str(tmp_path / "runs"), "--text", "hi",
+                        "--out", str(tmp_path / "o.mp4")], capture_output=True, text=True, env=env)
+    err = _one_line_error(r)
+    assert "shipped with the kit" in err
+    accept = _advice(err, "accept it: ")
+    r = subprocess.run([*PY, *accept, "--runs-dir", str(tmp_path / "runs")], capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and "accepted capture/camera.json" in r.stdout, r.stderr
+    r = subprocess.run([*PY, "run", "show", "ada", "--runs-dir", str(tmp_path / "runs")], capture_output=True,
+                       text=True, env=env)
+    assert json.loads(r.stdout)["changed"] == [], r.stdout
+
+
+def test_small_defects_of_the_second_pass(tmp_path):
+    """Item 9: a PNG given as a video; a forced bf16 on a CPU without it; warnings without Python source lines;
+    fp16 on a CPU refused with one line; `gan --help` says what each action reads."""
+    import imageio.v3 as iio
+
+    from s2v.capture import CaptureError, probe
+    from s2v.gan.infer import resolve_precision
+
+    iio.imwrite(tmp_path / "still.png", np.zeros((64, 64, 3), np.uint8))
+    with pytest.raises(CaptureError, match="an image \\(png\\), not a video"):
+        probe(tmp_path / "still.png")
+    with pytest.warns(UserWarning, match="emulates it, ~10x slower"):
+        assert resolve_precision("cpu", "bf16", flags=set()) == "bf16"
+    import warnings
+
+    from s2v.cli import _warning_line
+
+    assert _warning_line("x", UserWarning, "f.py", 3, "src") == "s2v: warning: x\n"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert resolve_precision("cpu", "bf16", flags={"amx_bf16"}) == "bf16"
+    help_text = _cli("gan", "--help").stdout
+    for line in ("train     --run SPEAKER", "render    --run SPEAKER", "evaluate  --run SPEAKER", "optimize  --run"):
+        assert line in help_text

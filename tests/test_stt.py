@@ -80,3 +80,26 @@ def test_real_speech_aligned_through_tts(shared_data):
     assert lang == "zh" and "".join(w.text for w in words) == text.replace(" ", "")
     starts = [w.start for w in words]
     assert starts == sorted(starts) and starts[0] < 0.5 and words[-1].end > 0.8 * len(zh) / zsr
+
+
+def test_transcripts_are_checked_against_real_speech(shared_data):
+    """Issue 30: a transcript is used only when it matches the speech. The margins of
+    :class:`s2v.speech.align.MatchConfig`, measured here on real speech: JFK's own transcript heard at 77 %, an
+    unrelated English text refused (pocketsphinx finds no path); the AISHELL sentence's own transcript at a DTW
+    cost 0.93 of the reversed recording's, JFK's English with that Mandarin transcript refused (2.7x longer,
+    cost 1.01), a four-character Mandarin line over 11 s refused (6.5x)."""
+    from s2v.speech.align import TranscriptError, align_transcript
+
+    audio, sr = sf.read(shared_data / "speech_en" / "jfk.flac", dtype="float32")
+    zh, zsr = sf.read(shared_data / "speech_zh" / "BAC009S0764W0121.wav", dtype="float32")
+    ztext = (shared_data / "speech_zh" / "BAC009S0764W0121.txt").read_text().strip()
+    words, _, how = align_transcript(audio, sr, (shared_data / "speech_en" / "jfk.txt").read_text())
+    heard = int(how.split("; ")[1].split("%")[0])
+    assert len(words) == 22 and heard >= 60, how
+    words, _, how = align_transcript(zh, zsr, ztext)
+    assert float(how.split("alignment cost ")[1].split(" ")[0]) < 0.96, how
+    for a, s, text, says in ((audio, sr, "The weather today is sunny with a light breeze from the west", "fit|match"),
+                             (audio, sr, ztext, r"2\.\dx as long"), (audio, sr, "这个市场很大", r"6\.\dx as long"),
+                             (zh, zsr, "ask not what your country can do for you", "fit|match")):
+        with pytest.raises(TranscriptError, match=says):
+            align_transcript(a, s, text)

@@ -477,3 +477,47 @@ def test_shipped_speaker_int8_model_matches_its_generator():
     W, H = sp.cpu_model_size
     pts = run_keypoints(run, W, H, backend=sp.backend)
     assert fidelity(sp.generator, data, [labels_from_keypoints(pts, (W, H), (W, H))]) >= 45
+
+
+def test_every_video_says_it_is_synthetic(speaker, tmp_path):
+    """Issue 31: the container metadata of a written and of a streamed synthesis says synthetic, with the kit's
+    version, the speaker and the source's hash; `s2v inspect` reads it back (exit 0), the side JSON says the same,
+    an ffmpeg re-encode keeps the standard tag; a studio speaker gets no visible mark unless asked (--mark)."""
+    import hashlib
+    import subprocess
+    import sys
+
+    from s2v import __version__
+    from s2v.provenance import DIGITAL_SOURCE_TYPE, describe, mark_region
+    from s2v.video import ffmpeg_exe, read_video
+
+    text = "hello there, this is a test"
+    base = [sys.executable, "-m", "s2v", "synthesize", "--run", speaker.name, "--runs-dir", str(speaker.root.parent),
+            "--text", text]
+    for name, extra in (("plain", []), ("stream", ["--stream"]), ("marked", ["--mark"])):
+        r = subprocess.run([*base, "--out", str(tmp_path / f"{name}.mp4"), *extra], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr[-2000:]
+        d = describe(tmp_path / f"{name}.mp4")
+        assert d["synthetic"] is True and d["s2v"]["kit_version"] == __version__, d
+        assert d["s2v"]["speaker"] == speaker.name and d["s2v"]["source"] == "text"
+        assert d["s2v"]["source_sha256"] == hashlib.sha256(text.encode()).hexdigest()
+        assert d["s2v"]["digital_source_type"] == DIGITAL_SOURCE_TYPE
+        assert d["s2v"]["marked"] == str(name == "marked").lower()
+        assert "SYNTHETIC VIDEO" in d["tags"]["comment"] and __version__ in d["tags"]["comment"]
+        side = json.loads((tmp_path / f"{name}.json").read_text())["provenance"]
+        assert side["synthetic"] is True and side["source_sha256"] == d["s2v"]["source_sha256"]
+        r = subprocess.run([sys.executable, "-m", "s2v", "inspect", str(tmp_path / f"{name}.mp4")],
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and "SYNTHETIC" in r.stdout and speaker.name in r.stdout, r
+    subprocess.run([ffmpeg_exe(), "-y", "-v", "error", "-i", str(tmp_path / "plain.mp4"), "-c:v", "libx264", "-crf",
+                    "30", str(tmp_path / "reencoded.mp4")], check=True)
+    assert describe(tmp_path / "reencoded.mp4")["synthetic"] is True
+    plain, _ = read_video(tmp_path / "plain.mp4")
+    marked, _ = read_video(tmp_path / "marked.mp4")
+    rows, cols = mark_region(plain.shape[1:3])
+    corner = np.abs(plain[:, rows, cols].astype(int) - marked[:, rows, cols]).mean()
+    elsewhere = np.abs(plain[:, :rows.start].astype(int) - marked[:, :rows.start]).mean()
+    assert corner > 20 and corner > 5 * elsewhere, (corner, elsewhere)  # the mark (elsewhere: H.264's rate control)
+    r = subprocess.run([sys.executable, "-m", "s2v", "inspect", str(speaker.require("recording"))],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "no disclosure" in r.stdout            # a recording says nothing of the kind

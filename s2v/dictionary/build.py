@@ -118,11 +118,12 @@ def still_entry(word: str, seq: np.ndarray, frame: int, run: str | None = None, 
 
 
 def motion_entry(word: str, seq: np.ndarray, first: int, last: int, run: str | None = None, fps: float = 30.0,
-                 probability: float = 1.0, parts=DEFAULT_PARTS, method: str = "manual") -> Entry:
+                 probability: float = 1.0, parts=DEFAULT_PARTS, method: str = "manual", hold: float = 0.0) -> Entry:
+    """The frames ``first..last`` as a motion, its last frame then held ``hold`` seconds (0: none)."""
     first, last = int(first), int(last)
     if not 0 <= first <= last < len(seq):
         raise IndexError(f"frames {first}..{last} are not a range inside the recording (0..{len(seq) - 1})")
-    return Entry(word, seq[first:last + 1], probability, 0.0, parts,
+    return Entry(word, seq[first:last + 1], probability, hold, parts,
                  {"run": run, "frames": [first, last], "fps": fps, "method": method})
 
 
@@ -143,7 +144,8 @@ def entries_from_spans(seq: np.ndarray, fps: float, spans, run: str | None = Non
             b = int(round(float(d["end"]) * fps))
             if b < a:
                 raise DictionaryError(f"span {i} ({s!r}): ends before it starts")
-            out.append(motion_entry(d["word"], seq, a, b, run, fps, p, parts, "spans"))
+            # a motion's hold only as the span gives it (the default hold is a still pose's)
+            out.append(motion_entry(d["word"], seq, a, b, run, fps, p, parts, "spans", float(d.get("hold", 0.0))))
     return out
 
 
@@ -359,9 +361,9 @@ class DictionaryBuilder:
                                       method)])[0]
 
     def add_motion(self, word: str, first: int, last: int, probability: float = 1.0, parts=DEFAULT_PARTS,
-                   method: str = "manual") -> Entry:
+                   method: str = "manual", hold: float = 0.0) -> Entry:
         return self._add([motion_entry(word, self.seq, first, last, self.run_name, self.fps, probability, parts,
-                                       method)])[0]
+                                       method, hold)])[0]
 
     def add_candidate(self, c: Candidate, probability: float = 1.0, hold: float = 0.3, motion: bool = False) -> Entry:
         """A suggestion as a still pose (its peak frame) or, with ``motion``, as the frames of its range."""

@@ -92,13 +92,28 @@ def resample_motion(motion: np.ndarray, fps_from: float, fps_to: float, layout: 
     return out
 
 
+def held_motion(entry, fps_from: float, fps_to: float, layout: ParamLayout, interp: str = "slerp") -> np.ndarray:
+    """A motion entry's frames played at ``fps_to``, then its last frame held for the entry's ``hold`` seconds."""
+    motion = resample_motion(entry.pose, fps_from, fps_to, layout, interp)
+    n = int(round(float(entry.hold) * fps_to))
+    return np.concatenate([motion, np.repeat(motion[-1:], n, axis=0)]) if n > 0 else motion
+
+
+def held_motion_length(entry, fps_from: float, fps_to: float) -> int:
+    """Frames :func:`held_motion` gives (motion and hold), without building it."""
+    n = len(entry.pose)
+    played = n if n < 2 or abs(fps_from - fps_to) < 1e-6 else max(1, int(round(n * fps_to / fps_from)))
+    return played + max(0, int(round(float(entry.hold) * fps_to)))
+
+
 def apply_dictionary(seq: np.ndarray, words, dictionary, fps: float, cfg: InsertionConfig | None = None,
                      seed: int = 0) -> tuple[np.ndarray, list[Insertion]]:
     """Insert the dictionary's key poses at its key words (section 3.3, figure 6).
 
     Each spoken key word draws once from a generator seeded by ``seed`` (the same seed gives the same
     video); with the entry's probability its pose goes in at the frame of the word's start: a still pose
-    held for the entry's hold, a motion copied frame by frame (resampled if the dictionary's fps differs),
+    held for the entry's hold, a motion copied frame by frame (resampled if the dictionary's fps differs) and its
+    last frame then held for the entry's hold (0 for motions unless one was given),
     ramps of ``cfg.ramp`` seconds on either side. Several entries for one word: one is picked at random.
     Returns the new sequence and one :class:`Insertion` record per key word found.
     """
@@ -121,8 +136,7 @@ def apply_dictionary(seq: np.ndarray, words, dictionary, fps: float, cfg: Insert
         entry = variants[int(rng.integers(len(variants)))]
         draw = rng.uniform()
         frame = int(round(hit.start * fps))
-        motion = entry.pose if entry.kind == "still" else resample_motion(entry.pose, dictionary.fps, fps, layout,
-                                                                          cfg.interp)
+        motion = entry.pose if entry.kind == "still" else held_motion(entry, dictionary.fps, fps, layout, cfg.interp)
         length = max(1, int(round(entry.hold * fps))) if entry.kind == "still" else len(motion)
         rec = dict(word=hit.text, key=" ".join(hit.key), start=hit.start, frame=frame, kind=entry.kind,
                    entry=index[id(entry)])
@@ -156,6 +170,6 @@ def key_word_frames(words, dictionary, num_frames: int, fps: float, cfg: Inserti
     for hit in find_key_words(words, by_key, dictionary.match_tones):
         frame = int(round(hit.start * fps))
         length = max(max(1, int(round(e.hold * fps))) if e.kind == "still"
-                     else int(round(len(e.pose) * fps / dictionary.fps)) for e in by_key[hit.key])
+                     else held_motion_length(e, dictionary.fps, fps) for e in by_key[hit.key])
         out[max(0, frame - N):max(0, min(num_frames, frame + length + N))] = True
     return out

@@ -2,8 +2,9 @@
 
 "We build a key pose dictionary that maps a key word to its key pose" — a still pose (one frame of the 106
 numbers) or a motion (a few frames), each with the probability that the speaker strikes it when the word
-is spoken ("we set a probability for each key word"), how long a still pose is held, which parts of the
-body it drives, and where it came from (run, frame range), so a dictionary can be audited and rebuilt.
+is spoken ("we set a probability for each key word"), how long a still pose (or a motion's last frame) is
+held, which parts of the body it drives, and where it came from (run, frame range), so a dictionary can be
+audited and rebuilt.
 
 Words are matched as **tokens**: an English word is one lower-case token; a Mandarin character becomes its
 pinyin syllable with the tone number (``上`` -> ``shang4``), so homophones match (``尚`` is also ``shang4``)
@@ -73,7 +74,8 @@ class Entry:
     word: str
     pose: np.ndarray
     probability: float = 1.0     # chance the pose is inserted when the word is spoken (section 3.3)
-    hold: float = 0.3            # seconds a still pose is held (section 3.3); motions play their frames
+    hold: float | None = None    # seconds a still pose is held (section 3.3; default 0.3), or a motion's last
+    #                              frame after it played its frames (default 0: none)
     parts: tuple[str, ...] | None = DEFAULT_PARTS
     source: dict = field(default_factory=dict)  # {"run", "frames": [a, b], "fps", "method"}
 
@@ -81,6 +83,8 @@ class Entry:
         self.pose = np.asarray(self.pose, np.float32)
         if self.pose.ndim == 1:
             self.pose = self.pose[None]
+        if self.hold is None:
+            self.hold = 0.3 if len(self.pose) == 1 else 0.0
         if self.parts is not None:
             self.parts = tuple(self.parts)
 

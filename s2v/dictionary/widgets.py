@@ -94,7 +94,12 @@ class DictionaryWidget:
         self.mark_start = w.Button(description="range start = frame", layout=w.Layout(width="auto"))
         self.mark_end = w.Button(description="range end = frame", layout=w.Layout(width="auto"))
         self.probability = w.FloatSlider(1.0, min=0.0, max=1.0, step=0.05, description="probability")
-        self.hold = w.FloatSlider(0.3, min=0.0, max=2.0, step=0.05, description="hold (s)")
+        self.hold = w.FloatSlider(0.3, min=0.0, max=2.0, step=0.05, description="hold (s)",
+                                  tooltip="a still pose: how long it is held; a motion: how long its last frame is")
+        # a word that has an entry already: the user says what a second one means (never a silent second entry)
+        self.existing = w.Dropdown(options=[("refuse", "refuse"), ("replace its entries", "replace"),
+                                            ("add as a variant", "variant")], value="refuse",
+                                   description="word taken", style={"description_width": "initial"})
         self.add_button = w.Button(description="add to dictionary", button_style="success")
         lists = dict(width="auto", flex="1 1 auto", min_width="200px")
         self.entries = w.Select(options=[], rows=6, description="entries", layout=w.Layout(**lists))
@@ -135,7 +140,7 @@ class DictionaryWidget:
             row(w.VBox([self.suggestions, self.take_button], layout=w.Layout(**column)),
                 w.VBox([self.entries, self.remove_button], layout=w.Layout(**column))),
             row(self.word, self.kind), row(self.range, self.mark_start, self.mark_end),
-            row(self.probability, self.hold, self.add_button),
+            row(self.probability, self.hold, self.existing, self.add_button),
             row(self.sample, w.VBox([self.seed, self.preview_button])), self.preview_info, self.preview_image,
             row(self.save_button, self.status),
         ], layout=w.Layout(width="100%", max_width="100%", overflow="hidden"))
@@ -178,20 +183,47 @@ class DictionaryWidget:
         self.frame.value = c.frame
 
     def add(self):
-        """Add the current word/frame (still) or word/range (motion) with the probability and hold."""
+        """Add the current word/frame (still) or word/range (motion) with the probability and hold (a motion plays
+        its frames, then holds its last one for the hold). A word that has entries already is refused with a
+        message unless ``existing`` says to replace them or to add a variant (one is picked at random)."""
         self._say("")
         word = self.word.value.strip()
         try:
             if not word:
                 raise DictionaryError("type or pick a key word first")
+            taken = self.b.dictionary.lookup(word)
+            if taken and self.existing.value == "refuse":
+                have = "; ".join(f"{t.kind}, frames {'-'.join(str(f) for f in t.source.get('frames') or '?')}"
+                                 for t in taken)
+                raise DictionaryError(f"{word!r} already has {len(taken)} entr{'y' if len(taken) == 1 else 'ies'} "
+                                      f"({have}): remove it first, or set 'word taken' to replace its entries or "
+                                      "to add a variant")
             if self.kind.value == "still":
                 e = self.b.add_still(word, self.frame.value, self.probability.value, self.hold.value)
             else:
-                e = self.b.add_motion(word, *self.range.value, probability=self.probability.value)
+                e = self.b.add_motion(word, *self.range.value, probability=self.probability.value,
+                                      hold=self.hold.value)
         except (DictionaryError, IndexError) as err:
             self._say(str(err), ok=False)
             return None
-        self._say(f"added {e.kind} pose for {word!r} ({len(self.b.dictionary)} entries)")
+        replaced = 0
+        if taken and self.existing.value == "replace":   # the new entry is in: the old ones go
+            for old in taken:
+                i = next((i for i, o in enumerate(self.b.dictionary.entries) if o is old and o is not e), None)
+                if i is not None:
+                    self.b.remove(i)
+                    replaced += 1
+        what = f"{e.kind} pose for {word!r} (" + ("" if e.kind == "still" else f"{len(e.pose)} frames, then ") + \
+            f"held {e.hold:g} s)"
+        if any(e is t for t in taken) and not replaced:       # the very same entry (same frames, values)
+            msg = f"{what} is in the dictionary already: nothing changed"
+        elif replaced:
+            msg = f"replaced {replaced} entr{'y' if replaced == 1 else 'ies'} by a {what}"
+        elif taken:
+            msg = f"added {what} as a variant ({len(self.b.dictionary.lookup(word))} for the word, picked at random)"
+        else:
+            msg = f"added {what}"
+        self._say(f"{msg}; {len(self.b.dictionary)} entries")
         return e
 
     def remove(self):

@@ -8,6 +8,11 @@ part gets confidence 0, never stale coordinates. OpenPose/DWPose output can be b
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import sys
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +53,61 @@ class DetectorConfig:
     static_image_mode: bool = False
 
 
+#: What MediaPipe 0.10 writes to stderr while its graph starts (construction and first frame): TF Lite's "Created
+#: TensorFlow Lite XNNPACK delegate", absl's "All log messages before absl::InitializeLog()" and an absl WARNING
+#: per model ("Feedback manager requires a model with a single signature"): 9-10 lines on every run. absl INFO and
+#: WARNING lines in general; its ERROR (E...) and FATAL (F...) lines are not noise.
+NATIVE_NOISE = re.compile(r"^(INFO: Created TensorFlow Lite \S+ delegate"
+                          r"|WARNING: All log messages before absl::InitializeLog\(\) is called"
+                          r"|[IW]\d{4} [\d:.]+\s+\d+ \S+:\d+\] )")
+
+
+@contextlib.contextmanager
+def quiet_native_logs(noise: re.Pattern = NATIVE_NOISE):
+    """Drop MediaPipe's start-up chatter (:data:`NATIVE_NOISE`) while passing everything else through.
+
+    The lines come from C++ straight to file descriptor 2, where nothing in Python reaches them: mediapipe 0.10
+    logs with absl (not glog: ``GLOG_minloglevel`` has no effect, and ``absl::SetMinLogLevel`` is not exported),
+    TF Lite with its own logger, and neither reads ``TF_CPP_MIN_LOG_LEVEL``. So fd 2 is a pipe inside the block, and
+    a thread forwards every line that is not noise to the real stderr as it comes: absl errors (``E...``), fatal
+    messages (``F...``) and anything unknown still show.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):   # no fd 2 (an embedded interpreter): nothing to filter
+        yield
+        return
+    r, w = os.pipe()
+
+    def forward():   # line by line, each kept with its own ending (a progress bar's "\r" stays as it is)
+        buf = b""
+        while chunk := os.read(r, 65536):
+            buf += chunk
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                if not noise.search(line.decode("utf-8", "replace")):
+                    os.write(saved, line + b"\n")
+        if buf and not noise.search(buf.decode("utf-8", "replace")):
+            os.write(saved, buf)
+
+    reader = threading.Thread(target=forward, name="s2v-native-stderr", daemon=True)
+    reader.start()
+    os.dup2(w, 2)
+    os.close(w)
+    try:
+        yield
+    finally:
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        os.dup2(saved, 2)      # the pipe's last writer closes: the reader sees the end
+        reader.join(timeout=5)
+        os.close(r)
+        os.close(saved)
+
+
 def _visibility(lms) -> np.ndarray:
     return np.array([getattr(p, "visibility", 1.0) or 0.0 for p in lms.landmark], np.float32)
 
@@ -85,11 +145,10 @@ def holistic_to_openpose(result, width: int, height: int) -> np.ndarray:
 
 def detect_frames(frames, config: DetectorConfig | None = None, progress: bool = True, fps: float = 30.0
                   ) -> KeypointTrack:
-    """Run Holistic over RGB frames (an array or any iterable of (H, W, 3) uint8)."""
-    import os
-
-    os.environ.setdefault("GLOG_minloglevel", "2")       # MediaPipe's C++ logging: warnings and up only
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Run Holistic over RGB frames (an array or any iterable of (H, W, 3) uint8). MediaPipe's start-up chatter
+    on stderr is dropped (:func:`quiet_native_logs`); its errors still show."""
+    os.environ.setdefault("GLOG_minloglevel", "2")   # a glog build of MediaPipe honours these; 0.10's absl logging
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # and TF Lite's logger do not (quiet_native_logs does that)
     try:
         import mediapipe as mp
     except ImportError as e:
@@ -101,17 +160,27 @@ def detect_frames(frames, config: DetectorConfig | None = None, progress: bool =
 
     warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype")  # protobuf noise inside mediapipe
     cfg = config or DetectorConfig()
-    pts, size = [], None
-    with mp.solutions.holistic.Holistic(static_image_mode=cfg.static_image_mode,
-                                        model_complexity=cfg.model_complexity,
-                                        refine_face_landmarks=cfg.refine_face,
-                                        min_detection_confidence=cfg.min_detection_confidence,
-                                        min_tracking_confidence=cfg.min_tracking_confidence) as hol:
-        for f in tqdm(frames, desc="keypoints", unit="frame", disable=not progress):
+    frames = iter(tqdm(frames, desc="keypoints", unit="frame", disable=not progress))
+    first = next(frames, None)     # read before stderr is filtered: a reader's own process (ffmpeg) keeps it
+    if first is None:
+        raise ValueError("no frames to detect keypoints in")
+    size = (first.shape[1], first.shape[0])
+    # the graph starts on construction and its models load (each saying so on stderr) by the first frame
+    with quiet_native_logs():
+        hol = mp.solutions.holistic.Holistic(static_image_mode=cfg.static_image_mode,
+                                             model_complexity=cfg.model_complexity,
+                                             refine_face_landmarks=cfg.refine_face,
+                                             min_detection_confidence=cfg.min_detection_confidence,
+                                             min_tracking_confidence=cfg.min_tracking_confidence)
+        try:
+            pts = [holistic_to_openpose(hol.process(np.ascontiguousarray(first)), *size)]
+        except BaseException:
+            hol.close()
+            raise
+    with hol:
+        for f in frames:
             size = (f.shape[1], f.shape[0])
             pts.append(holistic_to_openpose(hol.process(np.ascontiguousarray(f)), *size))
-    if not pts:
-        raise ValueError("no frames to detect keypoints in")
     return KeypointTrack(np.stack(pts), size[0], size[1], fps)
 
 
@@ -123,8 +192,13 @@ def detect_run(run, config: DetectorConfig | None = None, source: str = "video",
     ``source="truth"`` takes a studio run's ground-truth keypoints instead of the detector, with Gaussian
     noise of ``noise_px`` (to measure the fitter alone). ``source="openpose"`` reads the user's own
     detector output, an OpenPose JSON folder ``openpose`` (one file per frame of the run's recording; size
-    and frame rate from the recording), so MediaPipe can be skipped.
-    """
+    and frame rate from the recording), so MediaPipe can be skipped. The run's ``detect`` lock is held from the
+    start (a writer of what detection reads, or a second detection, is refused before minutes of work)."""
+    with run.lock("detect"):
+        return _detect_run(run, config, source, noise_px, seed, progress, openpose, pattern)
+
+
+def _detect_run(run, config, source, noise_px, seed, progress, openpose, pattern) -> KeypointTrack:
     from s2v.video import count_frames, iter_frames, probe_fps
 
     if source == "truth":
@@ -160,9 +234,8 @@ def detect_run(run, config: DetectorConfig | None = None, source: str = "video",
                              "the files must come from the same frames as the capture (same fps, no trim)")
     else:
         raise ValueError(f"source must be 'video', 'truth' or 'openpose', got {source!r}")
-    with run.lock("detect"):
-        track.save(run.path("keypoints"))
-        run.record("keypoints", fps=track.fps, config={
-            "source": source, "noise_px": noise_px, "openpose": openpose, "pattern": pattern,
-            "detector": vars(config or DetectorConfig()) if source == "video" else None})
+    track.save(run.path("keypoints"))
+    run.record("keypoints", fps=track.fps, config={
+        "source": source, "noise_px": noise_px, "openpose": openpose, "pattern": pattern,
+        "detector": vars(config or DetectorConfig()) if source == "video" else None})
     return track

@@ -86,6 +86,11 @@ def resolve_precision(device: str | torch.device, precision: str = "auto", int8_
         return "int8" if device.type == "cpu" and int8_model and cpu.available() else "fp32"
     if precision == "fp16" and device.type == "cpu":
         raise ValueError("precision fp16 needs a CUDA device; on a CPU use bf16, int8 (or auto)")
+    if precision == "bf16" and device.type == "cpu" and not cpu_has_native_bf16(flags):
+        import warnings
+
+        warnings.warn("precision bf16 on a CPU without bfloat16 hardware (no avx512_bf16/amx_bf16): PyTorch emulates "
+                      "it, ~10x slower than float32; precision auto picks the fastest this CPU has", stacklevel=2)
     if precision == "int8":
         if device.type != "cpu":
             raise ValueError("precision int8 runs on a CPU (OpenVINO); on CUDA use fp16 (or auto)")
@@ -169,17 +174,19 @@ def labels_from_keypoints(points: np.ndarray, size: tuple[int, int], src_size: t
 def render_video(G: Generator, points, src_size: tuple[int, int], path: str | Path, fps: float,
                  audio: str | Path | None = None, size: tuple[int, int] | None = None, side_by_side: bool = False,
                  progress: bool = True, stream: bool = False, on_frame=None, precision: str = "auto",
-                 cpu_model: bytes | None = None, threads: int | None = None) -> Path:
+                 cpu_model: bytes | None = None, threads: int | None = None, provenance=None) -> Path:
     """Keypoints (T, 137, 3) -> generated MP4 (with ``audio`` muxed), streamed frame by frame.
     ``points`` may also be an iterable of (n, 137, 3) chunks, computed as they are needed. ``side_by_side``
     writes label | generated; ``stream`` writes a fragmented MP4 while generating
     (:func:`~s2v.video.stream_video`); ``on_frame(i)`` is called as frame i goes to the encoder; ``precision``:
     :class:`FrameGenerator` (``cpu_model``: the speaker's int8 CPU model, used where ``precision`` picks it);
     ``threads``: CPU threads for the generator (default: the cores other processes leave free now,
-    :func:`~s2v.gan.cpu.free_cpus`)."""
+    :func:`~s2v.gan.cpu.free_cpus`); ``provenance``: the :class:`~s2v.provenance.Provenance` the video's
+    metadata carries (and, when it says ``marked``, the visible mark on every generated frame)."""
     from tqdm.auto import tqdm
 
     from s2v.gan.cpu import free_cpus, torch_threads
+    from s2v.provenance import mark_frame
     from s2v.video import stream_video, write_video
 
     if size is None:  # the training width, the source's aspect ratio
@@ -195,13 +202,16 @@ def render_video(G: Generator, points, src_size: tuple[int, int], path: str | Pa
         labels = (lab for c in chunks for lab in labels_from_keypoints(c, size, src_size))
         for i, lab in enumerate(tqdm(labels, total=total, desc="generate", unit="frame", disable=not progress)):
             f = fg(lab)
+            if provenance is not None and provenance.marked:
+                f = mark_frame(f)
             yield np.concatenate([lab, f], 1) if side_by_side else f
             if on_frame is not None:
                 on_frame(i)
 
     # the int8 model computes in OpenVINO's threads; PyTorch only converts inputs and outputs
     with torch_threads((1 if fg.precision_used == "int8" else threads) or torch.get_num_threads()):
-        return (stream_video if stream else write_video)(frames(), path, fps, audio=audio)
+        return (stream_video if stream else write_video)(frames(), path, fps, audio=audio,
+                                                         metadata=provenance.tags() if provenance else None)
 
 
 def image_metrics(fake: np.ndarray, real: np.ndarray, label: np.ndarray | None = None, crop: int = 64) -> dict:
@@ -258,7 +268,8 @@ __all__ = ["PRECISIONS", "PRECISION_NAMES", "FrameGenerator", "cpu_has_native_bf
 def render_run(G: Generator, run, path: str | Path, first: int = 0, last: int | None = None, size: int | None = None,
                side_by_side: bool = True, progress: bool = True, precision: str = "auto") -> Path:
     """Frames ``first..last-1`` of a run's poses generated as a video, with the matching slice of its speech
-    (``side_by_side``: label | generated | real; ``precision``: :func:`inference_dtype`)."""
+    (``side_by_side``: label | generated | real; ``precision``: :func:`inference_dtype`). The video says in its
+    metadata that it is synthetic (:mod:`s2v.provenance`; the real frames beside it are the recording's)."""
     import soundfile as sf
     from tqdm.auto import tqdm
 
@@ -280,6 +291,9 @@ def render_run(G: Generator, run, path: str | Path, first: int = 0, last: int | 
         with atomic_path(audio, ".wav") as tmp:
             sf.write(tmp, y[int(first / fps * sr):int(last / fps * sr)], sr)
     fg = FrameGenerator(G, precision)
+    from s2v.provenance import Provenance
+
+    prov = Provenance.make(run.name, "poses", pts[first:last], tool="gan render_run")
 
     def frames():
         for t, lab in enumerate(tqdm(labels_from_keypoints(pts[first:last], (W, H), (W, H)), total=last - first,
@@ -290,7 +304,7 @@ def render_run(G: Generator, run, path: str | Path, first: int = 0, last: int | 
             yield f
 
     try:
-        return write_video(frames(), path, fps, audio=audio)
+        return write_video(frames(), path, fps, audio=audio, metadata=prov.tags())
     finally:
         if audio is not None:
             audio.unlink(missing_ok=True)

@@ -10,18 +10,24 @@ does). The discriminators see (label, frame) pairs, the generated run of frames 
 and the face/hand crops located by colour in the label images; the generator gets the adversarial terms,
 feature matching, L1 on the frame and extra L1 on the crops.
 
-Checkpoints (models, optimisers, AMP scalers, step, losses, random states) are written atomically every
-``checkpoint_every`` steps and at the end; training resumes from them. Sample grids (label / real /
-generated) go to ``gan/samples/``. Launch on several GPUs with
+Checkpoints (models, optimisers, AMP scalers, step, losses, random states, and the data order: the loader's
+generator as it was when the current epoch began, with how many of its batches were trained on) are written
+atomically every ``checkpoint_every`` steps and at the end; training resumes from them where it stopped, in the
+same data order, so an interrupted and resumed training ends with the same weights, bit for bit on CPUs, as one
+that was not interrupted (as the pose LSTM's; CUDA kernels are not bit-reproducible anyway). A checkpoint of an
+s2v from before the data order was saved resumes with a new order (a warning says so). Sample grids (label /
+real / generated) go to ``gan/samples/``. Launch on several GPUs with
 ``torchrun --nproc_per_node 8 -m s2v.gan.train --run NAME`` (gloo on CPUs, NCCL on GPUs).
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +119,7 @@ class GANTrainer:
         self.history: list[dict] = []
         self.samples: list[Path] = []
         self.rng = random.Random(cfg.seed + 1000 * self.rank)
+        self.data_state: dict | None = None     # where the data order stands (see _loader); None until it starts
         self.checkpoint = self.out / "checkpoint.pt"
         if self.checkpoint.exists():
             self._load(self.checkpoint)
@@ -129,7 +136,8 @@ class GANTrainer:
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                 "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict(),
                 "step": self.step, "history": self.history, "config": self.cfg.to_dict(),
-                "rng": {"torch": torch.get_rng_state(), "numpy": numpy_rng_state(), "python": self.rng.getstate()}}
+                "rng": {"torch": torch.get_rng_state(), "numpy": numpy_rng_state(), "python": self.rng.getstate()},
+                "data": self.data_state}
 
     def save_checkpoint(self) -> None:
         if self.rank != 0:
@@ -148,6 +156,7 @@ class GANTrainer:
         set_numpy_rng_state(st["rng"]["numpy"])
         py = st["rng"]["python"]
         self.rng.setstate((py[0], tuple(py[1]), py[2]))
+        self.data_state = st.get("data")     # absent from the checkpoints of an older s2v
 
     def export(self, path: str | Path, meta: dict | None = None) -> Path:
         """The generator alone (what inference needs), with its config."""
@@ -256,19 +265,39 @@ class GANTrainer:
 
     # ------------------------------------------------------------------ loop
     def _loader(self):
-        from torch.utils.data import DataLoader, DistributedSampler
+        """Batches, epoch after epoch, in an order that a resumed training continues exactly: every epoch's order
+        comes from one generator (seeded once with ``seed``; under DDP the sampler's own ``seed + epoch``), whose
+        state when the epoch began is kept in :attr:`data_state` with that epoch's first step; a resumed training
+        sets the generator back to it and skips the batches already trained on (their indices, not their data)."""
+        from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
-        sampler = DistributedSampler(self.train_data, self.world, self.rank, shuffle=True, seed=self.cfg.seed) \
-            if self.world > 1 else None
-        g = torch.Generator().manual_seed(self.cfg.seed + self.step)
-        loader = DataLoader(self.train_data, batch_size=self.cfg.batch_size, shuffle=sampler is None,
-                            sampler=sampler, num_workers=self.cfg.num_workers, drop_last=True, generator=g)
-        epoch = self.step // max(1, len(loader))
+        g = torch.Generator().manual_seed(self.cfg.seed)
+        base = DistributedSampler(self.train_data, self.world, self.rank, shuffle=True, seed=self.cfg.seed) \
+            if self.world > 1 else RandomSampler(self.train_data, generator=g)
+        sampler = _SkipSampler(base)
+        loader = DataLoader(self.train_data, batch_size=self.cfg.batch_size, sampler=sampler,
+                            num_workers=self.cfg.num_workers, drop_last=True, generator=g)
+        per_epoch = max(1, len(loader))
+        saved = self.data_state
+        if saved is not None and saved.get("batches") == per_epoch and 0 <= self.step - saved["start"] <= per_epoch:
+            g.set_state(saved["rng"].cpu())
+            epoch, start = int(saved["epoch"]), int(saved["start"])
+        else:
+            epoch, start = self.step // per_epoch, self.step
+            if self.step:
+                g.manual_seed(self.cfg.seed + self.step)
+                why = "its data had another number of batches" if saved is not None else \
+                    "it was written by an s2v that did not save the data order"
+                warnings.warn(f"{self.checkpoint}: resuming at step {self.step} with a new data order ({why}): the "
+                              "result will differ from an uninterrupted training's", stacklevel=2)
+        skip = self.step - start
         while True:
-            if sampler is not None:
-                sampler.set_epoch(epoch)
+            if self.world > 1:
+                base.set_epoch(epoch)
+            self.data_state = {"rng": g.get_state(), "epoch": epoch, "start": start, "batches": per_epoch}
+            sampler.skip = skip * self.cfg.batch_size
             yield from loader
-            epoch += 1
+            epoch, start, skip = epoch + 1, start + per_epoch, 0
 
     def _stop_now(self, t0: float) -> bool:
         stop = self.cfg.max_minutes is not None and (time.time() - t0) / 60 >= self.cfg.max_minutes
@@ -340,6 +369,21 @@ def _f(x) -> float:
 def _half(outputs: list[list[torch.Tensor]], k: int) -> list[list[torch.Tensor]]:
     """The real (k=0) or fake (k=1) half of discriminator outputs computed on [real; fake]."""
     return [[f[k * (len(f) // 2):(k + 1) * (len(f) // 2)] for f in feats] for feats in outputs]
+
+
+class _SkipSampler(torch.utils.data.Sampler):
+    """A sampler whose next pass leaves out its first ``skip`` indices (a resumed epoch: the batches trained on)."""
+
+    def __init__(self, base):
+        super().__init__()
+        self.base, self.skip = base, 0
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __iter__(self):
+        skip, self.skip = self.skip, 0
+        return itertools.islice(iter(self.base), skip, None)
 
 
 class _nullcontext:

@@ -31,7 +31,7 @@ from s2v.gan.networks import warp
 from s2v.portrait.framing import keep_room
 from s2v.portrait.network import RefWarpNet, compose
 from s2v.portrait.regions import HAND_PARTS, face_boxes, face_mask, hand_mask, hand_seen, paste
-from s2v.portrait.train import PORTRAIT_FORMAT, pair_flow
+from s2v.portrait.train import PORTRAIT_FORMAT, decode_png, encode_png, pair_flow  # noqa: F401  (re-exported)
 
 
 @dataclass
@@ -166,23 +166,3 @@ class PortraitRenderer:
                     out = paste(out, self.hands[k].apply(points[t], hb[t], int(refs[t]), use_net), hb[t],
                                 hand_mask(points[t], hb[t], k))
             yield out
-
-
-
-def encode_png(image: np.ndarray) -> torch.Tensor:
-    """Lossless PNG bytes of an RGB image as a uint8 tensor (a 720p reference frame: ~1.3 MB, not 2.8)."""
-    import cv2
-
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(image[..., ::-1]))
-    if not ok:
-        raise ValueError("could not encode a reference frame")
-    return torch.from_numpy(buf.reshape(-1).copy())
-
-
-def decode_png(t: torch.Tensor) -> np.ndarray:
-    import cv2
-
-    img = cv2.imdecode(t.numpy(), cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError("a reference frame of the portrait model is damaged")
-    return np.ascontiguousarray(img[..., ::-1])

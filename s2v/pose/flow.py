@@ -322,7 +322,7 @@ class FlowTrainer:
 
 def load_flow(path: str | Path, device=None) -> tuple[GestureFlow, dict]:
     ck = load_torch(path, "trained gesture flow (pose/flow.pt)", ("model", "config", "input_dim", "output_dim"),
-                    "python -m s2v pose --model flow --train <run> --out <speaker>", device=device or "cpu")
+                    "python -m s2v pose --kind flow --train <run> --out <speaker>", device=device or "cpu")
     cfg = ck["config"]
     m = GestureFlow(ck["input_dim"], ck["output_dim"], cfg["channels"], cfg["blocks"], cfg["kernel"])
     load_state(m, ck["model"], path)

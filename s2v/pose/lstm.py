@@ -369,7 +369,7 @@ class Trainer:
 
 def load_model(path: str | Path, device=None) -> tuple[PoseLSTM, dict]:
     ck = load_torch(path, "trained pose LSTM (pose/model.pt)", ("model", "config", "input_dim", "output_dim"),
-                    "python -m s2v pose --run <speaker>", device=device or "cpu")
+                    "python -m s2v pose --train <run> --out <speaker>", device=device or "cpu")
     cfg = ck["config"]
     m = PoseLSTM(ck["input_dim"], ck["output_dim"], cfg["hidden"], cfg["layers"], smooth=cfg.get("smooth", 0.0))
     state = dict(ck["model"])

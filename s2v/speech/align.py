@@ -35,13 +35,33 @@ def _features(y: np.ndarray, cfg: AlignConfig) -> np.ndarray:
     return (m - m.mean(1, keepdims=True)) / (m.std(1, keepdims=True) + 1e-6)
 
 
-def align_by_tts(audio: np.ndarray, sr: int, text: str, lang: str = "en",
-                 cfg: AlignConfig | None = None) -> list[Word]:
-    """Each word of ``text`` (as eSpeak NG splits it: English words, Mandarin characters or words) with its
-    start and end seconds in ``audio``. Raises ValueError for an empty transcript or silent audio."""
+class TranscriptError(ValueError):
+    """A transcript that does not fit its speech (another text, another language): its words would be put where
+    they were never said."""
+
+
+@dataclass(frozen=True)
+class MatchConfig:
+    """How a transcript is checked against its speech (issue 30), with the margins measured on the real speech of
+    ``../shared/data`` (JFK, four Obama sentences, one AISHELL-1 Mandarin sentence; ``tests/test_stt.py``):
+
+    * English: the share of the transcript's words that free recognition hears, in order (longest common
+      subsequence): own transcripts 0.43-1.00, other English texts 0.00-0.10;
+    * other languages: the DTW cost of the eSpeak NG reading against the recording divided by its cost against
+      the recording played backwards (same sounds, no order): own transcripts 0.82-0.94, other texts and
+      languages 0.95-1.06; and the recording's speech no more than ``max_duration_ratio`` times longer or
+      shorter than eSpeak's reading (a four-character sentence stretched over 8 s: 6.5)."""
+    min_heard: float = 0.25
+    max_relative_cost: float = 0.97
+    max_duration_ratio: float = 3.0
+    window: float = 30.0        # seconds of English speech recognised for the check (its cost: ~1 s a second)
+
+
+def _warp(audio: np.ndarray, sr: int, text: str, lang: str, cfg: AlignConfig) -> tuple[list[Word], float, float]:
+    """:func:`align_by_tts`'s words, with the DTW cost relative to the reversed recording's and the ratio of the
+    recording's speech duration to eSpeak's (see :class:`MatchConfig`)."""
     import librosa
 
-    cfg = cfg or AlignConfig()
     if not text.strip():
         raise ValueError("empty transcript")
     y = np.asarray(audio, np.float32)
@@ -56,7 +76,9 @@ def align_by_tts(audio: np.ndarray, sr: int, text: str, lang: str = "en",
     _, (a0, a1) = librosa.effects.trim(y, top_db=cfg.top_db)
     _, (b0, b1) = librosa.effects.trim(r, top_db=cfg.top_db)
     A, B = _features(y[a0:a1], cfg), _features(r[b0:b1], cfg)
-    _, wp = librosa.sequence.dtw(X=B, Y=A, metric="cosine")
+    D, wp = librosa.sequence.dtw(X=B, Y=A, metric="cosine")
+    D_rev, wp_rev = librosa.sequence.dtw(X=B, Y=A[:, ::-1], metric="cosine")
+    relative = float(D[-1, -1] / len(wp)) / max(float(D_rev[-1, -1] / len(wp_rev)), 1e-9)
     wp = wp[::-1]                                                    # (reference frame, recording frame), ascending
     ref_t = wp[:, 0] * cfg.hop + b0 / SAMPLE_RATE
     rec_t = wp[:, 1] * cfg.hop + a0 / SAMPLE_RATE
@@ -72,20 +94,60 @@ def align_by_tts(audio: np.ndarray, sr: int, text: str, lang: str = "en",
     for w in ref.words:
         s, e = warp(w.start), warp(w.end)
         out.append(Word(w.text, s, max(e, s + cfg.hop)))
-    return out
+    return out, relative, (a1 - a0) / max(b1 - b0, 1)
 
 
-def align_transcript(audio: np.ndarray, sr: int, text: str, lang: str | None = None) -> tuple[list[Word], str, str]:
+def align_by_tts(audio: np.ndarray, sr: int, text: str, lang: str = "en",
+                 cfg: AlignConfig | None = None) -> list[Word]:
+    """Each word of ``text`` (as eSpeak NG splits it: English words, Mandarin characters or words) with its
+    start and end seconds in ``audio``. Raises ValueError for an empty transcript or silent audio."""
+    return _warp(audio, sr, text, lang, cfg or AlignConfig())[0]
+
+
+def heard_share(transcript: list[str], heard: list[str]) -> float:
+    """The share of ``transcript``'s words found in ``heard`` in the same order (longest common subsequence)."""
+    L = np.zeros((len(transcript) + 1, len(heard) + 1), int)
+    for i, a in enumerate(transcript):
+        for j, b in enumerate(heard):
+            L[i + 1, j + 1] = L[i, j] + 1 if a == b else max(L[i, j + 1], L[i + 1, j])
+    return float(L[-1, -1]) / max(len(transcript), 1)
+
+
+def align_transcript(audio: np.ndarray, sr: int, text: str, lang: str | None = None,
+                     match: MatchConfig | None = None) -> tuple[list[Word], str, str]:
     """The words of a known transcript with their times in ``audio``: pocketsphinx's forced alignment for
-    English, eSpeak NG + DTW (:func:`align_by_tts`) for Mandarin. Returns (words, language, how)."""
+    English, eSpeak NG + DTW (:func:`align_by_tts`) for Mandarin. Returns (words, language, how: the method and
+    how well the transcript matched). A transcript that does not match the speech (:class:`MatchConfig`) is a
+    :class:`TranscriptError`: its words would be put where they were never said."""
+    from s2v.speech import stt
     from s2v.speech.text import language_of
 
+    m = match or MatchConfig()
     lang = lang or language_of(text)
     if lang == "en":
-        from s2v.speech import stt
-
-        return stt.align(audio, sr, text), "en", "forced alignment (pocketsphinx)"
-    return align_by_tts(audio, sr, text, lang), lang, "eSpeak NG speech of the transcript, DTW to the recording"
+        try:
+            words = stt.align(audio, sr, text)
+        except RuntimeError as e:       # the search found no path through the transcript's words
+            raise TranscriptError(f"the transcript does not fit the speech ({e}): is it this recording's?") from None
+        y = np.asarray(audio, np.float32)
+        y = resample(y.mean(1) if y.ndim == 2 else y, sr, SAMPLE_RATE)[: int(m.window * SAMPLE_RATE)]
+        said = [w.text for w in words if w.start < m.window]
+        heard = heard_share(said, [w.text for w in stt.recognize(y, SAMPLE_RATE)])
+        if heard < m.min_heard:
+            raise TranscriptError(
+                f"the transcript does not match the speech: recognition heard {heard:.0%} of its words "
+                f"(its own transcript gives 43-100 %, another text 0-10 %; refused below {m.min_heard:.0%}). Is it "
+                "this recording's? Without a transcript the words are recognised.")
+        return words, "en", f"forced alignment (pocketsphinx); {heard:.0%} of its words heard by recognition"
+    words, relative, ratio = _warp(audio, sr, text, lang, AlignConfig())
+    if relative > m.max_relative_cost or not 1 / m.max_duration_ratio <= ratio <= m.max_duration_ratio:
+        raise TranscriptError(
+            f"the {lang} transcript does not match the speech: the recording's speech is {ratio:.1f}x as long as "
+            f"the transcript read aloud (allowed {1 / m.max_duration_ratio:.2f}-{m.max_duration_ratio:g}), and its "
+            f"alignment cost is {relative:.2f} of the cost against the recording played backwards (its own "
+            f"transcript: 0.82-0.94; refused above {m.max_relative_cost:g}). Is it this recording's, in this language?")
+    return words, lang, (f"eSpeak NG speech of the transcript, DTW to the recording; alignment cost {relative:.2f} "
+                         "of the reversed recording's")
 
 
 #: labels of a TextGrid's word tier that mark silence, not words (MFA, Praat and BEAT2 conventions)

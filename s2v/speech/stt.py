@@ -43,7 +43,11 @@ def _pcm(audio: np.ndarray, sr: int) -> bytes:
 
 def _words(decoder) -> list[Word]:
     out = []
-    for seg in decoder.seg() or ():   # None when the search found no path (e.g. a transcript never spoken)
+    try:   # None, or a TypeError from pocketsphinx's own iterator, when the search found no path (e.g. a
+        segs = list(decoder.seg() or ())   # transcript never spoken)
+    except TypeError:
+        segs = []
+    for seg in segs:
         w = re.sub(r"\(\d+\)$", "", seg.word)
         if w.startswith("<") or w.startswith("[") or w in ("sil", "<sil>"):
             continue

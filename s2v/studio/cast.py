@@ -75,6 +75,10 @@ SCRIPTS: dict[str, tuple[str, str]] = {  # name: (language, text)
                    "我们需要更高的目标，也要看到下面的困难。"),
 }
 
+#: Every English script, joined as a ``script`` of :class:`~s2v.studio.record.StudioConfig` takes them (the presets'
+#: ``"ALL_ENGLISH"``, :mod:`s2v.config`).
+ALL_ENGLISH = "+".join(n for n, (lang, _) in SCRIPTS.items() if lang == "en")
+
 #: Key word -> key pose name (English words lower-case; Mandarin by character).
 KEYWORDS: dict[str, str] = {
     "huge": "wide", "big": "wide", "bigger": "wide", "giant": "wide", "whole": "wide", "large": "wide",

@@ -24,11 +24,8 @@ from s2v.params import SMPLXParams
 from s2v.run import Run
 from s2v.speech.tts import ESpeak, Phoneme, Word, resample
 from s2v.speech.features import SAMPLE_RATE
-from s2v.studio.cast import SCRIPTS, SPEAKERS, Script, rest_pose
+from s2v.studio.cast import ALL_ENGLISH, SCRIPTS, SPEAKERS, Script, rest_pose  # noqa: F401  (re-exported)
 from s2v.studio.motion import MotionConfig, perform
-
-ALL_ENGLISH = "+".join(n for n, (lang, _) in SCRIPTS.items() if lang == "en")
-
 
 
 @dataclass

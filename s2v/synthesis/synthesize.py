@@ -23,6 +23,7 @@ a time; only per-frame numbers (features, poses, keypoints: ~2 KB per frame) are
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -65,6 +66,8 @@ class SynthesisConfig:
     precision: str = "auto"           # generator arithmetic: auto (CUDA float16; bfloat16 on a CPU that has it in
                                       # hardware: 2x the frames/s, 51 dB from float32; else int8 through OpenVINO
                                       # where the speaker has its int8 model: 2.7x), fp32, bf16, fp16 (CUDA), int8
+    mark: bool | None = None          # the visible "SYNTHETIC" corner mark; None: on for speakers learned from real
+                                      # recordings, off for studio speakers (the metadata says it on every video)
 
 
 # ---------------------------------------------------------------------------------------------- speaker
@@ -298,10 +301,16 @@ def recognize_long(audio: np.ndarray, cfg: SynthesisConfig, progress: bool = Fal
     return words
 
 
+#: seconds of speech per character of text, measured with the studio voices (English: 5 000 characters are 397 s;
+#: Mandarin: ~0.25 s a character), to refuse a text longer than ``max_seconds`` before eSpeak NG speaks it
+SECONDS_PER_CHAR = {"en": 0.08, "zh": 0.25}
+
+
 def speech_from_text(text: str, voice: str = "ada", lang: str | None = None, lead: float = 0.3,
-                     tail: float = 0.5) -> Utterance:
+                     tail: float = 0.5, max_seconds: float | None = None) -> Utterance:
     """The text spoken by a studio voice (eSpeak NG), with exact word times; Mandarin by ``lang="zh"`` or
-    detected from the characters."""
+    detected from the characters. With ``max_seconds`` (:attr:`SynthesisConfig.max_seconds`, as for audio), a
+    text whose speech would be longer is refused before it is spoken (its length in characters estimates it)."""
     from s2v.speech.text import language_of
     from s2v.speech.tts import ESpeak, resample
     from s2v.studio.cast import SPEAKERS
@@ -320,6 +329,11 @@ def speech_from_text(text: str, voice: str = "ada", lang: str | None = None, lea
         raise SynthesisError(f"language must be 'en' or 'zh', got {lang!r}")
     if voice not in SPEAKERS:
         raise SynthesisError(f"unknown voice {voice!r}: choose one of {', '.join(sorted(SPEAKERS))}")
+    estimate = len(text.strip()) * SECONDS_PER_CHAR[lang]
+    if max_seconds is not None and estimate > max_seconds:
+        raise SynthesisError(f"the text has {len(text.strip())} characters, about {estimate / 60:.0f} min of speech: "
+                             f"longer than {max_seconds / 60:g} min; synthesise it in parts (or raise "
+                             "SynthesisConfig.max_seconds)")
     sp = SPEAKERS[voice]
     s = ESpeak().synthesize(text, voice="cmn" if lang == "zh" else sp.voice, rate=sp.rate, pitch=sp.pitch)
     y = resample(s.audio, s.sample_rate, SAMPLE_RATE)
@@ -338,7 +352,7 @@ def speech_input(audio: str | Path | np.ndarray | None = None, text: str | None 
     if (audio is None) == (text is None):
         raise SynthesisError("give either audio or text")
     if text is not None:
-        sp = speech_from_text(text, voice, lang)
+        sp = speech_from_text(text, voice, lang, max_seconds=cfg.max_seconds)
         check_speech(sp.audio, "the TTS audio", cfg)
         return sp
     name = str(audio) if not isinstance(audio, np.ndarray) else "the audio"
@@ -554,7 +568,12 @@ class SynthesisResult:
 def output_paths(out: str | Path, overwrite: bool = True, sides: bool = True) -> tuple[Path, Path, Path]:
     """(video, metadata JSON, poses) for ``out``, or a :class:`SynthesisError` when writing them could destroy
     something: ``out`` must be an ``.mp4``; inside a run folder (one with a ``manifest.json``) only under its
-    ``videos/``; and without ``overwrite`` none of the three may exist."""
+    ``videos/``; none of the three may be a symbolic link (a stream would write through it into what it points
+    to, a run's generator say) or a folder; and without ``overwrite`` none may exist. Temporary files that a
+    killed synthesis left in the output folder are removed (:func:`s2v.io.sweep_orphans`): every writer of
+    videos (synthesize, gan render, portrait render) comes through here."""
+    from s2v.io import sweep_orphans
+
     out = Path(out)
     if out.suffix.lower() != ".mp4":
         raise SynthesisError(f"--out {out}: the output is an MP4 video; name a file ending in .mp4 (its word "
@@ -568,11 +587,18 @@ def output_paths(out: str | Path, overwrite: bool = True, sides: bool = True) ->
                 raise SynthesisError(f"--out {out} lies among the artifacts of the run {folder}; write videos to "
                                      f"{folder / 'videos'} or outside the run")
             break
+    for p in checked:
+        if p.is_symlink():
+            raise SynthesisError(f"{p} is a symbolic link (to {os.readlink(p)}); s2v writes its outputs as plain "
+                                 "files only, never through a link: remove the link or choose another --out")
+        if p.is_dir():
+            raise SynthesisError(f"{p} is a folder; name a file for --out")
     if not overwrite:
         there = [str(p) for p in checked if p.exists()]
         if there:
             raise SynthesisError(f"{', '.join(there)} exist{'s' if len(there) == 1 else ''}; choose another --out, "
                                  "or add --force to replace")
+    sweep_orphans(out.parent)
     return paths
 
 
@@ -593,12 +619,15 @@ def choose_renderer(sp: Speaker, cfg: SynthesisConfig) -> str:
 
 
 def render_portrait(renderer, points, out: Path, fps: float, audio=None, side_by_side: bool = False,
-                    progress: bool = True, stream: bool = False, on_frame=None) -> Path:
+                    progress: bool = True, stream: bool = False, on_frame=None, provenance=None) -> Path:
     """Source-pixel keypoints (an array, or an iterable of chunks) -> MP4 by a
     :class:`~s2v.portrait.render.PortraitRenderer`. The renderer chooses its reference frames with hysteresis
     over the whole sequence, so chunks are gathered first (keypoints are ~2 KB a frame); frames are then made
-    and encoded one at a time. ``side_by_side``: the skeleton drawn at the source's size | the frame."""
+    and encoded one at a time. ``side_by_side``: the skeleton drawn at the source's size | the frame;
+    ``provenance``: :class:`~s2v.provenance.Provenance` for the metadata (and the visible mark when ``marked``)."""
     from tqdm.auto import tqdm
+
+    from s2v.provenance import mark_frame
 
     from s2v.render.skeleton import render_skeleton
     from s2v.video import stream_video, write_video
@@ -609,11 +638,13 @@ def render_portrait(renderer, points, out: Path, fps: float, audio=None, side_by
         W, H = renderer.size
         for i, f in enumerate(tqdm(renderer.frames(pts), total=len(pts), desc="portrait", unit="frame",
                                    disable=not progress)):
+            f = mark_frame(f) if provenance is not None and provenance.marked else f
             yield np.concatenate([render_skeleton(pts[i], W, H), f], 1) if side_by_side else f
             if on_frame is not None:
                 on_frame(i)
 
-    return (stream_video if stream else write_video)(frames(), out, fps, audio=audio)
+    return (stream_video if stream else write_video)(frames(), out, fps, audio=audio,
+                                                     metadata=provenance.tags() if provenance else None)
 
 
 def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path | np.ndarray | None = None,
@@ -668,6 +699,11 @@ def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path 
     speech = speech_input(audio, text, lang, cfg, cfg.voice or sp.voice, need_words=need_words and not live,
                           progress=progress, transcript=transcript)
     timings["speech"] = time.perf_counter() - t
+    from s2v.provenance import Provenance, learned_from_real_recordings
+
+    prov = Provenance.make(sp.run.name, "text" if text is not None else "audio",   # the file, read: it exists
+                           text if text is not None else audio if isinstance(audio, np.ndarray) else Path(audio),
+                           marked=learned_from_real_recordings(sp.run) if cfg.mark is None else bool(cfg.mark))
 
     t = time.perf_counter()
     poses, records = speech_to_poses(sp, speech, cfg if not live else replace(cfg, key_poses=False))
@@ -699,11 +735,12 @@ def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path 
                 output_paths(out, overwrite)  # ... and, without overwrite, one that finished meanwhile is not replaced
                 if portrait:
                     render_portrait(sp.portrait, points, out, sp.fps, audio=wav, side_by_side=cfg.side_by_side,
-                                    progress=progress, stream=cfg.stream, on_frame=first_frame)
+                                    progress=progress, stream=cfg.stream, on_frame=first_frame, provenance=prov)
                 else:
                     render_video(sp.generator, points, (W, H), out, sp.fps, audio=wav, size=(W, H),
                                  side_by_side=cfg.side_by_side, progress=progress, stream=cfg.stream,
-                                 on_frame=first_frame, precision=cfg.precision, cpu_model=cpu_model, threads=threads)
+                                 on_frame=first_frame, precision=cfg.precision, cpu_model=cpu_model, threads=threads,
+                                 provenance=prov)
                 timings["video"] = time.perf_counter() - t
                 if live:   # what the stream recognised and inserted, for the side files
                     poses, records, speech = stream.poses, stream.records, replace(speech, words=stream.words)
@@ -714,7 +751,8 @@ def synthesize(speaker: Speaker | Run | str, out: str | Path, audio: str | Path 
                     "frames": len(poses), "words": speech.words, "timings": timings, "precision": dtype,
                     "renderer": "portrait" if portrait else "gan",
                     "motion": f"gesture flow, seed {cfg.seed}" if sp.uses_flow(cfg.motion) else "LSTM",
-                    "insertions": [asdict(r) for r in records], "config": asdict(cfg)})
+                    "insertions": [asdict(r) for r in records], "config": asdict(cfg),
+                    "provenance": prov.to_dict()})
     finally:
         if live:   # the recognition's child process ends with the call, also on an error or Ctrl-C
             stream.close()
