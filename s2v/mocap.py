@@ -291,7 +291,10 @@ def to_kit(d: dict, model, cfg: MocapConfig | None = None) -> tuple[SMPLXParams,
     ``cfg.fps``) and what the conversion did."""
     cfg = cfg or MocapConfig()
     lay = model.layout if model.layout.use_pca else ParamLayout(num_hand_comps=FULL_HAND_DIM)
-    poses = full_poses(d)
+    try:
+        poses = full_poses(d)
+    except (ValueError, TypeError) as e:   # arrays of text, or of a size no layout has
+        raise MocapError(f"the motion's poses are not arrays of rotations ({e})") from None
     check_finite("poses", poses)
     T0 = len(poses)
     if T0 < 2:

@@ -362,8 +362,9 @@ class Run:
         rec = self.manifest["artifacts"].get(artifact) or {}
         if rec.get("command") and not re.match(r"python -m s2v (speaker|batch|demo)\b", rec["command"]):
             return rec["command"]      # ('speaker' skips what exists: it would not remake this one)
-        n = self.name + ("" if self.root.parent.resolve() == runs_root().resolve()
-                         else f" --runs-dir {shlex.quote(str(self.root.parent))}")
+        n = self.name
+        where = ("" if self.root.parent.resolve() == runs_root().resolve()
+                 else f" --runs-dir {shlex.quote(str(self.root.parent))}")
         if spec.stage == "capture":
             conf = rec.get("config") or {}
             studio = conf.get("studio") if isinstance(conf.get("studio"), dict) else None
@@ -372,10 +373,10 @@ class Run:
                         f"--framing {studio['framing']}", f"--size {studio['width']}", f"--height {studio['height']}"]
                 if studio.get("max_seconds"):
                     opts.append(f"--seconds {studio['max_seconds']:g}")
-                return f"python -m s2v capture --run {n} " + " ".join(opts)
+                return f"python -m s2v capture --run {n}{where} " + " ".join(opts)
             if conf.get("source"):
-                return f"python -m s2v capture --run {n} --video {shlex.quote(str(conf['source']))}"
-            return f"python -m s2v capture --run {n}"      # the studio's default recording
+                return f"python -m s2v capture --run {n}{where} --video {shlex.quote(str(conf['source']))}"
+            return f"python -m s2v capture --run {n}{where}"      # the studio's default recording
         return {"detect": f"python -m s2v detect --run {n}",
                 "fit": f"python -m s2v fit --run {n}",
                 "features": f"python -m s2v pose --train {n} --out {n}",
@@ -386,7 +387,7 @@ class Run:
                 "gan": f"python -m s2v gan train --run {n}",
                 "gan optimize": f"python -m s2v gan optimize --run {n}",
                 "portrait": f"python -m s2v portrait train --run {n}",
-                "synthesize": f"python -m s2v synthesize --run {n} --text '...'"}[spec.stage]
+                "synthesize": f"python -m s2v synthesize --run {n} --text '...'"}[spec.stage] + where
 
     @property
     def shipped(self) -> bool:
@@ -431,6 +432,22 @@ class Run:
     def __repr__(self) -> str:
         done = [a for a in ARTIFACTS if self.has(a)]
         return f"Run({str(self.root)!r}, artifacts={done})"
+
+
+def remake_advice(path: str | Path, artifact: str, default: str) -> str:
+    """How to remake ``path``, an ``artifact`` of some run: the run's own command when the file lies in a run
+    folder (:meth:`Run.remake_command`; for a shipped speaker, restoring the kit's file), else ``default``."""
+    root = Path(path).resolve().parent.parent
+    if not (root / MANIFEST).is_file() or (root / ARTIFACTS[artifact].relpath).resolve() != Path(path).resolve():
+        return default
+    run = Run(root)
+    if run.shipped:
+        return f"nothing: it is the kit's own file ({ARTIFACTS[artifact].relpath} of the shipped '{run.name}'); " \
+               "restore it (git checkout, or reinstall the kit)"
+    try:
+        return run.remake_command(artifact)
+    except ArtifactError:        # a damaged manifest: the generic advice
+        return default
 
 
 def validate_artifact(artifact: str, path: Path) -> None:

@@ -644,3 +644,24 @@ def test_small_defects_of_the_second_pass(tmp_path):
     help_text = _cli("gan", "--help").stdout
     for line in ("train     --run SPEAKER", "render    --run SPEAKER", "evaluate  --run SPEAKER", "optimize  --run"):
         assert line in help_text
+
+
+def test_a_damaged_model_names_the_command_of_its_own_run(speaker, tmp_path):
+    """The loaders' advice names the run (no `<speaker>` placeholders), and parses as a command."""
+    import shlex
+
+    from s2v.cli import build_parser
+    from s2v.gan.infer import load_generator
+    from s2v.pose.lstm import load_model
+
+    root = tmp_path / "runs" / "sp"
+    shutil.copytree(speaker.root, root)
+    for art, load, says in (("pose_model", load_model, "pose --train sp --out sp --runs-dir"),
+                            ("gan", lambda p: load_generator(p, "cpu"), "gan train --run sp --runs-dir")):
+        path = Run(root).path(art)
+        path.write_bytes(path.read_bytes()[:100])
+        with pytest.raises(ArtifactError) as e:
+            load(path)
+        cmd = shlex.split(str(e.value).split("remake it with: ")[1])
+        assert says in shlex.join(cmd) and "<" not in str(e.value), str(e.value)
+        build_parser().parse_args(cmd[3:])

@@ -235,3 +235,11 @@ def test_gan_resumed_training_is_bit_identical_to_an_uninterrupted_one(tiny_reco
     for net in ("G", "D"):
         a, b = getattr(whole, net).state_dict(), getattr(again, net).state_dict()
         assert all(torch.equal(a[k], b[k]) for k in a), net
+
+
+def test_a_motion_file_whose_poses_are_text_is_refused(tmp_path):
+    from s2v.body import BodyModel
+    from s2v.mocap import MocapError, to_kit
+
+    with pytest.raises(MocapError, match="not arrays of rotations"):
+        to_kit({"poses": np.array([["a"] * 165] * 4), "mocap_frame_rate": np.array(30.0)}, BodyModel(device="cpu"))

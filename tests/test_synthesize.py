@@ -521,3 +521,19 @@ def test_every_video_says_it_is_synthetic(speaker, tmp_path):
     r = subprocess.run([sys.executable, "-m", "s2v", "inspect", str(speaker.require("recording"))],
                        capture_output=True, text=True)
     assert r.returncode == 1 and "no disclosure" in r.stdout            # a recording says nothing of the kind
+
+
+def test_a_rendered_run_says_it_is_synthetic_too(speaker, tmp_path):
+    """`gan render` (a run's own poses through its generator): the same disclosure, the poses as its source."""
+    import subprocess
+    import sys
+
+    from s2v.provenance import describe
+
+    out = tmp_path / "render.mp4"
+    r = subprocess.run([sys.executable, "-m", "s2v", "gan", "render", "--run", speaker.name, "--runs-dir",
+                        str(speaker.root.parent), "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    d = describe(out)
+    assert d["synthetic"] is True and d["s2v"]["tool"] == "gan render" and d["s2v"]["source"] == "poses"
+    assert d["s2v"]["marked"] == "false"                              # a studio speaker: metadata only

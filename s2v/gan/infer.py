@@ -26,6 +26,7 @@ import torch
 from s2v.gan.data import PARTS, boxes_of, to_tensor, to_uint8
 from s2v.gan.networks import Generator, GeneratorConfig
 from s2v.io import ArtifactError, load_state, load_torch
+from s2v.run import remake_advice
 
 
 def load_generator(path: str | Path, device: str | torch.device | None = None) -> tuple[Generator, dict]:
@@ -34,7 +35,7 @@ def load_generator(path: str | Path, device: str | torch.device | None = None) -
 
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     st = load_torch(path, "trained generator (gan/generator.pt)", ("generator", "config"),
-                    "python -m s2v gan train --run <speaker>", device=device)
+                    remake_advice(path, "gan", "python -m s2v gan train --run <speaker>"), device=device)
     try:
         cfg = GANConfig(**st["config"]).to_dict()
     except TypeError as e:

@@ -43,6 +43,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from s2v.io import load_state, load_states, load_torch, save_torch
+from s2v.run import remake_advice
 from s2v.params import ParamLayout
 from s2v.pose.lstm import Sequence, _Windows
 
@@ -322,7 +323,8 @@ class FlowTrainer:
 
 def load_flow(path: str | Path, device=None) -> tuple[GestureFlow, dict]:
     ck = load_torch(path, "trained gesture flow (pose/flow.pt)", ("model", "config", "input_dim", "output_dim"),
-                    "python -m s2v pose --kind flow --train <run> --out <speaker>", device=device or "cpu")
+                    remake_advice(path, "pose_flow", "python -m s2v pose --kind flow --train <run> --out <speaker>"),
+                    device=device or "cpu")
     cfg = ck["config"]
     m = GestureFlow(ck["input_dim"], ck["output_dim"], cfg["channels"], cfg["blocks"], cfg["kernel"])
     load_state(m, ck["model"], path)

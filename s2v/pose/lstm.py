@@ -40,6 +40,7 @@ import torch
 from torch import nn
 
 from s2v.io import load_state, load_states, load_torch, save_torch
+from s2v.run import remake_advice
 from s2v.params import PAPER_PART_WEIGHTS, ParamLayout
 
 
@@ -369,7 +370,8 @@ class Trainer:
 
 def load_model(path: str | Path, device=None) -> tuple[PoseLSTM, dict]:
     ck = load_torch(path, "trained pose LSTM (pose/model.pt)", ("model", "config", "input_dim", "output_dim"),
-                    "python -m s2v pose --train <run> --out <speaker>", device=device or "cpu")
+                    remake_advice(path, "pose_model", "python -m s2v pose --train <run> --out <speaker>"),
+                    device=device or "cpu")
     cfg = ck["config"]
     m = PoseLSTM(ck["input_dim"], ck["output_dim"], cfg["hidden"], cfg["layers"], smooth=cfg.get("smooth", 0.0))
     state = dict(ck["model"])
