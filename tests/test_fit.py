@@ -114,6 +114,7 @@ def test_fit_stage_writes_params_with_residuals(studio, tmp_path):
     r = Run.create("fitstage", tmp_path)
     for a in ("camera", "truth_keypoints"):
         r.path(a).write_bytes(run.path(a).read_bytes())
+        r.record(a)                                # a run made by hand: its files recorded, as a stage would
     track = detect_run(r, source="truth", noise_px=0.5, progress=False)
     assert r.has("keypoints") and len(track) > 0
     small = KeypointTrack(track.points[:40], track.width, track.height, track.fps)
@@ -175,6 +176,7 @@ def test_speaker_hand_basis_travels_with_the_fit(studio, tmp_path):
     r = Run.create("hands", tmp_path)
     for a in ("camera", "recording", "audio"):
         r.path(a).write_bytes(run.path(a).read_bytes())
+        r.record(a)
     track = KeypointTrack.load(run.path("truth_keypoints"))
     KeypointTrack(track.points[:30], track.width, track.height, track.fps).save(r.path("keypoints"))
     r.record("keypoints")

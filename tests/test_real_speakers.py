@@ -154,6 +154,7 @@ def test_openpose_folder_becomes_the_runs_keypoints(truth, tmp_path):
     run, track, _ = truth
     r = Run.create("op", tmp_path)
     r.path("recording").write_bytes(run.path("recording").read_bytes())
+    r.record("recording")
     n = count_frames(r.path("recording"))
     save_openpose_json(KeypointTrack(track.points[:n], track.width, track.height), tmp_path / "json")
     got = detect_run(r, openpose=str(tmp_path / "json"), source="openpose", progress=False)
