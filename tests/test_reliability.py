@@ -528,7 +528,10 @@ def test_ctrl_c_ends_a_long_command_with_one_line_and_the_way_on(speaker, tmp_pa
     said = {}
     for args, ready, kind in ((gan, lambda: ckpt.exists(), "Resume from the last checkpoint with: "),
                               (syn, lambda: list(tmp_path.glob(".c.*tmp*")), "To start again: ")):
-        p = subprocess.Popen([*PY, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        # a shell's background job (CI, nohup) inherits SIGINT ignored, and Python then never raises
+        # KeyboardInterrupt: the child gets Ctrl-C's default back, as in a terminal
+        p = subprocess.Popen([*PY, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.time() + 180
         while not ready() and p.poll() is None and time.time() < deadline:
             time.sleep(0.005)
