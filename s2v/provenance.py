@@ -63,13 +63,6 @@ class Provenance:
         return {"comment": self.sentence(), "description": self.sentence(), "s2v_synthetic": "true",
                 "s2v_digital_source_type": DIGITAL_SOURCE_TYPE, **fields}
 
-    def ffmpeg_args(self) -> list[str]:
-        """``-metadata`` options for an ffmpeg command writing MP4 (give ``-movflags +use_metadata_tags`` too)."""
-        out = []
-        for k, v in self.tags().items():
-            out += ["-metadata", f"{k}={v}"]
-        return out
-
     def to_dict(self) -> dict:
         return {"synthetic": True, "digital_source_type": DIGITAL_SOURCE_TYPE, **asdict(self)}
 
